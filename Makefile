@@ -1,0 +1,46 @@
+# One command per habit; the same locally and in CI.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint typecheck demo dev sandbox reliability bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q -m "not slow" sync_pipeline_tests
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+sandbox: install
+	$(BIN)/sync-pipeline sandbox --seed 200
+
+demo: install
+	$(BIN)/python -m sync_pipeline.demo
+
+dev: install
+	$(BIN)/python -m sync_pipeline.devserver
+
+reliability: install
+	$(BIN)/python -m sync_pipeline_tests.reliability
+
+bench: install
+	$(BIN)/python -m sync_pipeline_tests.bench
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Lock file: the full pinned tree for Python 3.11 (regenerate with `make lock`).' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .sync_state .pytest_cache .mypy_cache .ruff_cache

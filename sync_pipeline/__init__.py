@@ -1,0 +1,1 @@
+"""sync_pipeline: two-way sync between WebCRM and CRMOffice on Dagster."""
