@@ -1,11 +1,95 @@
-"""The `sync-pipeline` console script (placeholder until the commands land)."""
+"""The `sync-pipeline` console script: argument parsing and dispatch only.
+
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
+from datetime import date
+
+from sync_pipeline.core import load_field_map
+
+PAIRS = tuple(load_field_map().pairs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
-    print("sync-pipeline: no commands yet", file=sys.stderr)
-    return 2
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-09-14") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sync-pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("sandbox", help="run both emulated CRMs (see `sandbox --help`)",
+                        add_help=False)
+    sync = commands.add_parser("sync", help="one sync run through Dagster")
+    sync.add_argument("--pair", action="append", choices=PAIRS, dest="pairs",
+                      help="only this pair (repeatable; default: every pair)")
+    sync.add_argument("--full", action="store_true", help="read everything (finds orphans)")
+    sync.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
+    sync.add_argument("--since", type=_date, help="re-sync records modified from this date")
+    sync.add_argument("--until", type=_date, help="... up to (not including) this date")
+    sync.add_argument("-v", "--verbose", action="store_true", help="show Dagster's event log")
+    links = commands.add_parser("links", help="a link and its history, by either side's id")
+    links.add_argument("record_id", help="a WebCRM or CRMOffice id")
+    links.add_argument("--limit", type=int, default=50, help="history entries to show")
+    docs = commands.add_parser("docs", help="render the field map as the RST data-flow document")
+    docs.add_argument("--output", help="write to this file instead of stdout")
+    state = commands.add_parser("state", help="check, export or import the link store")
+    verbs = state.add_subparsers(dest="verb", required=True, metavar="VERB")
+    check = verbs.add_parser("check", help="verify the store; say what a repair would do")
+    check.add_argument("--full-read", action="store_true",
+                       help="also read both CRMs fully to find links to missing records")
+    check.add_argument("--repair", action="store_true", help="apply the safe repairs")
+    export = verbs.add_parser("export", help="write links, history and cursors to a file")
+    export.add_argument("path")
+    imp = verbs.add_parser("import", help="load a file written by `state export`")
+    imp.add_argument("path")
+    imp.add_argument("--replace", action="store_true", help="replace a non-empty store")
+    return parser
+
+
+def _check_sync_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if (args.since is None) != (args.until is None):
+        parser.error("--since and --until go together")
+    if args.since is not None and args.since >= args.until:
+        parser.error("--since must be before --until")
+    if args.since is not None and args.full:
+        parser.error("--full reads everything; it does not take --since/--until")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse and dispatch; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:
+        from sync_pipeline.sandbox.command import main as sandbox_main
+
+        return sandbox_main(argv[1:])
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "sync":
+        _check_sync_args(parser, args)
+        from sync_pipeline.commands.sync import run_sync
+
+        return run_sync(args.pairs or list(PAIRS), full=args.full, dry_run=args.dry_run,
+                        since=args.since, until=args.until, verbose=args.verbose)
+    if args.command == "links":
+        from sync_pipeline.commands.links import show_links
+
+        return show_links(args.record_id, limit=args.limit)
+    if args.command == "docs":
+        from sync_pipeline.commands.docs import write_docs
+
+        return write_docs(args.output)
+    from sync_pipeline.commands.state import run_state
+
+    return run_state(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""`sync-pipeline state check|export|import`: verify and move the link store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sync_pipeline.settings import state_url_from
+from sync_pipeline.store import LinkStore
+
+
+def _remote_ids() -> dict[tuple[str, str], set[str]]:
+    """Every record id of every synced entity, by a full read of both CRMs."""
+    from sync_pipeline.definitions import build_resources, field_map
+
+    resources = build_resources()
+    webcrm = resources["webcrm"].client()  # type: ignore[attr-defined]
+    crmoffice = resources["crmoffice"].client()  # type: ignore[attr-defined]
+    ids: dict[tuple[str, str], set[str]] = {}
+    for name, spec in field_map.entities["webcrm"].items():
+        ids[("webcrm", name)] = {str(r.get(spec.id)) for r in webcrm.list_all(name)}
+    for name, spec in field_map.entities["crmoffice"].items():
+        ids[("crmoffice", name)] = {str(r.get(spec.id)) for r in crmoffice.list_all(name)}
+    return ids
+
+
+def run_state(args: argparse.Namespace) -> int:
+    """Dispatch the `state` verbs."""
+    store = LinkStore(state_url_from(os.environ, Path.cwd()))
+    try:
+        if args.verb == "export":
+            store.export_state(Path(args.path))
+            print(f"exported the link store to {args.path}")
+            return 0
+        if args.verb == "import":
+            store.import_state(Path(args.path), replace=args.replace)
+            print(f"imported {args.path} into the link store")
+            return 0
+        report = store.check(remote_ids=_remote_ids() if args.full_read else None)
+        print(report.render())
+        if args.repair and report.repairs:
+            print(store.repair(report))
+        return 0 if report.ok else 1
+    except (ValueError, FileNotFoundError) as error:
+        print(f"state {args.verb} failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()

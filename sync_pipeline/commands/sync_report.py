@@ -1,0 +1,75 @@
+"""The table `sync-pipeline sync` prints, and the one line that says why a run failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+HEADER = ("pair", "direction", "creates", "updates", "failed", "notes")
+
+
+def _value(result: dg.ExecuteInProcessResult, pair: str, name: str) -> Any:
+    """An asset's value from this run; None when its step was skipped or failed."""
+    try:
+        return result.asset_value(dg.AssetKey([pair, name]))
+    except Exception:  # noqa: BLE001 - not materialised in this run: shown as "-"
+        return None
+
+
+def _links_notes(plan: Any, quarantined: int) -> str:
+    if plan is None:
+        return "not planned"
+    counts = plan.plan.counts()
+    parts = [
+        f"{label} {counts.get(key, 0)}"
+        for key, label in (("matches", "matched"), ("adopts", "adopted"),
+                           ("conflicts", "conflicts"), ("orphans", "orphaned"),
+                           ("held", "held"))
+    ]
+    return ", ".join([*parts, f"quarantined {quarantined}"])
+
+
+def _pair_rows(result: dg.ExecuteInProcessResult, pair: str, dry_run: bool) -> list[tuple[str, ...]]:
+    rows_w, rows_c = _value(result, pair, "webcrm_rows"), _value(result, pair, "crmoffice_rows")
+    quarantined = sum(len(r.frame.quarantined) for r in (rows_w, rows_c) if r is not None)
+    out = []
+    for direction in ("to_crmoffice", "to_webcrm"):
+        planned = _value(result, pair, f"plan_{direction}")
+        applied = None if dry_run else _value(result, pair, f"apply_{direction}")
+        if applied is not None:
+            cells = (str(applied.created), str(applied.updated), str(applied.failed), "applied")
+        elif planned is not None:
+            note = "planned (dry run)" if dry_run else "planned, not applied"
+            cells = (str(len(planned.creates)), str(len(planned.updates)), "-", note)
+        else:
+            cells = ("-", "-", "-", "not planned")
+        out.append((pair, direction, *cells))
+    links = _value(result, pair, "plan_links")
+    out.append((pair, "links", "-", "-", "-", _links_notes(links, quarantined)))
+    return out
+
+
+def sync_table(result: dg.ExecuteInProcessResult, pairs: Sequence[str], *, dry_run: bool) -> str:
+    """One row per pair and direction (plus the pair's link-only actions)."""
+    rows = [HEADER] + [row for pair in pairs for row in _pair_rows(result, pair, dry_run)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def failure_line(result: dg.ExecuteInProcessResult) -> str:
+    """The first blocking check that failed, else the first step failure, in one line."""
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            key = evaluation.asset_key.to_user_string()
+            description = evaluation.description or "failed"
+            return f"{key}: check {evaluation.check_name} stopped the sink: {description}"
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        message = error.message.strip().splitlines()[-1] if error else "unknown error"
+        return f"step {event.step_key} failed: {message}"
+    return "the run did not succeed (see the Dagster event log)"

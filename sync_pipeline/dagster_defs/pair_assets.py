@@ -1,0 +1,198 @@
+"""Per pair: validated rows, the plan per direction, and the sinks (one asset group per pair)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from sync_pipeline.core import ConflictPolicy, FieldMap, PairSpec, mass_change_verdict
+from sync_pipeline.dagster_defs.extract_assets import SINGLE_RUN
+from sync_pipeline.dagster_defs.partitions import modification_date
+from sync_pipeline.dagster_defs.resources import (
+    CrmofficeResource,
+    LinkStoreResource,
+    SyncPolicy,
+    WebcrmResource,
+)
+from sync_pipeline.sync.apply import ApplyReport
+from sync_pipeline.sync.extract import Snapshot
+from sync_pipeline.sync.pair_steps import (
+    apply_links_step,
+    apply_to_crmoffice_step,
+    apply_to_webcrm_step,
+    split_plan,
+)
+from sync_pipeline.sync.planning import LinkPlan, SideRows, plan_pair, side_rows
+
+COMMON: dict[str, Any] = {"partitions_def": modification_date, "backfill_policy": SINGLE_RUN}
+
+
+def _key(pair: PairSpec, name: str) -> dg.AssetKey:
+    return dg.AssetKey([pair.name, name])
+
+
+def _source_key(system: str, entity: str) -> dg.AssetKey:
+    return dg.AssetKey([system, entity.lower()])
+
+
+def rows_asset(pair: PairSpec, field_map: FieldMap, side: str) -> dg.AssetsDefinition:
+    """`<pair>/<side>_rows`: mapped, pandera-validated rows; bad rows quarantined (blocking check)."""
+    entity = pair.webcrm_entity if side == "webcrm" else pair.crmoffice_entity
+    key = _key(pair, f"{side}_rows")
+    check = dg.AssetCheckSpec("valid_rows", asset=key, blocking=True,
+                              description="Share of quarantined rows stays under the threshold.")
+
+    @dg.asset(
+        key=key, group_name=pair.name, check_specs=[check], kinds={"pandas", "pandera"},
+        ins={"snapshot": dg.AssetIn(_source_key(side, entity))}, **COMMON,
+        description=f"{entity} mapped to {pair.name}'s fields and validated; bad rows quarantined.",
+    )
+    def rows(context: dg.AssetExecutionContext, snapshot: Snapshot,
+             sync_policy: SyncPolicy) -> Any:
+        value = side_rows(snapshot, pair, side, field_map)
+        quarantined = value.frame.quarantined
+        yield dg.Output(value, metadata={
+            "dagster/row_count": len(value.frame.valid),
+            "quarantined": len(quarantined),
+            "bad_share": round(value.bad_share, 4),
+        })
+        over = value.bad_share > sync_policy.max_bad_share
+        yield dg.AssetCheckResult(
+            check_name="valid_rows",
+            passed=quarantined.empty,
+            severity=dg.AssetCheckSeverity.ERROR if over else dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{len(quarantined)} of {len(quarantined) + len(value.frame.valid)} rows "
+                f"quarantined ({value.bad_share:.1%}; the sink stops above "
+                f"{sync_policy.max_bad_share:.0%})"
+            ),
+            metadata={
+                "quarantined": len(quarantined),
+                "bad_share": round(value.bad_share, 4),
+                "sample": dg.MetadataValue.md(
+                    quarantined.head(10)[["record_id", "reason"]].to_markdown(index=False)
+                    if not quarantined.empty else "none"
+                ),
+            },
+        )
+
+    return rows
+
+
+def _shared_target_deps(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetKey]:
+    """A pair that creates WebCRM records from a shared CRMOffice entity plans after the other
+    pairs on that entity have linked their matches, so a user's contact never spawns a person."""
+    if "to_webcrm" not in pair.creates:
+        return []
+    return [
+        _key(other, "apply_links")
+        for other in field_map.pairs.values()
+        if other.name != pair.name and other.crmoffice_entity == pair.crmoffice_entity
+    ]
+
+
+def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
+    """`<pair>/plan_*`: the three-way diff per direction plus link-only actions (the dry run)."""
+    outs = {
+        name: dg.AssetOut(key=_key(pair, name), group_name=pair.name, kinds={"pandas"})
+        for name in ("plan_to_crmoffice", "plan_to_webcrm", "plan_links")
+    }
+    breaker = dg.AssetCheckSpec("mass_change", asset=_key(pair, "plan_links"), blocking=True,
+                                description="Stops the sinks if a run would update too many links.")
+    ins = {
+        "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
+        "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows")),
+    }
+
+    @dg.multi_asset(name=f"{pair.name}__plan", outs=outs, ins=ins, check_specs=[breaker],
+                    deps=_shared_target_deps(pair, field_map), **COMMON)
+    def plan(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
+             sync_policy: SyncPolicy, webcrm_rows: SideRows, crmoffice_rows: SideRows) -> Any:
+        store = link_store.store()
+        policy = ConflictPolicy(tie_winner=sync_policy.tie_winner)  # type: ignore[arg-type]
+        full = plan_pair(pair, webcrm_rows, crmoffice_rows, store, claimed_elsewhere=set(),
+                         policy=policy, now=datetime.now(UTC))
+        to_crm, to_web, planned = split_plan(pair, full, store, webcrm_rows, crmoffice_rows)
+        counts = full.counts()
+        preview = dg.MetadataValue.md(full.preview_markdown())
+        yield dg.Output(to_crm, output_name="plan_to_crmoffice", metadata={
+            "creates": counts["creates_to_crmoffice"], "updates": counts["updates_to_crmoffice"],
+            "dagster/row_count": len(to_crm.creates) + len(to_crm.updates), "preview": preview})
+        yield dg.Output(to_web, output_name="plan_to_webcrm", metadata={
+            "creates": counts["creates_to_webcrm"], "updates": counts["updates_to_webcrm"],
+            "dagster/row_count": len(to_web.creates) + len(to_web.updates), "preview": preview})
+        yield dg.Output(planned, output_name="plan_links", metadata={
+            **{k: int(v) for k, v in counts.items()}, "dagster/row_count": len(full.links),
+            "preview": preview})
+        verdict = mass_change_verdict(full, store.count_links(pair.name),
+                                      max_share=sync_policy.max_update_share)
+        yield dg.AssetCheckResult(check_name="mass_change", asset_key=_key(pair, "plan_links"),
+                                  passed=verdict.passed, description=verdict.message,
+                                  severity=dg.AssetCheckSeverity.ERROR,
+                                  metadata={"share": round(verdict.share, 4)})
+
+    return plan
+
+
+def _report_output(report: ApplyReport) -> dg.Output[ApplyReport]:
+    metadata: dict[str, Any] = {k: v for k, v in report.counts().items()}
+    if report.errors:
+        metadata["error_samples"] = dg.MetadataValue.md("\n".join(f"- {e}" for e in report.errors))
+    return dg.Output(report, metadata=metadata)
+
+
+def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition]:
+    """`apply_links` → `apply_to_crmoffice` → `apply_to_webcrm`: one writer per pair (pool)."""
+    pool = f"sync_{pair.name}"
+    id_property = field_map.entities["webcrm"][pair.webcrm_entity].id
+
+    @dg.asset(key=_key(pair, "apply_links"), group_name=pair.name, pool=pool, **COMMON,
+              ins={"plan": dg.AssetIn(_key(pair, "plan_links")),
+                   "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
+                   "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows"))},
+              description="Links matched or adopted records, moves agreed shadows, marks orphans.")
+    def apply_links(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
+                    plan: LinkPlan, webcrm_rows: SideRows, crmoffice_rows: SideRows) -> dg.Output[ApplyReport]:
+        return _report_output(apply_links_step(pair, plan, webcrm_rows, crmoffice_rows,
+                                               link_store.store(), context.run_id))
+
+    @dg.asset(key=_key(pair, "apply_to_crmoffice"), group_name=pair.name, pool=pool, **COMMON,
+              kinds={"crmoffice"},
+              ins={"plan": dg.AssetIn(_key(pair, "plan_to_crmoffice")),
+                   "links_report": dg.AssetIn(_key(pair, "apply_links"))},
+              description=f"Creates and updates {pair.crmoffice_entity} in CRMOffice.")
+    def apply_to_crmoffice(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
+                           crmoffice: CrmofficeResource, sync_policy: SyncPolicy, plan: Any,
+                           links_report: ApplyReport) -> dg.Output[ApplyReport]:
+        return _report_output(apply_to_crmoffice_step(
+            pair, plan, crmoffice.client(), link_store.store(), context.run_id,
+            earlier=links_report, log=context.log.info,
+            max_attempts=sync_policy.max_failure_attempts))
+
+    @dg.asset(key=_key(pair, "apply_to_webcrm"), group_name=pair.name, pool=pool, **COMMON,
+              kinds={"webcrm"},
+              ins={"plan": dg.AssetIn(_key(pair, "plan_to_webcrm")),
+                   "crmoffice_report": dg.AssetIn(_key(pair, "apply_to_crmoffice"))},
+              description=f"Creates and updates {pair.webcrm_entity} in WebCRM; then moves the "
+                          "pair's cursors if nothing failed.")
+    def apply_to_webcrm(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
+                        webcrm: WebcrmResource, sync_policy: SyncPolicy, plan: Any,
+                        crmoffice_report: ApplyReport) -> dg.Output[ApplyReport]:
+        return _report_output(apply_to_webcrm_step(
+            pair, plan, webcrm.client(), link_store.store(), context.run_id,
+            id_property=id_property, earlier=crmoffice_report, log=context.log.info,
+            max_attempts=sync_policy.max_failure_attempts))
+
+    return [apply_links, apply_to_crmoffice, apply_to_webcrm]
+
+
+def pair_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition]:
+    """Everything of one pair, in its own group."""
+    return [
+        rows_asset(pair, field_map, "webcrm"),
+        rows_asset(pair, field_map, "crmoffice"),
+        plan_asset(pair, field_map),
+        *sink_assets(pair, field_map),
+    ]

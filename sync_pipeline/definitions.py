@@ -1,0 +1,63 @@
+"""The Dagster code location: every asset, check, job, schedule and resource, wired here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from sync_pipeline.core import FieldMap, load_field_map
+from sync_pipeline.dagster_defs.extract_assets import extract_assets
+from sync_pipeline.dagster_defs.io_manager import LatestValueIOManager
+from sync_pipeline.dagster_defs.jobs import SCHEDULES, sync_jobs
+from sync_pipeline.dagster_defs.pair_assets import pair_assets
+from sync_pipeline.dagster_defs.resources import (
+    CrmofficeResource,
+    LinkStoreResource,
+    SyncPolicy,
+    WebcrmResource,
+)
+from sync_pipeline.settings import SANDBOX_DEFAULTS, state_folder, state_url_from
+
+
+def _env(name: str) -> str | dg.EnvVar:
+    """An `EnvVar` when set (Dagster then never shows the value), else the sandbox default."""
+    return dg.EnvVar(name) if os.environ.get(name) else SANDBOX_DEFAULTS[name]
+
+
+def build_resources() -> dict[str, object]:
+    """Clients, store and IO manager configured from the environment."""
+    return {
+        "webcrm": WebcrmResource(
+            base_url=_env("WEBCRM_BASE_URL"), api_token=_env("WEBCRM_API_TOKEN")
+        ),
+        "crmoffice": CrmofficeResource(
+            base_url=_env("CRMOFFICE_BASE_URL"),
+            client_id=_env("CRMOFFICE_CLIENT_ID"),
+            client_secret=_env("CRMOFFICE_CLIENT_SECRET"),
+        ),
+        "link_store": LinkStoreResource(url=state_url_from(os.environ, Path.cwd())),
+        "sync_policy": SyncPolicy(),
+        "io_manager": LatestValueIOManager(
+            base_dir=str(state_folder(os.environ, Path.cwd()) / "values")
+        ),
+    }
+
+
+def build_definitions(field_map: FieldMap) -> dg.Definitions:
+    """All pairs of the field map, each in its own asset group."""
+    assets = extract_assets(field_map)
+    for pair in field_map.pairs.values():
+        assets += pair_assets(pair, field_map)
+    return dg.Definitions(
+        assets=assets,
+        jobs=sync_jobs(field_map),
+        schedules=SCHEDULES,
+        resources=build_resources(),
+        executor=dg.in_process_executor,
+    )
+
+
+field_map = load_field_map()
+defs = build_definitions(field_map)

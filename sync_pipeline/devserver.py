@@ -1,0 +1,55 @@
+"""`make dev`: the sandbox (state kept in `.sync_state/dev/`) plus `dagster dev` on port 3000.
+
+Ctrl-C stops both (each runs in its own process group: `dagster dev` ignores SIGTERM alone).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from sync_pipeline.processes import BIN, start_group, stop_group, wait_until_serving
+
+STATE = Path(".sync_state/dev")
+# One writer per pair: each pair's sink steps run in a pool of size 1.
+INSTANCE_YAML = """\
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def main() -> int:
+    """Start both, wait for Ctrl-C, stop both."""
+    home = (STATE / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    sandbox = start_group(
+        [str(BIN / "sync-pipeline"), "sandbox", "--seed", "200",
+         "--data-dir", str(STATE / "sandbox")],
+        env, log=STATE / "sandbox.log",
+    )
+    processes = [sandbox]
+    try:
+        wait_until_serving(["http://127.0.0.1:8701", "http://127.0.0.1:8702"], sandbox)
+        print("Sandbox: WebCRM http://127.0.0.1:8701, CRMOffice http://127.0.0.1:8702")
+        dagster = start_group([str(BIN / "dagster"), "dev", "-w", "workspace.yaml"], env)
+        processes.append(dagster)
+        print("Dagster UI: http://127.0.0.1:3000 (Ctrl-C stops both)")
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in reversed(processes):
+            stop_group(process)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
