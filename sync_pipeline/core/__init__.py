@@ -1,1 +1,50 @@
-"""core."""
+"""Pure core of the sync: field map, mapped-frame schemas, normalisation, diff and plan types.
+
+No Dagster, HTTP, database, environment or clock: frames, the field map, the policy and `now`
+come in as arguments and plain values come out.
+"""
+
+from __future__ import annotations
+
+from sync_pipeline.core.fieldmap import (
+    EntitySpec,
+    FieldMap,
+    FieldMapError,
+    FieldSpec,
+    PairSpec,
+    load_field_map,
+    parse_field_map,
+)
+from sync_pipeline.core.mapping import (
+    SideFrame,
+    bad_share,
+    empty_side_frame,
+    prepare_side,
+    quarantine_verdict,
+)
+from sync_pipeline.core.normalize import match_key, normalize_values
+from sync_pipeline.core.schemas import mapped_frame_model
+from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side, Verdict
+
+__all__ = [
+    "DIRECTIONS",
+    "SIDES",
+    "Direction",
+    "EntitySpec",
+    "FieldMap",
+    "FieldMapError",
+    "FieldSpec",
+    "PairSpec",
+    "Side",
+    "SideFrame",
+    "Verdict",
+    "bad_share",
+    "empty_side_frame",
+    "load_field_map",
+    "mapped_frame_model",
+    "match_key",
+    "normalize_values",
+    "parse_field_map",
+    "prepare_side",
+    "quarantine_verdict",
+]

@@ -1,0 +1,287 @@
+"""The field map: which entities pair up and which fields flow, declared in `fieldmap.yaml`.
+
+`parse_field_map` validates the whole document once; every error is a single `FieldMapError`
+line naming the file and the key path, e.g.
+`fieldmap.yaml: pairs.persons_contacts.fields[1].webcrm: 'PersonLastNam' is not a WebCRM
+Persons property`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+
+from sync_pipeline.core.known_fields import CRMOFFICE_PROPERTIES, WEBCRM_PROPERTIES
+from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side
+
+FieldType = Literal["string", "phone"]
+FIELD_TYPES: tuple[FieldType, ...] = ("string", "phone")
+_KNOWN: dict[Side, dict[str, frozenset[str]]] = {
+    "webcrm": WEBCRM_PROPERTIES,
+    "crmoffice": CRMOFFICE_PROPERTIES,
+}
+_SYSTEM_NAME: dict[Side, str] = {"webcrm": "WebCRM", "crmoffice": "CRMOffice"}
+
+
+class FieldMapError(ValueError):
+    """The field map is invalid; the message is one line naming the file and key path."""
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """One system entity: its name and the properties holding the id and the update time."""
+
+    side: Side
+    name: str
+    id: str
+    updated_at: str
+    query_table: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One mapped field: the property on each side and the value type."""
+
+    webcrm: str
+    crmoffice: str
+    type: FieldType
+
+    @property
+    def name(self) -> str:
+        """The canonical field name used in every frame (the CRMOffice property)."""
+        return self.crmoffice
+
+    def prop(self, side: Side) -> str:
+        """The API property name of this field on `side`."""
+        return self.webcrm if side == "webcrm" else self.crmoffice
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """One synced pair of entities: the fields that flow and the directions creates go."""
+
+    name: str
+    webcrm_entity: str
+    crmoffice_entity: str
+    creates: frozenset[Direction]
+    match_keys: tuple[str, ...]
+    fields: tuple[FieldSpec, ...]
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Canonical field names in map order."""
+        return tuple(f.name for f in self.fields)
+
+    def entity(self, side: Side) -> str:
+        """The entity name of this pair on `side`."""
+        return self.webcrm_entity if side == "webcrm" else self.crmoffice_entity
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """The validated field map: entities per side and the pairs in file order."""
+
+    version: int
+    entities: Mapping[Side, Mapping[str, EntitySpec]]
+    pairs: Mapping[str, PairSpec]
+
+    def entity_spec(self, pair: PairSpec, side: Side) -> EntitySpec:
+        """The entity spec of `pair` on `side`."""
+        return self.entities[side][pair.entity(side)]
+
+
+class _Ctx:
+    """Carries the source file name so every error names it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, problem: str) -> FieldMapError:
+        line = f"{self.source}: {path}: {problem}" if path else f"{self.source}: {problem}"
+        return FieldMapError(" ".join(line.split()))
+
+    def mapping(
+        self, value: object, path: str, allowed: set[str], required: set[str]
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in allowed:
+                raise self.fail(
+                    _join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
+        for key in sorted(required - set(value)):
+            raise self.fail(_join(path, key), "missing required key")
+        return cast(dict[str, Any], value)
+
+    def string(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def string_list(self, value: object, path: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list, got {type(value).__name__}")
+        return [self.string(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _parse_entities(ctx: _Ctx, value: object) -> dict[Side, dict[str, EntitySpec]]:
+    sides = ctx.mapping(value, "entities", set(SIDES), set(SIDES))
+    result: dict[Side, dict[str, EntitySpec]] = {}
+    for side in SIDES:
+        entities = ctx.mapping(sides[side], f"entities.{side}", set(_KNOWN[side]), set())
+        result[side] = {}
+        for name, raw in entities.items():
+            path = f"entities.{side}.{name}"
+            allowed = (
+                {"id", "updated_at", "query_table"} if side == "webcrm" else {"id", "updated_at"}
+            )
+            spec = ctx.mapping(raw, path, allowed, {"id", "updated_at"})
+            props = {key: ctx.string(spec[key], f"{path}.{key}") for key in ("id", "updated_at")}
+            for key, prop in props.items():
+                _check_property(ctx, side, name, prop, f"{path}.{key}")
+            table = spec.get("query_table")
+            query_table = None if table is None else ctx.string(table, f"{path}.query_table")
+            result[side][name] = EntitySpec(
+                side, name, props["id"], props["updated_at"], query_table
+            )
+    return result
+
+
+def _check_property(ctx: _Ctx, side: Side, entity: str, prop: str, path: str) -> None:
+    if prop not in _KNOWN[side][entity]:
+        raise ctx.fail(path, f"{prop!r} is not a {_SYSTEM_NAME[side]} {entity} property")
+
+
+def _parse_fields(
+    ctx: _Ctx, value: object, path: str, entities: dict[Side, EntitySpec]
+) -> tuple[FieldSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ctx.fail(path, f"expected a list, got {type(value).__name__}")
+    fields: list[FieldSpec] = []
+    seen: dict[tuple[Side, str], int] = {}
+    for i, raw in enumerate(value):
+        item_path = f"{path}[{i}]"
+        spec = ctx.mapping(
+            raw, item_path, {"webcrm", "crmoffice", "type"}, {"webcrm", "crmoffice", "type"}
+        )
+        props: dict[Side, str] = {}
+        for side in SIDES:
+            key_path = f"{item_path}.{side}"
+            prop = ctx.string(spec[side], key_path)
+            entity = entities[side]
+            _check_property(ctx, side, entity.name, prop, key_path)
+            if prop in (entity.id, entity.updated_at):
+                raise ctx.fail(key_path, f"{prop!r} is the {entity.name} id/updated-at property")
+            if (side, prop) in seen:
+                raise ctx.fail(
+                    key_path, f"duplicate field {prop!r} (also fields[{seen[side, prop]}])"
+                )
+            seen[side, prop] = i
+            props[side] = prop
+        type_ = spec["type"]
+        if type_ not in FIELD_TYPES:
+            raise ctx.fail(
+                f"{item_path}.type", f"unknown type {type_!r} (allowed: {', '.join(FIELD_TYPES)})"
+            )
+        fields.append(FieldSpec(props["webcrm"], props["crmoffice"], cast(FieldType, type_)))
+    return tuple(fields)
+
+
+def _parse_pair(
+    ctx: _Ctx, name: str, value: object, entities: dict[Side, dict[str, EntitySpec]]
+) -> PairSpec:
+    path = f"pairs.{name}"
+    if not name.isidentifier():
+        raise ctx.fail(path, "a pair name must be an identifier (letters, digits, underscores)")
+    allowed = {"webcrm", "crmoffice", "creates", "match_keys", "fields"}
+    spec = ctx.mapping(value, path, allowed, {"webcrm", "crmoffice", "creates"})
+    pair_entities: dict[Side, EntitySpec] = {}
+    for side in SIDES:
+        entity = ctx.string(spec[side], f"{path}.{side}")
+        if entity not in entities[side]:
+            declared = ", ".join(sorted(entities[side])) or "none"
+            raise ctx.fail(
+                f"{path}.{side}",
+                f"unknown {_SYSTEM_NAME[side]} entity {entity!r} (declared: {declared})",
+            )
+        pair_entities[side] = entities[side][entity]
+    creates = ctx.string_list(spec["creates"], f"{path}.creates")
+    for i, direction in enumerate(creates):
+        if direction not in DIRECTIONS:
+            raise ctx.fail(
+                f"{path}.creates[{i}]",
+                f"unknown direction {direction!r} (allowed: {', '.join(DIRECTIONS)})",
+            )
+    fields = _parse_fields(ctx, spec.get("fields"), f"{path}.fields", pair_entities)
+    names = [f.name for f in fields]
+    keys = ctx.string_list(spec.get("match_keys"), f"{path}.match_keys")
+    for i, key in enumerate(keys):
+        if key not in names:
+            raise ctx.fail(
+                f"{path}.match_keys[{i}]",
+                f"{key!r} is not one of the pair's fields ({', '.join(names) or 'none'})",
+            )
+        if key in keys[:i]:
+            raise ctx.fail(f"{path}.match_keys[{i}]", f"duplicate match key {key!r}")
+    return PairSpec(
+        name=name,
+        webcrm_entity=pair_entities["webcrm"].name,
+        crmoffice_entity=pair_entities["crmoffice"].name,
+        creates=frozenset(cast(list[Direction], creates)),
+        match_keys=tuple(keys),
+        fields=fields,
+    )
+
+
+def parse_field_map(data: object, source: str = "fieldmap.yaml") -> FieldMap:
+    """Validate a loaded field-map document; raise `FieldMapError` (one line) on the first error."""
+    ctx = _Ctx(source)
+    doc = ctx.mapping(data, "", {"version", "entities", "pairs"}, {"version", "entities", "pairs"})
+    if doc["version"] != 1 or isinstance(doc["version"], bool):
+        raise ctx.fail("version", f"unsupported version {doc['version']!r} (supported: 1)")
+    entities = _parse_entities(ctx, doc["entities"])
+    raw_pairs = {} if doc["pairs"] is None else doc["pairs"]
+    if not isinstance(raw_pairs, dict):
+        raise ctx.fail("pairs", f"expected a mapping, got {type(raw_pairs).__name__}")
+    pairs = {
+        str(name): _parse_pair(ctx, str(name), value, entities) for name, value in raw_pairs.items()
+    }
+    frozen_entities = {side: dict(specs) for side, specs in entities.items()}
+    return FieldMap(version=1, entities=frozen_entities, pairs=pairs)
+
+
+def load_field_map(path: Path | None = None) -> FieldMap:
+    """Load and validate the field map from `path`, or the package's `fieldmap.yaml` if None."""
+    if path is None:
+        text = (
+            resources.files("sync_pipeline").joinpath("fieldmap.yaml").read_text(encoding="utf-8")
+        )
+        source = "fieldmap.yaml"
+    else:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FieldMapError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise FieldMapError(" ".join(f"{source}: invalid YAML{where}: {problem}".split())) from None
+    return parse_field_map(data, source)
