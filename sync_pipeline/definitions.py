@@ -45,7 +45,9 @@ def build_resources() -> dict[str, object]:
     }
 
 
-def build_definitions(field_map: FieldMap) -> dg.Definitions:
+def build_definitions(
+    field_map: FieldMap, resources: dict[str, object] | None = None
+) -> dg.Definitions:
     """All pairs of the field map, each in its own asset group."""
     assets = extract_assets(field_map)
     for pair in field_map.pairs.values():
@@ -54,7 +56,7 @@ def build_definitions(field_map: FieldMap) -> dg.Definitions:
         assets=assets,
         jobs=sync_jobs(field_map),
         schedules=SCHEDULES,
-        resources=build_resources(),
+        resources=build_resources() if resources is None else resources,
         executor=dg.in_process_executor,
     )
 

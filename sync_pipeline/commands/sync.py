@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.jobs import pair_selection
 from sync_pipeline.dagster_defs.partitions import MODE_TAG
 
@@ -40,6 +41,32 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def execute_sync(
+    defs: dg.Definitions,
+    field_map: FieldMap,
+    instance: dg.DagsterInstance,
+    pairs: Sequence[str],
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    since: date | None = None,
+    until: date | None = None,
+    verbose: bool = False,
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of the right job over the selected pairs."""
+    job_name, tags, partition_key = _job_and_tags(full, dry_run, since, until)
+    selection = pair_selection(field_map, pairs, dry_run=dry_run)
+    keys = selection.resolve(defs.resolve_asset_graph())
+    return defs.resolve_job_def(job_name).execute_in_process(
+        run_config=VERBOSE_LOGS if verbose else QUIET_LOGS,
+        instance=instance,
+        partition_key=partition_key,
+        tags=tags,
+        asset_selection=sorted(keys),
+        raise_on_error=False,
+    )
+
+
 def run_sync(
     pairs: Sequence[str],
     *,
@@ -53,18 +80,9 @@ def run_sync(
     from sync_pipeline.commands.sync_report import failure_line, sync_table
     from sync_pipeline.definitions import defs, field_map
 
-    job_name, tags, partition_key = _job_and_tags(full, dry_run, since, until)
-    selection = pair_selection(field_map, pairs, dry_run=dry_run)
-    keys = selection.resolve(defs.resolve_asset_graph())
     with _instance() as instance:
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            run_config=VERBOSE_LOGS if verbose else QUIET_LOGS,
-            instance=instance,
-            partition_key=partition_key,
-            tags=tags,
-            asset_selection=sorted(keys),
-            raise_on_error=False,
-        )
+        result = execute_sync(defs, field_map, instance, pairs, full=full, dry_run=dry_run,
+                              since=since, until=until, verbose=verbose)
     print(sync_table(result, pairs, dry_run=dry_run))
     if result.success:
         return 0
