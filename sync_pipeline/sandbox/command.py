@@ -1,0 +1,174 @@
+"""`sync-pipeline sandbox`: both emulated CRMs in the foreground until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from sync_pipeline.sandbox.crmoffice_assumptions import CLIENT_ID, CLIENT_SECRET, DEFAULT_RATE_LIMIT
+from sync_pipeline.sandbox.server import (
+    RunningSandbox,
+    SandboxSettings,
+    check_loopback,
+    running_sandbox,
+)
+from sync_pipeline.sandbox.webcrm_app import DEFAULT_AUTH_CODE
+
+DEFAULT_SEED = 200
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `sync-pipeline sandbox`."""
+    parser = argparse.ArgumentParser(
+        prog="sync-pipeline sandbox",
+        description="Run the emulated WebCRM and CRMOffice APIs on loopback until interrupted.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--webcrm-port", type=_port, default=8701)
+    parser.add_argument("--crmoffice-port", type=_port, default=8702)
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        help="sample records per entity (default 200)",
+    )
+    data.add_argument("--empty", action="store_true", help="start both systems empty")
+    parser.add_argument("--data-dir", metavar="DIR", help="keep the state in DIR across restarts")
+    parser.add_argument("--webcrm-rate-limit", type=_positive_int, default=250, metavar="PER_MIN")
+    parser.add_argument(
+        "--crmoffice-rate-limit", type=_positive_int, default=DEFAULT_RATE_LIMIT, metavar="PER_MIN"
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=_share,
+        default=0.0,
+        metavar="F",
+        help="share of faulted requests, 0..1",
+    )
+    parser.add_argument("--fault-seed", type=int, default=0, metavar="S")
+    parser.add_argument(
+        "--fault-stall",
+        type=_non_negative_float,
+        default=35.0,
+        metavar="SECONDS",
+        help="length of a stalled response",
+    )
+    parser.add_argument("--token-ttl", type=_positive_float, default=3600.0, metavar="SECONDS")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> SandboxSettings:
+    """SandboxSettings from parsed arguments."""
+    return SandboxSettings(
+        host=args.host,
+        webcrm_port=args.webcrm_port,
+        crmoffice_port=args.crmoffice_port,
+        seed=None if args.empty else (DEFAULT_SEED if args.seed is None else args.seed),
+        empty=args.empty,
+        data_dir=args.data_dir,
+        webcrm_rate_limit=args.webcrm_rate_limit,
+        crmoffice_rate_limit=args.crmoffice_rate_limit,
+        fault_rate=args.fault_rate,
+        fault_seed=args.fault_seed,
+        fault_stall_seconds=args.fault_stall,
+        token_ttl=args.token_ttl,
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Run the sandbox; 0 after a clean stop, 1 if it cannot start, 2 on usage errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_loopback(args.host)
+    except ValueError as exc:
+        parser.error(str(exc))
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        with running_sandbox(settings_from(args)) as sandbox:
+            _announce(sandbox, args)
+            while not stop.wait(0.5):
+                pass
+            print("sandbox: stopping", flush=True)
+    except OSError as exc:
+        print(f"sync-pipeline sandbox: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _announce(sandbox: RunningSandbox, args: argparse.Namespace) -> None:
+    origin = "restored from " + str(args.data_dir) if sandbox.restored else _contents(args)
+    print(
+        f"WebCRM sandbox:    {sandbox.webcrm_url}\n"
+        f"CRMOffice sandbox: {sandbox.crmoffice_url}\n"
+        f"State: {origin}; stats at /_sandbox/stats on each. Ctrl-C to stop.\n\n"
+        "Use it with:\n"
+        f"  export WEBCRM_BASE_URL={sandbox.webcrm_url}\n"
+        f"  export WEBCRM_API_TOKEN={DEFAULT_AUTH_CODE}\n"
+        f"  export CRMOFFICE_BASE_URL={sandbox.crmoffice_url}\n"
+        f"  export CRMOFFICE_CLIENT_ID={CLIENT_ID}\n"
+        f"  export CRMOFFICE_CLIENT_SECRET={CLIENT_SECRET}",
+        flush=True,
+    )
+
+
+def _contents(args: argparse.Namespace) -> str:
+    if args.empty:
+        return "empty"
+    return f"seeded with --seed {DEFAULT_SEED if args.seed is None else args.seed}"
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,212 @@
+"""Serve both emulated CRMs with uvicorn in a background thread (tests, demo, the command)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from sync_pipeline.sandbox.crmoffice_app import create_crmoffice_app
+from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
+from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
+from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
+from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
+from sync_pipeline.sandbox.seed import seed_sandbox
+from sync_pipeline.sandbox.stats import RequestStats
+from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
+from sync_pipeline.sandbox.webcrm_state import WebcrmState
+
+STARTUP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Everything `sync-pipeline sandbox` can be told (DESIGN.md section 4)."""
+
+    host: str = "127.0.0.1"
+    webcrm_port: int = 8701
+    crmoffice_port: int = 8702
+    seed: int | None = 200
+    empty: bool = False
+    data_dir: Path | str | None = None
+    webcrm_rate_limit: int = 250
+    crmoffice_rate_limit: int = DEFAULT_RATE_LIMIT
+    fault_rate: float = 0.0
+    fault_seed: int = 0
+    fault_stall_seconds: float = 35.0
+    token_ttl: float = 3600.0
+
+
+@dataclass
+class RunningSandbox:
+    """Both CRMs, listening: their base URLs, state handles and request statistics."""
+
+    webcrm_url: str
+    crmoffice_url: str
+    webcrm: WebcrmState
+    crmoffice: CrmofficeState
+    webcrm_stats: RequestStats
+    crmoffice_stats: RequestStats
+    restored: bool
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """`{"webcrm": {...}, "crmoffice": {...}}`, each as served at `/_sandbox/stats`."""
+        return {
+            "webcrm": self.webcrm_stats.snapshot(),
+            "crmoffice": self.crmoffice_stats.snapshot(),
+        }
+
+    def reset_stats(self) -> None:
+        """Zero both systems' counters."""
+        self.webcrm_stats.reset()
+        self.crmoffice_stats.reset()
+
+
+def check_loopback(host: str) -> None:
+    """Refuse to serve on anything but a loopback address (ValueError)."""
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"the sandbox only binds loopback addresses, not {host!r}")
+
+
+@contextmanager
+def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[RunningSandbox]:
+    """Serve both CRMs until the block ends; state is restored from/flushed to `data_dir`."""
+    settings = settings or SandboxSettings()
+    check_loopback(settings.host)
+    webcrm, crmoffice = WebcrmState(), CrmofficeState()
+    files = _snapshot_files(settings, webcrm, crmoffice)
+    restored = any([f.restore() for f in files])
+    if not restored and not settings.empty and settings.seed:
+        seed_sandbox(webcrm, crmoffice, settings.seed)
+    flusher = PeriodicFlusher(files)
+    flusher.flush_all()
+    stats = RequestStats(), RequestStats()
+    apps = _apps(settings, webcrm, crmoffice, stats)
+    sockets = _bind_both(settings)
+    servers = [_server(app) for app in apps]
+    thread = threading.Thread(target=_serve, args=(servers, sockets), name="sandbox", daemon=True)
+    silence_expected_cuts()
+    flusher.start()
+    thread.start()
+    try:
+        _wait_started(servers, thread)
+        urls = [_url(settings.host, s) for s in sockets]
+        yield RunningSandbox(urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], restored)
+    finally:
+        for server in servers:
+            server.should_exit = True
+        thread.join(timeout=STARTUP_TIMEOUT)
+        for sock in sockets:
+            sock.close()
+        flusher.stop()
+
+
+def _snapshot_files(
+    settings: SandboxSettings, webcrm: WebcrmState, crmoffice: CrmofficeState
+) -> list[SnapshotFile]:
+    if settings.data_dir is None:
+        return []
+    directory = Path(settings.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        SnapshotFile(directory / "webcrm.json", webcrm),
+        SnapshotFile(directory / "crmoffice.json", crmoffice),
+    ]
+
+
+def _apps(
+    settings: SandboxSettings,
+    webcrm: WebcrmState,
+    crmoffice: CrmofficeState,
+    stats: tuple[RequestStats, RequestStats],
+) -> tuple[ASGIApp, ASGIApp]:
+    faults = FaultSettings(settings.fault_rate, settings.fault_seed, settings.fault_stall_seconds)
+    return (
+        create_webcrm_app(
+            webcrm,
+            stats=stats[0],
+            rate_limit=settings.webcrm_rate_limit,
+            token_ttl=settings.token_ttl,
+            faults=faults,
+        ),
+        create_crmoffice_app(
+            crmoffice,
+            stats=stats[1],
+            rate_limit=settings.crmoffice_rate_limit,
+            token_ttl=settings.token_ttl,
+            faults=faults,
+        ),
+    )
+
+
+def _bind_both(settings: SandboxSettings) -> list[socket.socket]:
+    first = _bind(settings.host, settings.webcrm_port)
+    try:
+        return [first, _bind(settings.host, settings.crmoffice_port)]
+    except OSError:
+        first.close()
+        raise
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _server(app: ASGIApp) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    return uvicorn.Server(config)
+
+
+def _serve(servers: list[uvicorn.Server], sockets: list[socket.socket]) -> None:
+    async def serve_all() -> None:
+        await asyncio.gather(
+            *(s.serve(sockets=[sock]) for s, sock in zip(servers, sockets, strict=True))
+        )
+
+    asyncio.run(serve_all())
+
+
+def _wait_started(servers: list[uvicorn.Server], thread: threading.Thread) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not all(s.started for s in servers):
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the sandbox servers did not start")
+        time.sleep(0.01)
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}"

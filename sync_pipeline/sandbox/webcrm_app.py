@@ -1,0 +1,272 @@
+"""The emulated WebCRM REST API (Starlette), after the vendor's Swagger 2.0 spec.
+
+Emulated operations: `POST /Auth/ApiLogin`; `GET/POST/PATCH /Persons|/Users|/Products`;
+`GET/PUT /{Entity}/{id}`; `DELETE /Products/{id}`; `GET /Queries` (see `webcrm_queries`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sync_pipeline.sandbox.access import SlidingWindowLimiter, TokenBook
+from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
+from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
+from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body
+from sync_pipeline.sandbox.webcrm_http import (
+    FORM_MEDIA_TYPES,
+    BadRequest,
+    error,
+    fault_response,
+    json_body,
+    media_type,
+    paging,
+    path_id,
+    too_many_requests,
+)
+from sync_pipeline.sandbox.webcrm_queries import parse_script
+from sync_pipeline.sandbox.webcrm_state import WebcrmState
+
+DEFAULT_AUTH_CODE = "sandbox-webcrm-token"
+MAX_PATCH_ITEMS = 500
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
+class WebcrmApi:
+    """The endpoints; each checks the bearer token and the per-token rate limit first."""
+
+    def __init__(
+        self,
+        state: WebcrmState,
+        stats: RequestStats,
+        auth_code: str,
+        rate_limit: int,
+        token_ttl: float,
+    ) -> None:
+        self.state = state
+        self.stats = stats
+        self._auth_code = auth_code
+        self._tokens = TokenBook(token_ttl)
+        self._limiter = SlidingWindowLimiter(rate_limit)
+
+    async def login(self, request: Request) -> Response:
+        """`POST /Auth/ApiLogin` with form field `authCode` → TokenResponseDto."""
+        if media_type(request) not in FORM_MEDIA_TYPES:
+            return error(
+                415, "authCode must be sent as form data.", "UnsupportedMediaTypeException"
+            )
+        async with request.form() as form:
+            code = form.get("authCode")
+        if not isinstance(code, str) or not secrets.compare_digest(
+            code.encode(), self._auth_code.encode()
+        ):
+            return JSONResponse(
+                _token_body("", 0, "invalid_grant", "Invalid authCode."), status_code=401
+            )
+        token = self._tokens.issue(code)
+        return JSONResponse(_token_body(token.value, token.expires_in, "", ""))
+
+    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap an endpoint in bearer auth, the rate limit and WebCRM's 400 handling."""
+
+        async def endpoint(request: Request) -> Response:
+            token = request.headers.get("authorization")
+            if self._tokens.caller(token) is None:
+                return error(
+                    401, "Authorization has been denied for this request.", "UnauthorizedException"
+                )
+            retry_after = self._limiter.acquire(str(token).split(" ", 1)[-1].strip())
+            if retry_after is not None:
+                self.stats.count_throttled()
+                return too_many_requests(retry_after)
+            try:
+                return await handler(request, request.path_params.get("entity", ""))
+            except BadRequest as exc:
+                kind = (
+                    "UnsupportedMediaTypeException" if exc.status == 415 else "BadRequestException"
+                )
+                return error(exc.status, str(exc), kind)
+
+        return endpoint
+
+    async def list_records(self, request: Request, entity: str) -> Response:
+        """`GET /{Entity}?Page=&Size=` → bare array, `[]` past the end."""
+        page, size = paging(request)
+        return JSONResponse(self.state.page(entity, page, size))
+
+    async def get_record(self, request: Request, entity: str) -> Response:
+        """`GET /{Entity}/{id}`."""
+        record_id = path_id(request)
+        record = self.state.get(entity, record_id)
+        if record is None:
+            return _not_found(entity, record_id)
+        return JSONResponse(record)
+
+    async def create_record(self, request: Request, entity: str) -> Response:
+        """`POST /{Entity}` → the new id as a bare integer."""
+        values = _coerce(entity, await json_body(request))
+        new_id = self.state.create(entity, values)
+        self.stats.count_writes(1)
+        return JSONResponse(new_id)
+
+    async def replace_record(self, request: Request, entity: str) -> Response:
+        """`PUT /{Entity}/{id}`: the body replaces the record; left-out properties become empty."""
+        record_id = path_id(request)
+        body = await json_body(request)
+        sent_id = body.get(ENTITIES[entity].id_field) if isinstance(body, dict) else None
+        if sent_id not in (None, 0, record_id):
+            raise BadRequest(
+                f"{ENTITIES[entity].id_field} {sent_id} does not match the URL id {record_id}."
+            )
+        if not self.state.replace(entity, record_id, _coerce(entity, body)):
+            return _not_found(entity, record_id)
+        self.stats.count_writes(1)
+        return Response(status_code=200)
+
+    async def upsert_records(self, request: Request, entity: str) -> Response:
+        """`PATCH /{Entity}`: bulk upsert (≤ 500); one result string per item (id or error)."""
+        items = await json_body(request)
+        if not isinstance(items, list):
+            raise BadRequest(
+                f"The request body must be a JSON array of {ENTITIES[entity].prefix}Dto."
+            )
+        if len(items) > MAX_PATCH_ITEMS:
+            raise BadRequest(
+                f"At most {MAX_PATCH_ITEMS} items can be submitted at once (got {len(items)})."
+            )
+        batch = [
+            (item.get(ENTITIES[entity].id_field), _coerce(entity, item))
+            for item in _objects(items, entity)
+        ]
+        results = [self._upsert_one(entity, record_id, values) for record_id, values in batch]
+        self.stats.count_writes(sum(r.isdigit() for r in results))
+        return JSONResponse(results)
+
+    def _upsert_one(self, entity: str, record_id: Any, values: dict[str, Any]) -> str:
+        if not record_id:
+            return str(self.state.create(entity, values))
+        if record_id < 0 or not self.state.update(entity, record_id, values):
+            return f"{ENTITIES[entity].prefix} with id {record_id} was not found."
+        return str(record_id)
+
+    async def delete_record(self, request: Request, entity: str) -> Response:
+        """`DELETE /Products/{id}`."""
+        record_id = path_id(request)
+        if not self.state.remove(entity, record_id):
+            return _not_found(entity, record_id)
+        self.stats.count_writes(1)
+        return Response(status_code=200)
+
+    async def query(self, request: Request, entity: str) -> Response:
+        """`GET /Queries?script=...&Page=&Size=` → the matching rows."""
+        page, size = paging(request)
+        flag = request.query_params.get("formatCustomFields")
+        if flag is not None and flag.lower() not in ("true", "false"):
+            raise BadRequest(f"The value '{flag}' is not valid for formatCustomFields.")
+        script = request.query_params.get("script")
+        if not script:
+            raise BadRequest("The script parameter is required.")
+        try:
+            query = parse_script(script)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        rows = self.state.updated_between(query.entity, query.since, query.until, page, size)
+        return JSONResponse(rows)
+
+
+def _token_body(token: str, expires_in: int, err: str, description: str) -> dict[str, Any]:
+    return {
+        "AccessToken": token,
+        "RefreshToken": secrets.token_urlsafe(24) if token else "",
+        "Error": err,
+        "ErrorDescription": description,
+        "IsError": bool(err),
+        "ExpiresIn": expires_in,
+        "TokenType": "Bearer" if token else "",
+    }
+
+
+def _coerce(entity: str, body: Any) -> dict[str, Any]:
+    try:
+        return coerce_body(ENTITIES[entity], body)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _objects(items: list[Any], entity: str) -> list[dict[str, Any]]:
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BadRequest(f"Item {position} is not a {ENTITIES[entity].prefix}Dto object.")
+    return items
+
+
+def _not_found(entity: str, record_id: int) -> Response:
+    return error(
+        404, f"{ENTITIES[entity].prefix} with id {record_id} was not found.", "NotFoundException"
+    )
+
+
+def webcrm_routes(api: WebcrmApi) -> list[BaseRoute]:
+    """The API's route table (also used to name path families in the stats)."""
+    routes: list[BaseRoute] = [
+        Route("/Auth/ApiLogin", api.login, methods=["POST"]),
+        Route("/Queries", api.guarded(api.query), methods=["GET"]),
+    ]
+    for entity in ENTITIES:
+        collection = partial(
+            _dispatch,
+            api,
+            entity,
+            {"GET": api.list_records, "POST": api.create_record, "PATCH": api.upsert_records},
+        )
+        single = {"GET": api.get_record, "PUT": api.replace_record}
+        if entity == "Products":
+            single["DELETE"] = api.delete_record
+        routes.append(
+            Route(f"/{entity}", api.guarded(collection), methods=["GET", "POST", "PATCH"])
+        )
+        routes.append(
+            Route(
+                f"/{entity}/{{id}}",
+                api.guarded(partial(_dispatch, api, entity, single)),
+                methods=list(single),
+            )
+        )
+    return routes
+
+
+async def _dispatch(
+    api: WebcrmApi, entity: str, handlers: Mapping[str, Handler], request: Request, _: str
+) -> Response:
+    return await handlers[request.method](request, entity)
+
+
+def create_webcrm_app(
+    state: WebcrmState | None = None,
+    *,
+    stats: RequestStats | None = None,
+    auth_code: str = DEFAULT_AUTH_CODE,
+    rate_limit: int = 250,
+    token_ttl: float = 3600.0,
+    faults: FaultSettings | None = None,
+) -> Starlette:
+    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`."""
+    stats = stats or RequestStats()
+    api = WebcrmApi(state or WebcrmState(), stats, auth_code, rate_limit, token_ttl)
+    routes = webcrm_routes(api)
+    plan = FaultPlan(faults or FaultSettings())
+    return Starlette(
+        routes=[*sandbox_routes(stats), *routes],
+        middleware=[
+            Middleware(StatsMiddleware, stats=stats, routes=routes),
+            Middleware(FaultMiddleware, plan=plan, stats=stats, respond=fault_response),
+        ],
+    )

@@ -1,0 +1,212 @@
+"""WebCRM records in memory: what the API serves and what a test edits "in the CRM UI".
+
+Thread-safe (the API runs in the server thread, tests edit from theirs). Records are stored
+sparse (see `webcrm_dto`), keyed by integer id; ids start at 1000 per entity.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sync_pipeline.sandbox.webcrm_dto import (
+    ENTITIES,
+    EntitySpec,
+    coerce_body,
+    default_record,
+    render,
+)
+
+FIRST_ID = 1000
+API_AUTHOR = "API"
+UI_AUTHOR = "Sandbox UI"
+
+
+class WebcrmState:
+    """All WebCRM records; API operations plus a handle for tests acting as a human user."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._records: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in ENTITIES}
+        self._next_id = dict.fromkeys(ENTITIES, FIRST_ID)
+        self._defaults = {name: default_record(spec) for name, spec in ENTITIES.items()}
+        self._order: dict[str, list[int] | None] = dict.fromkeys(ENTITIES)
+        self.version = 0
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def page(self, entity: str, page: int, size: int) -> list[dict[str, Any]]:
+        """One page of records in id order, rendered."""
+        with self._lock:
+            ids = self._ordered_ids(entity)[(page - 1) * size : page * size]
+            return [self._render(entity, self._records[entity][i]) for i in ids]
+
+    def get(self, entity: str, record_id: int) -> dict[str, Any] | None:
+        """One rendered record, or None."""
+        with self._lock:
+            stored = self._records[entity].get(record_id)
+            return None if stored is None else self._render(entity, stored)
+
+    def exists(self, entity: str, record_id: int) -> bool:
+        """Whether a record with this id exists."""
+        with self._lock:
+            return record_id in self._records[entity]
+
+    def updated_between(
+        self, entity: str, since: float, until: float | None, page: int, size: int
+    ) -> list[dict[str, Any]]:
+        """Records with since <= UpdatedAt (< until), in id order, one page, rendered."""
+        field = ENTITIES[entity].updated_at
+        with self._lock:
+            rows = self._records[entity]
+            hits = (
+                rows[i]
+                for i in self._ordered_ids(entity)
+                if rows[i][field] >= since and (until is None or rows[i][field] < until)
+            )
+            skipped = [r for _, r in zip(range(page * size), hits, strict=False)]
+            return [self._render(entity, r) for r in skipped[(page - 1) * size :]]
+
+    def records(self, entity: str) -> list[dict[str, Any]]:
+        """Every record of an entity, rendered as the API would, in id order."""
+        with self._lock:
+            return [
+                self._render(entity, self._records[entity][i]) for i in self._ordered_ids(entity)
+            ]
+
+    # --- writes (values already coerced by webcrm_dto) ----------------------------------------
+
+    def create(
+        self, entity: str, values: dict[str, Any], author: str = API_AUTHOR, at: float | None = None
+    ) -> int:
+        """Insert a record; return its new id."""
+        spec = ENTITIES[entity]
+        with self._lock:
+            record_id = self._next_id[entity]
+            self._next_id[entity] = record_id + 1
+            now = int(self._clock() if at is None else at)
+            stored: dict[str, Any] = {spec.id_field: record_id, spec.created_at: now}
+            stored[f"{spec.prefix}CreatedBy"] = author
+            _apply(stored, values)
+            self._stamp(spec, stored, author, now)
+            self._records[entity][record_id] = stored
+            self._order[entity] = None
+            return record_id
+
+    def update(
+        self,
+        entity: str,
+        record_id: int,
+        values: dict[str, Any],
+        author: str = API_AUTHOR,
+        at: float | None = None,
+    ) -> bool:
+        """Change only the given properties; False if the record does not exist."""
+        spec = ENTITIES[entity]
+        with self._lock:
+            stored = self._records[entity].get(record_id)
+            if stored is None:
+                return False
+            _apply(stored, values)
+            self._stamp(spec, stored, author, int(self._clock() if at is None else at))
+            return True
+
+    def replace(
+        self, entity: str, record_id: int, values: dict[str, Any], author: str = API_AUTHOR
+    ) -> bool:
+        """Replace every client-writable property (left-out ones become unset)."""
+        spec = ENTITIES[entity]
+        with self._lock:
+            stored = self._records[entity].get(record_id)
+            if stored is None:
+                return False
+            kept = {k: v for k, v in stored.items() if k in spec.server_fields}
+            stored.clear()
+            stored.update(kept)
+            _apply(stored, values)
+            self._stamp(spec, stored, author, int(self._clock()))
+            return True
+
+    def remove(self, entity: str, record_id: int) -> bool:
+        """Delete a record; False if it does not exist."""
+        with self._lock:
+            if self._records[entity].pop(record_id, None) is None:
+                return False
+            self._order[entity] = None
+            self.version += 1
+            return True
+
+    # --- the test handle: a human user in the CRM UI (never counted in stats) -----------------
+
+    def edit(
+        self, entity: str, record_id: int, changes: dict[str, Any], at: datetime | None = None
+    ) -> None:
+        """Change some properties of a record as a user would (bumps UpdatedAt)."""
+        values = coerce_body(ENTITIES[entity], changes)
+        if not self.update(entity, record_id, values, UI_AUTHOR, _epoch(at)):
+            raise KeyError(f"{entity} {record_id} does not exist")
+
+    def insert(self, entity: str, record: dict[str, Any], at: datetime | None = None) -> int:
+        """Create a record as a user would; return its id."""
+        return self.create(entity, coerce_body(ENTITIES[entity], record), UI_AUTHOR, _epoch(at))
+
+    def delete(self, entity: str, record_id: int) -> None:
+        """Delete a record as a user would."""
+        if not self.remove(entity, record_id):
+            raise KeyError(f"{entity} {record_id} does not exist")
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        """A JSON-ready snapshot: records and id counters."""
+        with self._lock:
+            return {
+                "next_id": dict(self._next_id),
+                "records": {
+                    e: [dict(r) for r in rows.values()] for e, rows in self._records.items()
+                },
+            }
+
+    def load(self, snapshot: dict[str, Any]) -> None:
+        """Replace everything with a snapshot made by dump()."""
+        with self._lock:
+            self._next_id = {e: int(snapshot["next_id"][e]) for e in ENTITIES}
+            for entity, spec in ENTITIES.items():
+                rows = snapshot["records"].get(entity, [])
+                self._records[entity] = {int(r[spec.id_field]): r for r in rows}
+                self._order[entity] = None
+            self.version += 1
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _ordered_ids(self, entity: str) -> list[int]:
+        ids = self._order[entity]
+        if ids is None:
+            ids = self._order[entity] = sorted(self._records[entity])
+        return ids
+
+    def _render(self, entity: str, stored: dict[str, Any]) -> dict[str, Any]:
+        return render(ENTITIES[entity], stored, self._defaults[entity])
+
+    def _stamp(self, spec: EntitySpec, stored: dict[str, Any], author: str, now: int) -> None:
+        stored[spec.updated_at] = now
+        stored[f"{spec.prefix}UpdatedBy"] = author
+        self.version += 1
+
+
+def _apply(stored: dict[str, Any], values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if value is None:
+            stored.pop(name, None)
+        else:
+            stored[name] = value
+
+
+def _epoch(at: datetime | None) -> float | None:
+    if at is not None and at.tzinfo is None:
+        raise ValueError("pass an aware datetime")
+    return None if at is None else at.timestamp()
