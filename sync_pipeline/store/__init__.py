@@ -1,1 +1,32 @@
-"""store."""
+"""The link store: links and shadows, history, cursors, quarantine, intents, failures, locks.
+
+SQLAlchemy Core over SQLite (WAL) by default; any SQLAlchemy URL (e.g. `postgresql://`) later.
+"""
+
+from __future__ import annotations
+
+from sync_pipeline.store._engine import default_state_url
+from sync_pipeline.store._errors import (
+    PairLockedError,
+    SchemaVersionError,
+    StateImportError,
+    StoreError,
+)
+from sync_pipeline.store._lock import PairLock
+from sync_pipeline.store._schema import SCHEMA_VERSION
+from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
+from sync_pipeline.store.link_store import LinkStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "LinkOutcome",
+    "LinkStore",
+    "LinkWrite",
+    "PairLock",
+    "PairLockedError",
+    "SchemaVersionError",
+    "ShadowWrite",
+    "StateImportError",
+    "StoreError",
+    "default_state_url",
+]

@@ -1,0 +1,75 @@
+"""Engines and transactions: SQLite (WAL) by default, any SQLAlchemy URL otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+
+BUSY_TIMEOUT_MS = 30_000
+_WRITE = "sync_pipeline_write"
+
+
+def default_state_url(dagster_home: str | None, cwd: Path) -> str:
+    """The SQLite URL of the default store: under `dagster_home` if set, else `cwd/.sync_state/`."""
+    folder = Path(dagster_home) if dagster_home else cwd / ".sync_state"
+    return f"sqlite:///{(folder / 'sync_state.sqlite').absolute()}"
+
+
+def redacted(url: str) -> str:
+    """`url` without its password, fit for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, `synchronous=NORMAL`, foreign keys, busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN is too late
+    # and too weak: a deferred transaction that later writes can fail without waiting).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    # Writers take the write lock up front, so they queue on busy_timeout instead of failing.
+    immediate = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """One read transaction: a consistent snapshot for the block."""
+    with engine.connect() as connection, connection.begin():
+        yield connection

@@ -1,0 +1,37 @@
+"""Exceptions raised by the link store.
+
+StoreError
+ ├── SchemaVersionError   the store was written by a newer sync_pipeline
+ ├── PairLockedError      another run holds the pair's lock
+ └── StateImportError     an export file is unreadable or the target store is not empty
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class StoreError(Exception):
+    """Base class of every link store error."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema version is newer than this code understands."""
+
+
+class StateImportError(StoreError):
+    """An export file cannot be imported into this store."""
+
+
+class PairLockedError(StoreError):
+    """Another run holds the pair's lock."""
+
+    def __init__(self, pair: str, owner: str, since: datetime, expires_at: datetime) -> None:
+        self.pair = pair
+        self.owner = owner
+        self.since = since
+        self.expires_at = expires_at
+        super().__init__(
+            f"pair {pair} is being synced by run {owner} since {since.isoformat()}; wait for it "
+            f"to finish, or for its lock to expire at {expires_at.isoformat()}"
+        )

@@ -1,0 +1,55 @@
+"""The schema version: created with a new store, checked on open, migrated by explicit steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from sync_pipeline.store._engine import redacted, write_transaction
+from sync_pipeline.store._errors import SchemaVersionError
+from sync_pipeline.store._schema import SCHEMA_VERSION, meta, metadata
+
+Migration = Callable[[Connection], None]
+
+# MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
+MIGRATIONS: Mapping[int, Migration] = {}
+
+
+def stored_version(connection: Connection) -> int | None:
+    """The store's schema version, or None for an empty database."""
+    if not inspect(connection).has_table("meta"):
+        return None
+    value = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+    text = value.scalar_one_or_none()
+    return None if text is None else int(text)
+
+
+def ensure_schema(
+    engine: Engine,
+    url: str,
+    *,
+    target: int = SCHEMA_VERSION,
+    steps: Mapping[int, Migration] = MIGRATIONS,
+) -> int:
+    """Create a new store at `target`, migrate an older one step by step; return the version."""
+    with write_transaction(engine) as connection:
+        version = stored_version(connection)
+        if version is None:
+            metadata.create_all(connection)
+            connection.execute(meta.insert().values(key="schema_version", value=str(target)))
+            return target
+        if version > target:
+            raise SchemaVersionError(
+                f"sync state at {redacted(url)} has schema version {version}, newer than this "
+                f"sync_pipeline supports ({target}); upgrade sync_pipeline or use another store"
+            )
+        for step_from in range(version, target):
+            if step_from not in steps:
+                raise SchemaVersionError(f"no migration from schema version {step_from}")
+            steps[step_from](connection)
+        if version < target:
+            connection.execute(
+                meta.update().where(meta.c.key == "schema_version").values(value=str(target))
+            )
+        return target

@@ -1,0 +1,156 @@
+"""The store's tables (SQLAlchemy Core), portable between SQLite and PostgreSQL.
+
+Times are ISO-8601 UTC text of one fixed width (see `_time.iso`), so text order is time order on
+every backend. Ids are text. JSON columns are text holding a JSON object.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Clustered on (pair, webcrm_id) in SQLite (WITHOUT ROWID): a pair's links are read in one
+# sequential range scan, which is what `links_frame` does with a million rows.
+links = Table(
+    "links",
+    metadata,
+    Column("pair", Text, nullable=False),
+    Column("webcrm_id", Text, nullable=False),
+    Column("crmoffice_entity", Text, nullable=False),
+    Column("crmoffice_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("shadow", Text, nullable=False),
+    Column("synced_at", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("created_run_id", Text, nullable=False),
+    PrimaryKeyConstraint("pair", "webcrm_id", name="links_pair_webcrm"),
+    # A CRMOffice record belongs to one link across every pair sharing its entity.
+    UniqueConstraint("crmoffice_entity", "crmoffice_id", name="links_crmoffice_record"),
+    CheckConstraint("status IN ('active', 'orphaned')", name="links_status"),
+    sqlite_with_rowid=False,
+)
+
+HISTORY_KINDS = (
+    "create",
+    "update",
+    "shadow_move",
+    "conflict",
+    "match",
+    "adopt",
+    "skip",
+    "orphan",
+    "failure",
+)
+history = Table(
+    "history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", Text, nullable=False),
+    Column("webcrm_id", Text, nullable=True),
+    Column("crmoffice_id", Text, nullable=True),
+    Column("run_id", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("direction", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    CheckConstraint(f"kind IN {HISTORY_KINDS!r}", name="history_kind"),
+    Index("history_webcrm", "pair", "webcrm_id"),
+    Index("history_crmoffice", "crmoffice_id"),
+    sqlite_autoincrement=True,
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("system", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    PrimaryKeyConstraint("system", "entity", name="cursors_key"),
+)
+
+# `row_key` is the record id, or a digest of the payload when the record has no id, so two
+# id-less bad rows stay two quarantine entries.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("pair", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("row_key", Text, nullable=False),
+    Column("record_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("first_seen", Text, nullable=False),
+    Column("last_seen", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    PrimaryKeyConstraint("pair", "side", "row_key", name="quarantine_key"),
+    CheckConstraint("status IN ('open', 'resolved')", name="quarantine_status"),
+)
+
+INTENT_STATUSES = ("open", "applied", "not_applied", "held")
+intents = Table(
+    "intents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("source_id", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("target_id", Text, nullable=True),
+    Column("closed_at", Text, nullable=True),
+    CheckConstraint(f"status IN {INTENT_STATUSES!r}", name="intents_status"),
+    Index("intents_open", "pair", "status"),
+    # Intent ids are never reused, even after an import that replaced the store.
+    sqlite_autoincrement=True,
+)
+
+failures = Table(
+    "failures",
+    metadata,
+    Column("pair", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("record_id", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_at", Text, nullable=False),
+    Column("last_at", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    PrimaryKeyConstraint("pair", "direction", "record_id", name="failures_key"),
+    CheckConstraint("status IN ('retrying', 'given_up')", name="failures_status"),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("pair", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("acquired_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+)
+
+# The tables `export_state` writes and `import_state` reads, in dependency order.
+STATE_TABLES: tuple[Table, ...] = (links, history, cursors, intents, quarantine, failures)

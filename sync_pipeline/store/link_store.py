@@ -1,0 +1,230 @@
+"""`LinkStore`: the durable state of the sync (links, shadows, history, cursors, intents...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from sync_pipeline.store import _history, _intents, _links, _lock, _problems, _reads, _shadows
+from sync_pipeline.store._engine import create_store_engine, read_transaction, write_transaction
+from sync_pipeline.store._migrate import ensure_schema
+from sync_pipeline.store._time import utc_now
+from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
+
+
+class LinkStore:
+    """The link store at a SQLAlchemy URL (SQLite file by default; see `default_state_url`).
+
+    Every write method is one transaction. Ids are strings; times passed as `now` must be
+    timezone-aware (omitted: the current UTC time).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine = create_store_engine(url)
+        try:
+            self.schema_version = ensure_schema(self._engine, url)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> LinkStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # links -------------------------------------------------------------------------------
+
+    def links_frame(
+        self, pair: str, fields: Sequence[str], *, status: str | None = "active"
+    ) -> pd.DataFrame:
+        """`webcrm_id, crmoffice_id, status, synced_at, *fields` (shadow values, "" if unset)."""
+        with read_transaction(self._engine) as connection:
+            return _reads.links_frame(connection, pair, fields, status)
+
+    def linked_ids(self, crmoffice_entity: str, *, exclude_pair: str | None = None) -> set[str]:
+        """CRMOffice ids of the entity linked by any pair other than `exclude_pair`."""
+        with read_transaction(self._engine) as connection:
+            return _reads.linked_crmoffice_ids(connection, crmoffice_entity, exclude_pair)
+
+    def linked_webcrm_ids(self, pair: str, status: str | None = None) -> set[str]:
+        """WebCRM ids linked in `pair` (of any status unless given)."""
+        with read_transaction(self._engine) as connection:
+            return _reads.linked_webcrm_ids(connection, pair, status)
+
+    def count_links(self, pair: str, status: str | None = "active") -> int:
+        """How many links `pair` has (of `status`; None counts all)."""
+        with read_transaction(self._engine) as connection:
+            return _reads.count_links(connection, pair, status)
+
+    def add_links(
+        self,
+        pair: str,
+        crmoffice_entity: str,
+        rows: Sequence[LinkWrite],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+    ) -> list[LinkOutcome]:
+        """Insert links + history and close their intents; per-row outcomes, one transaction.
+
+        A row that would link an already-linked record is refused ("already linked: ...",
+        history `skip`, its intent `held`) without losing the others.
+        """
+        with write_transaction(self._engine) as connection:
+            return _links.add_links(connection, pair, crmoffice_entity, rows, run_id, utc_now(now))
+
+    def update_shadows(
+        self, pair: str, rows: Sequence[ShadowWrite], run_id: str, *, now: datetime | None = None
+    ) -> list[str]:
+        """Merge values into shadows, write history, clear settled failures; unknown ids back."""
+        with write_transaction(self._engine) as connection:
+            return _shadows.update_shadows(connection, pair, rows, run_id, utc_now(now))
+
+    def mark_orphaned(
+        self,
+        pair: str,
+        rows: Sequence[tuple[str, str, str]],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Mark (webcrm_id, crmoffice_id, missing_side) links orphaned; how many changed."""
+        with write_transaction(self._engine) as connection:
+            return _shadows.mark_orphaned(connection, pair, rows, run_id, utc_now(now))
+
+    # intents and cursors -----------------------------------------------------------------
+
+    def open_intents_for(
+        self,
+        pair: str,
+        direction: str,
+        items: Sequence[tuple[str, Mapping[str, str]]],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+    ) -> list[int]:
+        """Record create intents (source id, payload) before the creates; their ids."""
+        with write_transaction(self._engine) as connection:
+            return _intents.open_intents_for(
+                connection, pair, direction, items, run_id, utc_now(now)
+            )
+
+    def open_intents(self, pair: str, fields: Sequence[str]) -> pd.DataFrame:
+        """`intent_id (Int64), direction, source_id, created_at, *fields` of open intents."""
+        with read_transaction(self._engine) as connection:
+            return _intents.open_intents(connection, pair, fields)
+
+    def close_intents(
+        self,
+        ids: Sequence[int],
+        status: str,
+        *,
+        target_ids: Sequence[str | None] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Close open intents as applied / not_applied / held; how many were open."""
+        with write_transaction(self._engine) as connection:
+            return _intents.close_intents(connection, ids, status, target_ids, utc_now(now))
+
+    def get_cursor(self, system: str, entity: str) -> datetime | None:
+        """The extraction cursor of a system entity (aware UTC), or None."""
+        with read_transaction(self._engine) as connection:
+            return _intents.get_cursor(connection, system, entity)
+
+    def set_cursor(
+        self, system: str, entity: str, value: datetime, *, now: datetime | None = None
+    ) -> None:
+        """Store the extraction cursor of a system entity."""
+        with write_transaction(self._engine) as connection:
+            _intents.set_cursor(connection, system, entity, value, utc_now(now))
+
+    # quarantine and failures -------------------------------------------------------------
+
+    def quarantine_rows(
+        self,
+        pair: str,
+        side: str,
+        rows: pd.DataFrame,
+        run_id: str,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Upsert rows (`record_id, reason, payload`) as open quarantine entries; how many."""
+        values = rows[["record_id", "reason", "payload"]].fillna("").astype(str)
+        triples = list(values.itertuples(index=False, name=None))
+        with write_transaction(self._engine) as connection:
+            return _problems.quarantine_rows(connection, pair, side, triples, run_id, utc_now(now))
+
+    def resolve_quarantine(self, pair: str, side: str, record_ids: Sequence[str]) -> int:
+        """Mark these records' open quarantine entries resolved; how many."""
+        with write_transaction(self._engine) as connection:
+            return _problems.resolve_quarantine(connection, pair, side, record_ids)
+
+    def quarantine_frame(
+        self, pair: str | None = None, status: str | None = "open"
+    ) -> pd.DataFrame:
+        """Quarantine entries: pair, side, record_id, reason, payload, first/last_seen, ..."""
+        with read_transaction(self._engine) as connection:
+            return _problems.quarantine_frame(connection, pair, status)
+
+    def record_failures(
+        self,
+        pair: str,
+        direction: str,
+        rows: Sequence[tuple[str, str]],
+        run_id: str,
+        *,
+        max_attempts: int = 5,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Count a failed write per (source record id, error); ids given up (and quarantined)."""
+        with write_transaction(self._engine) as connection:
+            return _problems.record_failures(
+                connection, pair, direction, rows, run_id, max_attempts, utc_now(now)
+            )
+
+    def failures_frame(
+        self, pair: str | None = None, status: str | None = "retrying"
+    ) -> pd.DataFrame:
+        """Failures: pair, direction, record_id, error, attempts (Int64), first/last_at, status."""
+        with read_transaction(self._engine) as connection:
+            return _problems.failures_frame(connection, pair, status)
+
+    def clear_failures(self, pair: str, direction: str, record_ids: Sequence[str]) -> int:
+        """Forget these records' failures in `direction`; how many."""
+        with write_transaction(self._engine) as connection:
+            return _problems.clear_failures(connection, pair, direction, record_ids)
+
+    # lineage and lock --------------------------------------------------------------------
+
+    def find_links(self, record_id: str) -> list[dict[str, object]]:
+        """Links with `record_id` on either side (any pair), each with its `history` list."""
+        with read_transaction(self._engine) as connection:
+            return _history.find_links(connection, record_id)
+
+    def history_frame(
+        self,
+        pair: str | None = None,
+        webcrm_id: str | None = None,
+        crmoffice_id: str | None = None,
+        limit: int | None = 1000,
+    ) -> pd.DataFrame:
+        """History rows (newest first): id, pair, ids, run_id, at, kind, direction, detail."""
+        with read_transaction(self._engine) as connection:
+            return _history.history_frame(connection, pair, webcrm_id, crmoffice_id, limit)
+
+    def pair_lock(
+        self, pair: str, owner: str, *, ttl_seconds: float = 3600, now: datetime | None = None
+    ) -> AbstractContextManager[_lock.PairLock]:
+        """Hold the pair's lock for a block; PairLockedError if another live run holds it."""
+        return _lock.pair_lock(self._engine, pair, owner, ttl_seconds, now)

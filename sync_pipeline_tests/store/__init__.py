@@ -1,0 +1,1 @@
+"""Tests of the link store, on real SQLite files."""
