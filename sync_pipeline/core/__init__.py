@@ -23,17 +23,21 @@ from sync_pipeline.core.mapping import (
     quarantine_verdict,
 )
 from sync_pipeline.core.normalize import match_key, normalize_values
+from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
+from sync_pipeline.core.plan import plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
 from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side, Verdict
 
 __all__ = [
     "DIRECTIONS",
     "SIDES",
+    "ConflictPolicy",
     "Direction",
     "EntitySpec",
     "FieldMap",
     "FieldMapError",
     "FieldSpec",
+    "PairPlan",
     "PairSpec",
     "Side",
     "SideFrame",
@@ -45,6 +49,7 @@ __all__ = [
     "match_key",
     "normalize_values",
     "parse_field_map",
+    "plan_pair_sync",
     "prepare_side",
     "quarantine_verdict",
 ]

@@ -1,0 +1,190 @@
+"""The per-field three-way diff of linked records against their shadow (DESIGN section 2).
+
+Per field: only one side changed -> it wins; neither -> nothing; both to the same value -> the
+shadow moves; both differently -> conflict: non-empty beats empty, else the more recently
+updated record wins, a tie goes to the policy's side. Change detection runs over every link as
+Arrow compares; the rules then run on the few changed rows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync_pipeline.core.align import IntArray
+from sync_pipeline.core.frames import changed_tuples, conflicts_frame
+from sync_pipeline.core.normalize import ArrowStrings
+from sync_pipeline.core.types import DIRECTIONS, Direction, Side
+
+ObjArray = npt.NDArray[np.object_]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class LinkedValues:
+    """Links side by side: ids, each side's values (null = record absent) and the shadow."""
+
+    webcrm_id: ArrowStrings
+    crmoffice_id: ArrowStrings
+    webcrm: dict[str, ArrowStrings]
+    crmoffice: dict[str, ArrowStrings]
+    shadow: dict[str, ArrowStrings]
+    webcrm_updated: IntArray  # ns since the epoch; oldest possible where absent
+    crmoffice_updated: IntArray
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """Updates per direction, the shadow to store now per link (`row` = input position)."""
+
+    updates: dict[Direction, pd.DataFrame]
+    shadows: pd.DataFrame
+    conflicts: pd.DataFrame
+
+
+def _changed(values: ArrowStrings, shadow: ArrowStrings) -> BoolArray:
+    return np.asarray(
+        pc.fill_null(pc.not_equal(values, shadow), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+
+
+def _subset(values: ArrowStrings, rows: IntArray) -> ObjArray:
+    return np.asarray(pc.take(values, pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+
+
+@dataclass
+class _FieldOutcome:
+    webcrm: ObjArray
+    crmoffice: ObjArray
+    shadow: ObjArray
+    agreed: ObjArray
+    stored: ObjArray
+    to_crmoffice: BoolArray
+    to_webcrm: BoolArray
+    moved: BoolArray
+    conflict: BoolArray
+    winner_webcrm: BoolArray
+    rule: ObjArray
+
+
+def _resolve(w: ObjArray, c: ObjArray, s: ObjArray, newer: IntArray, tie: Side) -> _FieldOutcome:
+    """Apply the rules to one field of the changed rows (`newer` = sign of web - crm time)."""
+    w_ch, c_ch = w != s, c != s
+    same = w_ch & c_ch & (w == c)
+    conflict = w_ch & c_ch & (w != c)
+    w_empty, c_empty = w == "", c == ""
+    rule = np.full(len(w), "", dtype=object)
+    rule[conflict & (w_empty != c_empty)] = "non_empty"
+    both_full = conflict & ~w_empty & ~c_empty
+    rule[both_full & (newer != 0)] = "newest"
+    rule[both_full & (newer == 0)] = "tie"
+    web_wins = conflict & (
+        (c_empty & ~w_empty) | (both_full & ((newer > 0) | ((newer == 0) & (tie == "webcrm"))))
+    )
+    to_crm = (w_ch & ~c_ch) | web_wins
+    to_web = (c_ch & ~w_ch) | (conflict & ~web_wins)
+    agreed = np.where(to_crm | same, w, np.where(to_web, c, s))
+    return _FieldOutcome(
+        webcrm=w,
+        crmoffice=c,
+        shadow=s,
+        agreed=agreed,
+        stored=np.where(same, w, s),
+        to_crmoffice=to_crm,
+        to_webcrm=to_web,
+        moved=same,
+        conflict=conflict,
+        winner_webcrm=web_wins,
+        rule=rule,
+    )
+
+
+def three_way_diff(
+    linked: LinkedValues, fields: tuple[str, ...], tie_winner: Side, *, keep_all: bool
+) -> DiffResult:
+    """Diff every link; `keep_all` returns a shadow row for every link (new links), else only
+    for links whose shadow moves."""
+    n = len(linked.webcrm_id)
+    if keep_all:
+        rows = np.arange(n, dtype=np.int64)
+    else:
+        touched = np.zeros(n, dtype=bool)
+        for name in fields:
+            touched |= _changed(linked.webcrm[name], linked.shadow[name])
+            touched |= _changed(linked.crmoffice[name], linked.shadow[name])
+        rows = np.flatnonzero(touched).astype(np.int64)
+    newer = np.sign(linked.webcrm_updated[rows] - linked.crmoffice_updated[rows])
+    outcomes: dict[str, _FieldOutcome] = {}
+    for name in fields:
+        s = _subset(linked.shadow[name], rows)
+        w = _subset(linked.webcrm[name], rows)
+        c = _subset(linked.crmoffice[name], rows)
+        w = np.where(pd.isna(w), s, w)
+        c = np.where(pd.isna(c), s, c)
+        outcomes[name] = _resolve(w, c, s, newer, tie_winner)
+    return _assemble(linked, fields, rows, outcomes, keep_all)
+
+
+def _updates(
+    ids: dict[str, ObjArray],
+    fields: tuple[str, ...],
+    outcomes: dict[str, _FieldOutcome],
+    direction: Direction,
+) -> pd.DataFrame:
+    writes = np.column_stack(
+        [getattr(outcomes[f], direction) for f in fields] or [np.zeros(len(ids["webcrm_id"]), bool)]
+    )
+    picked = np.flatnonzero(writes.any(axis=1))
+    columns: dict[str, object] = {k: pd.Series(v[picked], dtype="str") for k, v in ids.items()}
+    columns["changed"] = changed_tuples(writes[picked], fields)
+    columns.update({f: pd.Series(outcomes[f].agreed[picked], dtype="str") for f in fields})
+    return pd.DataFrame(columns)
+
+
+def _assemble(
+    linked: LinkedValues,
+    fields: tuple[str, ...],
+    rows: IntArray,
+    outcomes: dict[str, _FieldOutcome],
+    keep_all: bool,
+) -> DiffResult:
+    ids = {
+        "webcrm_id": _subset(linked.webcrm_id, rows),
+        "crmoffice_id": _subset(linked.crmoffice_id, rows),
+    }
+    updates = {d: _updates(ids, fields, outcomes, d) for d in DIRECTIONS}
+    moved = np.zeros(len(rows), dtype=bool)
+    for f in fields:
+        moved |= outcomes[f].moved
+    kept = np.arange(len(rows)) if keep_all else np.flatnonzero(moved)
+    shadows = pd.DataFrame({"row": rows[kept]})
+    for key, values in ids.items():
+        shadows[key] = pd.Series(values[kept], dtype="str")
+    for f in fields:
+        shadows[f] = pd.Series(outcomes[f].stored[kept], dtype="str")
+    conflict_parts = []
+    for f in fields:
+        o = outcomes[f]
+        hit = np.flatnonzero(o.conflict)
+        conflict_parts.append(
+            conflicts_frame(
+                webcrm_id=ids["webcrm_id"][hit],
+                crmoffice_id=ids["crmoffice_id"][hit],
+                field=f,
+                webcrm_value=o.webcrm[hit],
+                crmoffice_value=o.crmoffice[hit],
+                shadow_value=o.shadow[hit],
+                winner=np.where(o.winner_webcrm[hit], "webcrm", "crmoffice"),
+                rule=o.rule[hit],
+            )
+        )
+    conflicts = (
+        pd.concat(conflict_parts, ignore_index=True) if conflict_parts else conflicts_frame()
+    )
+    return DiffResult(updates=updates, shadows=shadows, conflicts=conflicts)

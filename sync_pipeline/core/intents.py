@@ -1,0 +1,192 @@
+"""Reconciling open create intents before anything else is planned (crash-safe creates).
+
+An intent is written before each create. If the run died between the request and the link
+write, the created record exists unlinked on the target side. Per intent payload (all mapped
+fields, normalised), the candidates are the unlinked target records holding exactly those values
+and updated no earlier than the intent's creation minus a tolerance:
+
+- candidates <= intents: adopt them pairwise in time order (links action `adopt`); intents left
+  without a candidate are returned in `not_applied` (the store closes them; their source may be
+  created again by a later plan, never by this one);
+- candidates > intents: ambiguous; the sources and the candidates are all held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow.compute as pc
+
+from sync_pipeline.core.frames import held_frame, intents_not_applied_frame
+from sync_pipeline.core.normalize import normalize_values, to_arrow
+from sync_pipeline.core.types import DIRECTIONS, SOURCE_SIDE, TARGET_SIDE, Direction, Side
+
+KEY_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class IntentOutcome:
+    """Adoptions (`webcrm_id`, `crmoffice_id`, `intent_id` + payload), closures and holds."""
+
+    adopted: pd.DataFrame
+    not_applied: pd.DataFrame
+    held: pd.DataFrame
+    blocked: dict[Side, frozenset[str]]  # never matched or created in this plan
+
+
+def payload_keys(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
+    """All mapped field values joined into one comparable key per row."""
+    if not fields:
+        return pd.Series([""] * len(frame), dtype="str", index=frame.index)
+    parts = [to_arrow(normalize_values(frame[f])) for f in fields]
+    return pd.Series(
+        pc.binary_join_element_wise(*parts, KEY_SEPARATOR), dtype="str", index=frame.index
+    )
+
+
+def _empty_adopted(fields: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype="str") for c in ("webcrm_id", "crmoffice_id")})
+    frame["intent_id"] = pd.Series([], dtype="int64")
+    for f in fields:
+        frame[f] = pd.Series([], dtype="str")
+    return frame
+
+
+@dataclass
+class _Acc:
+    adopted: list[dict[str, object]]
+    not_applied: list[dict[str, object]]
+    held: list[dict[str, object]]
+
+
+def _reconcile_group(
+    group: pd.DataFrame,
+    candidates: pd.DataFrame,
+    direction: Direction,
+    tolerance: pd.Timedelta,
+    acc: _Acc,
+) -> None:
+    """One payload key: adopt in time order, close the surplus, or hold when ambiguous."""
+    group = group.sort_values(["created_at", "intent_id"], kind="stable")
+    earliest = group["created_at"].iloc[0] - tolerance
+    cands = candidates[candidates["updated_at"] >= earliest].sort_values(
+        ["updated_at", "id"], kind="stable"
+    )
+    source, target = SOURCE_SIDE[direction], TARGET_SIDE[direction]
+    if len(cands) > len(group):
+        why = (
+            f"ambiguous intent: {len(cands)} unlinked {target} records match {len(group)} intent(s)"
+        )
+        acc.held += [{"side": source, "id": i, "reason": why} for i in group["source_id"]]
+        acc.held += [{"side": target, "id": i, "reason": why} for i in cands["id"]]
+        return
+    intent: Any
+    for k, intent in enumerate(group.itertuples(index=False)):
+        if k < len(cands):
+            ids = {source: str(intent.source_id), target: str(cands["id"].iloc[k])}
+            acc.adopted.append(
+                {
+                    "webcrm_id": ids["webcrm"],
+                    "crmoffice_id": ids["crmoffice"],
+                    "intent_id": int(intent.intent_id),
+                    "key": intent.key,
+                }
+            )
+        else:
+            acc.not_applied.append(
+                _closure(
+                    intent, direction, f"no unlinked {target} record holds the intent's values"
+                )
+            )
+
+
+def _closure(intent: Any, direction: Direction, reason: str) -> dict[str, object]:
+    return {
+        "intent_id": int(intent.intent_id),
+        "direction": direction,
+        "source_id": str(intent.source_id),
+        "reason": reason,
+    }
+
+
+def reconcile_intents(
+    intents: pd.DataFrame,
+    fields: tuple[str, ...],
+    free: dict[Side, pd.DataFrame],
+    linked_sources: dict[Side, frozenset[str]],
+    tolerance_seconds: float,
+) -> IntentOutcome:
+    """Adopt, close or hold every open intent (see module doc).
+
+    `free[side]`: the unlinked side-frame records eligible as targets; `linked_sources[side]`:
+    intent source ids on `side` that already have a link (their intent is stale: closed)."""
+    acc = _Acc([], [], [])
+    if intents.empty:
+        return IntentOutcome(
+            _empty_adopted(fields),
+            intents_not_applied_frame(),
+            held_frame(),
+            {"webcrm": frozenset(), "crmoffice": frozenset()},
+        )
+    intents = intents.assign(
+        key=payload_keys(intents, fields), source_id=intents["source_id"].astype("str")
+    )
+    blocked: dict[Side, set[str]] = {"webcrm": set(), "crmoffice": set()}
+    for direction in DIRECTIONS:
+        blocked[SOURCE_SIDE[direction]] |= set(
+            intents.loc[intents["direction"] == direction, "source_id"]
+        )
+    tolerance = pd.Timedelta(seconds=tolerance_seconds)
+    for direction in DIRECTIONS:
+        mine = intents[intents["direction"] == direction]
+        stale = mine["source_id"].isin(linked_sources[SOURCE_SIDE[direction]])
+        acc.not_applied += [
+            _closure(i, direction, "source already linked")
+            for i in mine[stale].itertuples(index=False)
+        ]
+        mine = mine[~stale]
+        if mine.empty:
+            continue
+        target = free[TARGET_SIDE[direction]]
+        target = target[~target["id"].isin(blocked[TARGET_SIDE[direction]])]
+        target = target.assign(key=payload_keys(target, fields))
+        target = target[target["key"].isin(set(mine["key"]))]
+        for key, group in mine.groupby("key", sort=True):
+            _reconcile_group(group, target[target["key"] == key], direction, tolerance, acc)
+    return _outcome(acc, fields, blocked)
+
+
+def _outcome(acc: _Acc, fields: tuple[str, ...], blocked: dict[Side, set[str]]) -> IntentOutcome:
+    adopted = _empty_adopted(fields)
+    if acc.adopted:
+        raw = pd.DataFrame(acc.adopted)
+        values = raw["key"].str.split(KEY_SEPARATOR, regex=False) if fields else None
+        adopted = pd.DataFrame(
+            {
+                "webcrm_id": raw["webcrm_id"].astype("str"),
+                "crmoffice_id": raw["crmoffice_id"].astype("str"),
+                "intent_id": raw["intent_id"].astype("int64"),
+            }
+        )
+        for i, f in enumerate(fields):
+            assert values is not None
+            adopted[f] = pd.Series([v[i] for v in values], dtype="str")
+    for row in acc.adopted:
+        blocked["webcrm"].add(str(row["webcrm_id"]))
+        blocked["crmoffice"].add(str(row["crmoffice_id"]))
+    for row in acc.held:
+        blocked[row["side"]].add(str(row["id"]))  # type: ignore[index]
+    not_applied = intents_not_applied_frame(
+        {
+            k: [r[k] for r in acc.not_applied]
+            for k in ("intent_id", "direction", "source_id", "reason")
+        }
+    )
+    held = (
+        held_frame({k: [r[k] for r in acc.held] for k in ("side", "id", "reason")})
+        if acc.held
+        else held_frame()
+    )
+    return IntentOutcome(adopted, not_applied, held, {s: frozenset(v) for s, v in blocked.items()})

@@ -1,0 +1,313 @@
+"""`plan_pair_sync`: everything one sync of one pair would do, as frames (a dry run's output).
+
+Order matters: links are diffed first (three-way, per field); then open intents are
+reconciled, then unlinked records are matched by keys, and whatever is still unlinked is
+created in the pair's allowed directions. Nothing here depends on input row order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync_pipeline.core.align import IntArray, member_mask, positions, take_strings
+from sync_pipeline.core.diff import DiffResult, LinkedValues, three_way_diff
+from sync_pipeline.core.fieldmap import PairSpec
+from sync_pipeline.core.frames import creates_frame, held_frame, links_frame, orphans_frame
+from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
+from sync_pipeline.core.matching import MatchOutcome, match_records
+from sync_pipeline.core.normalize import ArrowStrings, to_arrow
+from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
+from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
+from sync_pipeline.core.types import DIRECTIONS, Direction, Side
+
+OLDEST_NS = np.iinfo(np.int64).min  # NaT's int64: an absent record is the oldest possible
+
+
+def _side_input(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
+    """The side frame with `str` ids and every field column present ("" when absent)."""
+    columns = {"id": frame["id"] if frame["id"].dtype == "str" else frame["id"].astype("str")}
+    columns["updated_at"] = frame["updated_at"].astype(TIMESTAMP_DTYPE)
+    for f in fields:
+        columns[f] = frame[f] if f in frame.columns else pd.Series([""] * len(frame), dtype="str")
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
+
+
+def _shadow(links: pd.DataFrame, field: str) -> ArrowStrings:
+    if field not in links.columns:  # a field newly added to the map: nothing agreed yet
+        return pa.array([""] * len(links), type=pa.large_string())
+    values = to_arrow(links[field])
+    return pc.fill_null(values, "") if values.null_count else values
+
+
+def _nanos(frame: pd.DataFrame, rows: IntArray) -> IntArray:
+    stamps = np.asarray(frame["updated_at"].array.asi8, dtype=np.int64)
+    picked = stamps[np.clip(rows, 0, None)] if len(stamps) else np.full(len(rows), OLDEST_NS)
+    return np.where(rows >= 0, picked, OLDEST_NS)
+
+
+def _linked_values(
+    web: pd.DataFrame,
+    crm: pd.DataFrame,
+    ids: tuple[ArrowStrings, ArrowStrings],
+    rows: tuple[IntArray, IntArray],
+    shadow: dict[str, ArrowStrings],
+) -> LinkedValues:
+    return LinkedValues(
+        webcrm_id=ids[0],
+        crmoffice_id=ids[1],
+        webcrm={f: take_strings(web[f], rows[0]) for f in shadow},
+        crmoffice={f: take_strings(crm[f], rows[1]) for f in shadow},
+        shadow=shadow,
+        webcrm_updated=_nanos(web, rows[0]),
+        crmoffice_updated=_nanos(crm, rows[1]),
+    )
+
+
+def _present_anyway(ids: pd.Series, missing: np.ndarray, quarantined: frozenset[str]) -> np.ndarray:
+    """Among `missing` rows, those whose record was read but quarantined (not orphaned)."""
+    result = np.zeros(len(ids), dtype=bool)
+    rows = np.flatnonzero(missing)
+    if len(rows) and quarantined:
+        result[rows] = member_mask(ids.iloc[rows], quarantined)
+    return result
+
+
+def _orphans(
+    links: pd.DataFrame,
+    pos: tuple[IntArray, IntArray],
+    active: np.ndarray,
+    quarantined: dict[Side, frozenset[str]],
+) -> np.ndarray:
+    """Active links whose record is missing from a complete snapshot, as a missing-side code
+    (0 none, 1 webcrm, 2 crmoffice, 3 both)."""
+    missing_w = pos[0] < 0
+    missing_w &= ~_present_anyway(links["webcrm_id"], missing_w, quarantined["webcrm"])
+    missing_c = pos[1] < 0
+    missing_c &= ~_present_anyway(links["crmoffice_id"], missing_c, quarantined["crmoffice"])
+    return np.where(active, missing_w.astype(np.int64) + 2 * missing_c.astype(np.int64), 0)
+
+
+def _orphans_frame(links: pd.DataFrame, code: np.ndarray) -> pd.DataFrame:
+    rows = np.flatnonzero(code)
+    names = np.array(["", "webcrm", "crmoffice", "both"], dtype=object)
+    frame = orphans_frame(
+        {
+            "webcrm_id": links["webcrm_id"].to_numpy(dtype=object)[rows],
+            "crmoffice_id": links["crmoffice_id"].to_numpy(dtype=object)[rows],
+            "missing_side": names[code[rows]],
+        }
+    )
+    return frame.sort_values(["webcrm_id", "crmoffice_id"], kind="stable").reset_index(drop=True)
+
+
+def _diff_existing(
+    web: pd.DataFrame,
+    crm: pd.DataFrame,
+    links: pd.DataFrame,
+    pos: tuple[IntArray, IntArray],
+    keep: np.ndarray,
+    fields: tuple[str, ...],
+    policy: ConflictPolicy,
+) -> DiffResult:
+    """Three-way diff of the links in `keep` (active, not orphaned)."""
+    ids: tuple[ArrowStrings, ArrowStrings] = (
+        to_arrow(links["webcrm_id"]),
+        to_arrow(links["crmoffice_id"]),
+    )
+    shadow = {f: _shadow(links, f) for f in fields}
+    rows = pos
+    if not keep.all():
+        sel = np.flatnonzero(keep)
+        picked = pa.array(sel)
+        ids = (pc.take(ids[0], picked), pc.take(ids[1], picked))
+        shadow = {f: pc.take(v, picked) for f, v in shadow.items()}
+        rows = (pos[0][sel], pos[1][sel])
+    linked = _linked_values(web, crm, ids, rows, shadow)
+    return three_way_diff(linked, fields, policy.tie_winner, keep_all=False)
+
+
+def _linked_rows(size: int, pos: IntArray) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[pos[pos >= 0]] = True
+    return mask
+
+
+def _intent_sources_linked(
+    intents: pd.DataFrame, links: pd.DataFrame
+) -> dict[Side, frozenset[str]]:
+    """Intent source ids that already have a link (any status), per side."""
+    result: dict[Side, frozenset[str]] = {"webcrm": frozenset(), "crmoffice": frozenset()}
+    if intents.empty or links.empty:
+        return result
+    sources = frozenset(intents["source_id"].astype("str"))
+    for side in ("webcrm", "crmoffice"):
+        column = links[f"{side}_id"]
+        result[side] = frozenset(column[member_mask(column, sources)])
+    return result
+
+
+@dataclass(frozen=True)
+class _NewLinks:
+    diff: DiffResult
+    actions: pd.DataFrame  # action, intent_id per diff input row
+
+
+def _diff_new_links(
+    web: pd.DataFrame,
+    crm: pd.DataFrame,
+    intents: IntentOutcome,
+    matches: MatchOutcome,
+    fields: tuple[str, ...],
+    policy: ConflictPolicy,
+) -> _NewLinks:
+    """Adopted and matched pairs, diffed against the payload resp. an all-empty shadow."""
+    adopted, matched = intents.adopted, matches.pairs
+    web_ids = pd.concat([adopted["webcrm_id"], matched["webcrm_id"]], ignore_index=True).astype(
+        "str"
+    )
+    crm_ids = pd.concat(
+        [adopted["crmoffice_id"], matched["crmoffice_id"]], ignore_index=True
+    ).astype("str")
+    rows = (positions(web_ids, web["id"]), positions(crm_ids, crm["id"]))
+    blank = pd.Series([""] * len(matched), dtype="str")
+    shadow = {
+        f: to_arrow(pd.concat([adopted[f], blank], ignore_index=True).astype("str")) for f in fields
+    }
+    linked = _linked_values(web, crm, (to_arrow(web_ids), to_arrow(crm_ids)), rows, shadow)
+    actions = pd.DataFrame(
+        {
+            "action": pd.Series(["adopt"] * len(adopted) + ["match"] * len(matched), dtype="str"),
+            "intent_id": pd.concat(
+                [adopted["intent_id"], pd.Series([None] * len(matched))], ignore_index=True
+            ).astype("Int64"),
+        }
+    )
+    return _NewLinks(three_way_diff(linked, fields, policy.tie_winner, keep_all=True), actions)
+
+
+def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return frame.sort_values(by, kind="stable").reset_index(drop=True)
+
+
+def _links_out(existing: DiffResult, new: _NewLinks, fields: tuple[str, ...]) -> pd.DataFrame:
+    moves = existing.shadows.drop(columns="row")
+    moves.insert(2, "action", pd.Series(["shadow_move"] * len(moves), dtype="str"))
+    moves.insert(3, "intent_id", pd.Series([None] * len(moves), dtype="Int64"))
+    made = new.diff.shadows
+    acts = new.actions.iloc[made["row"].to_numpy()].reset_index(drop=True)
+    made = made.drop(columns="row").reset_index(drop=True)
+    made.insert(2, "action", acts["action"])
+    made.insert(3, "intent_id", acts["intent_id"])
+    frame = pd.concat([links_frame(fields), moves, made], ignore_index=True)
+    return _sorted(frame, ["webcrm_id", "crmoffice_id"])
+
+
+def _conflicts_out(parts: list[pd.DataFrame], fields: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.concat(parts, ignore_index=True)
+    order = frame["field"].map({f: i for i, f in enumerate(fields)})
+    frame = frame.assign(_order=order.astype("int64"))
+    return _sorted(frame, ["webcrm_id", "crmoffice_id", "_order"]).drop(columns="_order")
+
+
+def _creates(pair: PairSpec, rows: dict[Side, pd.DataFrame]) -> dict[Direction, pd.DataFrame]:
+    fields = pair.field_names
+    result = {d: creates_frame(fields) for d in DIRECTIONS}
+    if "to_crmoffice" in pair.creates:
+        result["to_crmoffice"] = creates_frame(fields, rows["webcrm"])
+    if "to_webcrm" in pair.creates:
+        result["to_webcrm"] = creates_frame(fields, rows["crmoffice"])
+    return result
+
+
+def _active(links: pd.DataFrame) -> np.ndarray:
+    if "status" not in links.columns:
+        return np.ones(len(links), dtype=bool)
+    return np.asarray(links["status"].fillna("active") != "orphaned", dtype=bool)
+
+
+def plan_pair_sync(
+    pair: PairSpec,
+    webcrm: pd.DataFrame,
+    crmoffice: pd.DataFrame,
+    links: pd.DataFrame,
+    intents: pd.DataFrame,
+    *,
+    complete: bool,
+    policy: ConflictPolicy,
+    now: datetime,
+    excluded_crmoffice_ids: frozenset[str] = frozenset(),
+    orphaned_webcrm_ids: frozenset[str] = frozenset(),
+    orphaned_crmoffice_ids: frozenset[str] = frozenset(),
+    quarantined_webcrm_ids: frozenset[str] = frozenset(),
+    quarantined_crmoffice_ids: frozenset[str] = frozenset(),
+    intent_tolerance_seconds: float = 120.0,
+) -> PairPlan:
+    """Plan one pair's sync from valid side frames, its links (+ shadow) and open intents.
+
+    `complete`: the snapshots are full reads (a linked record missing from one is an orphan,
+    not unchanged). `excluded_crmoffice_ids`: records linked by another pair (never matched,
+    adopted or created from). `orphaned_*_ids`: records of orphaned links (never re-created).
+    `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned)."""
+    fields = pair.field_names
+    web, crm = _side_input(webcrm, fields), _side_input(crmoffice, fields)
+    pos = (positions(links["webcrm_id"], web["id"]), positions(links["crmoffice_id"], crm["id"]))
+    active = _active(links)
+    quarantined: dict[Side, frozenset[str]] = {
+        "webcrm": quarantined_webcrm_ids,
+        "crmoffice": quarantined_crmoffice_ids,
+    }
+    orphan_code = (
+        _orphans(links, pos, active, quarantined) if complete else np.zeros(len(links), np.int64)
+    )
+    existing = _diff_existing(web, crm, links, pos, active & (orphan_code == 0), fields, policy)
+    free_w = ~_linked_rows(len(web), pos[0]) & ~member_mask(web["id"], orphaned_webcrm_ids)
+    free_c = ~_linked_rows(len(crm), pos[1]) & ~member_mask(
+        crm["id"], orphaned_crmoffice_ids | excluded_crmoffice_ids
+    )
+    settled = reconcile_intents(
+        intents,
+        fields,
+        {"webcrm": web[free_w], "crmoffice": crm[free_c]},
+        _intent_sources_linked(intents, links),
+        intent_tolerance_seconds,
+    )
+    free_w &= ~member_mask(web["id"], settled.blocked["webcrm"])
+    free_c &= ~member_mask(crm["id"], settled.blocked["crmoffice"])
+    matches = match_records(pair, web[free_w], crm[free_c])
+    taken = pd.concat(
+        [matches.pairs["webcrm_id"], matches.pairs["crmoffice_id"], matches.held["id"]]
+    )
+    taken_ids = frozenset(taken.astype("str"))
+    free_w &= ~member_mask(web["id"], taken_ids)
+    free_c &= ~member_mask(crm["id"], taken_ids)
+    new = _diff_new_links(web, crm, settled, matches, fields, policy)
+    return PairPlan(
+        pair=pair.name,
+        fields=fields,
+        planned_at=now,
+        complete=complete,
+        creates=_creates(pair, {"webcrm": web[free_w], "crmoffice": crm[free_c]}),
+        updates={
+            d: _sorted(
+                pd.concat([existing.updates[d], new.diff.updates[d]], ignore_index=True),
+                ["webcrm_id", "crmoffice_id"],
+            )
+            for d in DIRECTIONS
+        },
+        links=_links_out(existing, new, fields),
+        conflicts=_conflicts_out([existing.conflicts, new.diff.conflicts], fields),
+        orphans=_orphans_frame(links, orphan_code),
+        held=_sorted(
+            pd.concat(
+                [held_frame(), settled.held, matches.held], ignore_index=True
+            ).drop_duplicates(["side", "id"]),
+            ["side", "id"],
+        ),
+        intents_not_applied=_sorted(settled.not_applied, ["intent_id"]),
+    )
