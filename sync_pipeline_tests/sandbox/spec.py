@@ -1,0 +1,71 @@
+"""The vendor's Swagger 2.0 spec as JSON Schema validators (draft 4, `#/definitions` inlined)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft4Validator, FormatChecker
+
+SUBSET = Path(__file__).with_name("webcrm_spec_subset.json")
+_REPO = Path(__file__).resolve().parents[2]
+FULL_SPEC_CANDIDATES = (
+    _REPO / "reference" / "webcrm-swagger-v1.json",
+    _REPO.parent / "shared" / "reference" / "webcrm-swagger-v1.json",
+)
+# The spec's /Queries response refers to `#/definitions/ObjectDto`, which it never defines;
+# a query row is an object of columns.
+DANGLING = {"ObjectDto": {"type": "object"}}
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+formats = FormatChecker(formats=())
+
+
+@formats.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(_RFC3339.match(value))
+
+
+@formats.checks("int32")
+def _is_int32(value: object) -> bool:
+    return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+
+@cache
+def spec() -> dict[str, Any]:
+    """The vendored subset of the vendor spec."""
+    loaded: dict[str, Any] = json.loads(SUBSET.read_text(encoding="utf-8"))
+    return loaded
+
+
+def operation(path: str, method: str) -> dict[str, Any]:
+    """One operation object of the spec."""
+    found: dict[str, Any] = spec()["paths"][path][method.lower()]
+    return found
+
+
+def response_validator(path: str, method: str, status: str = "200") -> Draft4Validator | None:
+    """A validator for an operation's documented response body (None if it has no schema)."""
+    schema = operation(path, method)["responses"][status].get("schema")
+    if schema is None:
+        return None
+    definitions = {**spec()["definitions"], **DANGLING}
+    return Draft4Validator({**schema, "definitions": definitions}, format_checker=formats)
+
+
+def definition_validator(name: str) -> Draft4Validator:
+    """A validator for one named definition, e.g. PersonDto."""
+    definitions = {**spec()["definitions"], **DANGLING}
+    return Draft4Validator(
+        {**definitions[name], "definitions": definitions}, format_checker=formats
+    )
+
+
+def assert_valid(validator: Draft4Validator | None, body: Any) -> None:
+    """Fail with every schema error of `body`."""
+    assert validator is not None
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, "\n".join(errors[:20])
