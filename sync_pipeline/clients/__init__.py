@@ -1,1 +1,44 @@
-"""clients."""
+"""HTTP clients for WebCRM and CRMOffice: auth, pagination, retry, rate limit, one client per CRM.
+
+Import from this package; its submodules are internal. `__all__` is the public surface.
+"""
+
+from __future__ import annotations
+
+from sync_pipeline.clients.auth import AccessGrant, Authenticator
+from sync_pipeline.clients.crmoffice import CrmofficeClient, WriteOp, WriteResult
+from sync_pipeline.clients.errors import (
+    AuthenticationError,
+    CrmClientError,
+    ProtocolError,
+    RecordRejectedError,
+    RetriesExhaustedError,
+    WriteOutcomeUnknownError,
+)
+from sync_pipeline.clients.http import ClientStats, Timeouts
+from sync_pipeline.clients.pagination import PagePaginator
+from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.retry import RetryPolicy
+from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, copenhagen_literal
+
+__all__ = [
+    "AccessGrant",
+    "AuthenticationError",
+    "Authenticator",
+    "ClientStats",
+    "CrmClientError",
+    "CrmofficeClient",
+    "ItemResult",
+    "PagePaginator",
+    "ProtocolError",
+    "RecordRejectedError",
+    "RetriesExhaustedError",
+    "RetryPolicy",
+    "SlidingWindowLimiter",
+    "Timeouts",
+    "WebcrmClient",
+    "WriteOp",
+    "WriteOutcomeUnknownError",
+    "WriteResult",
+    "copenhagen_literal",
+]

@@ -1,0 +1,293 @@
+"""CRMOffice REST client (no public spec: DESIGN.md section 5 is the documented assumption).
+
+Lists page at `pageSize=500` and stop on a short page or once the pages cover `totalItems`, so
+a read costs exactly ceil(total / 500) requests (one for an empty list). Writes are one request
+per record; `write_many` runs them with bounded concurrency under the shared rate limiter and
+returns every outcome instead of raising for a rejected record. A create (POST) is retried only
+when the failure proves it did not land (429, 503, no connection); otherwise its result says
+`outcome_unknown` so the caller's create intent reconciles it rather than risking a duplicate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from sync_pipeline.clients.auth import AccessGrant
+from sync_pipeline.clients.errors import (
+    AuthenticationError,
+    CrmClientError,
+    RecordRejectedError,
+    RetriesExhaustedError,
+    WriteOutcomeUnknownError,
+)
+from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, ClientStats, HttpEdge, Timeouts
+from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
+from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.retry import RetryPolicy
+
+PAGE_SIZE = 500
+ENTITIES = frozenset({"contacts", "companies"})
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    """One write for `write_many`: a create (no id) or a patch of record `id`."""
+
+    kind: Literal["create", "patch"]
+    entity: str
+    body: Mapping[str, Any]
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_entity(self.entity)
+        if self.kind == "patch" and self.id is None:
+            raise ValueError("a patch WriteOp needs the record id")
+        if self.kind == "create" and self.id is not None:
+            raise ValueError("a create WriteOp takes no id")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one `WriteOp`: the stored record, or the error (and HTTP status if any)."""
+
+    op: WriteOp
+    ok: bool
+    record: dict[str, Any] | None = None
+    status: int | None = None
+    error: str | None = None
+    outcome_unknown: bool = False
+
+
+class CrmofficeAuthenticator:
+    """OAuth2 client credentials at `POST /connect/token`."""
+
+    login_path = "/connect/token"
+    credential_name = "the client credentials"
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        credential_hint: str = "check CRMOFFICE_CLIENT_ID and CRMOFFICE_CLIENT_SECRET",
+    ) -> None:
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self.credential_hint = credential_hint
+
+    def __repr__(self) -> str:
+        return f"CrmofficeAuthenticator(client_id={self._client_id!r}, client_secret='***')"
+
+    def login_form(self) -> Mapping[str, str]:
+        """The token request form."""
+        return {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+
+    def parse_grant(self, payload: object) -> AccessGrant:
+        """`access_token` and `expires_in` from the token response."""
+        if not isinstance(payload, dict):
+            raise ValueError("token response is not an object")
+        token, expires_in = payload.get("access_token"), payload.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+            raise ValueError("token response without access_token/expires_in")
+        return AccessGrant(token, float(expires_in))
+
+    def secrets(self) -> tuple[str, ...]:
+        """The client secret."""
+        return (self._client_secret,)
+
+
+class CrmofficeClient:
+    """Contacts and companies of one CRMOffice tenant."""
+
+    system = "CRMOffice"
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        rate_limit_per_minute: int | None = 600,
+        max_concurrency: int = 8,
+        timeout: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy | None = None,
+        limiter: SlidingWindowLimiter | None = None,
+        credential_hint: str = "check CRMOFFICE_CLIENT_ID and CRMOFFICE_CLIENT_SECRET",
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be positive, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
+        self._http = HttpEdge(
+            base_url,
+            system=self.system,
+            authenticator=CrmofficeAuthenticator(client_id, client_secret, credential_hint),
+            limiter=limiter or SlidingWindowLimiter(rate_limit_per_minute),
+            retry=retry or RetryPolicy(),
+            timeout=timeout,
+            transport=transport,
+            max_connections=max_concurrency + 2,
+        )
+
+    def __repr__(self) -> str:
+        return f"CrmofficeClient({self._http!r})"
+
+    def __enter__(self) -> CrmofficeClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests, 429s, retries and logins so far."""
+        return self._http.stats
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def list_all(self, entity: str, updated_since: datetime | None = None) -> list[dict[str, Any]]:
+        """Every record of `entity` (updated at or after `updated_since`, when given)."""
+        return [record for page in self.iter_pages(entity, updated_since) for record in page]
+
+    def iter_pages(
+        self, entity: str, updated_since: datetime | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Like `list_all`, one page of up to 500 records at a time."""
+        _check_entity(entity)
+        params: dict[str, str | int] = {"pageSize": PAGE_SIZE}
+        if updated_since is not None:
+            params["updatedSince"] = utc_millis(updated_since)
+        return self._pages(f"/{entity}", params)
+
+    def get(self, entity: str, record_id: str) -> dict[str, Any]:
+        """One record by id."""
+        return self._record("GET", _record_path(entity, record_id))
+
+    def create(self, entity: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a record (201) and return it; raises `WriteOutcomeUnknownError` when unsure."""
+        _check_entity(entity)
+        return self._record("POST", f"/{entity}", json=dict(body), idempotent=False)
+
+    def patch(self, entity: str, record_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Change only the fields in `body`; return the record."""
+        return self._record("PATCH", _record_path(entity, record_id), json=dict(body))
+
+    def delete(self, entity: str, record_id: str) -> None:
+        """Delete a record."""
+        self._http.request("DELETE", _record_path(entity, record_id))
+
+    def write_many(
+        self,
+        ops: Sequence[WriteOp],
+        *,
+        on_result: Callable[[int, WriteResult], None] | None = None,
+    ) -> list[WriteResult]:
+        """Apply `ops` concurrently (at most `max_concurrency` at once); results in op order.
+
+        Per-record failures come back as results; only `AuthenticationError` (or an exception
+        from `on_result`) is raised. `on_result(index, result)` runs in the calling thread as
+        each op completes. Once one op exhausts its retries the API is deemed down: ops not yet
+        started are returned unattempted rather than each waiting out its own retry budget.
+        """
+        results: list[WriteResult | None] = [None] * len(ops)
+        stop = threading.Event()
+        down: list[str] = []
+        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="crmoffice") as pool:
+            futures = {pool.submit(self._run_op, op, stop, down): i for i, op in enumerate(ops)}
+            try:
+                self._collect(futures, results, on_result)
+            finally:
+                stop.set()
+                for future in futures:
+                    future.cancel()
+        return [result for result in results if result is not None]
+
+    def _collect(
+        self,
+        futures: dict[Future[WriteResult], int],
+        results: list[WriteResult | None],
+        on_result: Callable[[int, WriteResult], None] | None,
+    ) -> None:
+        for future in as_completed(futures):
+            index = futures[future]
+            result = future.result()
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+
+    def _run_op(self, op: WriteOp, stop: threading.Event, down: list[str]) -> WriteResult:
+        if stop.is_set() or down:
+            reason = down[0] if down else "stopped"
+            return WriteResult(op, False, error=f"not attempted: {reason}")
+        try:
+            if op.kind == "create":
+                return WriteResult(op, True, record=self.create(op.entity, op.body), status=201)
+            assert op.id is not None
+            return WriteResult(op, True, record=self.patch(op.entity, op.id, op.body), status=200)
+        except RecordRejectedError as exc:
+            return WriteResult(op, False, status=exc.status, error=exc.detail)
+        except WriteOutcomeUnknownError as exc:
+            return WriteResult(op, False, status=exc.status, error=str(exc), outcome_unknown=True)
+        except RetriesExhaustedError as exc:
+            down.append(f"{self.system} unavailable ({exc})")
+            return WriteResult(op, False, status=exc.status, error=str(exc))
+        except AuthenticationError:
+            raise
+        except CrmClientError as exc:
+            return WriteResult(op, False, status=exc.status, error=str(exc))
+
+    def _record(self, method: str, path: str, **content: Any) -> dict[str, Any]:
+        response = self._http.request(method, path, **content)
+        if not response.content and method == "PATCH":
+            return {}
+        body = self._http.json_body(response)
+        if not isinstance(body, dict):
+            raise self._http.protocol_error(response, "a record that is not a JSON object")
+        return body
+
+    def _pages(self, path: str, params: Mapping[str, str | int]) -> Iterator[list[dict[str, Any]]]:
+        paginator = PagePaginator(PAGE_SIZE)
+        while not paginator.finished:
+            response = self._http.request("GET", path, params={**params, "page": paginator.page})
+            body = self._http.json_body(response)
+            items = body.get("items") if isinstance(body, dict) else None
+            total = body.get("totalItems") if isinstance(body, dict) else None
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise self._http.protocol_error(response, "a page without an `items` list")
+            try:
+                paginator.advance(items, total_items=total if isinstance(total, int) else None)
+            except PaginationLoopError as exc:
+                raise self._http.protocol_error(response, str(exc)) from None
+            if items:
+                yield items
+
+
+def utc_millis(moment: datetime) -> str:
+    """`moment` as ISO-8601 UTC with milliseconds and `Z`, rounded down to the millisecond."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"CRMOffice timestamps must be timezone-aware, got {moment!r}")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _check_entity(entity: str) -> None:
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown CRMOffice entity {entity!r}; expected one of {sorted(ENTITIES)}")
+
+
+def _record_path(entity: str, record_id: str) -> str:
+    _check_entity(entity)
+    return f"/{entity}/{quote(str(record_id), safe='')}"

@@ -1,0 +1,277 @@
+"""WebCRM REST client (vendor spec: `reference/webcrm-swagger-v1.json`).
+
+Reads page at the maximum `Size` (1000) until a short page; since the API reports no total, a
+read whose last page is full costs one more request that returns `[]` (the API's minimum).
+Incremental reads go through `GET /Queries` with a `<X>UpdatedAt` filter whose literal is
+Europe/Copenhagen local time without an offset, widened (never narrowed) to whole seconds and
+around the ambiguous autumn hour. Writes go through the bulk `PATCH /{entity}` in chunks of 500
+with one `ItemResult` per item.
+
+Retrying writes: a chunk of pure updates (every item carries its `<X>Id`) is idempotent and is
+retried on any retriable failure. A chunk holding inserts is retried only when the failure proves
+the chunk was not applied (429, 503, no connection); otherwise its items come back with
+`outcome_unknown=True`, because repeating it could insert duplicates and the caller's create
+intents reconcile what did land. `create` (POST) follows the same rule and raises
+`WriteOutcomeUnknownError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from sync_pipeline.clients.auth import AccessGrant
+from sync_pipeline.clients.errors import RecordRejectedError, WriteOutcomeUnknownError, shorten
+from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, ClientStats, HttpEdge, Timeouts
+from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
+from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.retry import RetryPolicy
+
+PAGE_SIZE = 1000
+PATCH_CHUNK = 500
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+# entity -> (query table, id property)
+ENTITIES: dict[str, tuple[str, str]] = {
+    "Persons": ("Person", "PersonId"),
+    "Users": ("User", "UserId"),
+    "Products": ("Product", "ProductId"),
+}
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome of one item of a bulk upsert: its id on success, else the error."""
+
+    ok: bool
+    id: str | None
+    error: str | None
+    outcome_unknown: bool = False
+
+
+class WebcrmAuthenticator:
+    """`POST /Auth/ApiLogin` with the API token as `authCode`."""
+
+    login_path = "/Auth/ApiLogin"
+    credential_name = "the API token"
+
+    def __init__(self, api_token: str, credential_hint: str = "check WEBCRM_API_TOKEN") -> None:
+        self._api_token = api_token
+        self.credential_hint = credential_hint
+
+    def __repr__(self) -> str:
+        return "WebcrmAuthenticator(api_token='***')"
+
+    def login_form(self) -> Mapping[str, str]:
+        """The login form."""
+        return {"authCode": self._api_token}
+
+    def parse_grant(self, payload: object) -> AccessGrant:
+        """`AccessToken` and `ExpiresIn` from a `TokenResponseDto`."""
+        if not isinstance(payload, dict) or payload.get("IsError"):
+            raise ValueError("not a successful TokenResponseDto")
+        token, expires_in = payload.get("AccessToken"), payload.get("ExpiresIn")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+            raise ValueError("TokenResponseDto without AccessToken/ExpiresIn")
+        return AccessGrant(token, float(expires_in))
+
+    def secrets(self) -> tuple[str, ...]:
+        """The API token."""
+        return (self._api_token,)
+
+
+class WebcrmClient:
+    """Persons, Users and Products of one WebCRM account."""
+
+    system = "WebCRM"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        rate_limit_per_minute: int | None = 250,
+        timeout: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy | None = None,
+        limiter: SlidingWindowLimiter | None = None,
+        credential_hint: str = "check WEBCRM_API_TOKEN",
+    ) -> None:
+        self._http = HttpEdge(
+            base_url,
+            system=self.system,
+            authenticator=WebcrmAuthenticator(api_token, credential_hint),
+            limiter=limiter or SlidingWindowLimiter(rate_limit_per_minute),
+            retry=retry or RetryPolicy(),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"WebcrmClient({self._http!r})"
+
+    def __enter__(self) -> WebcrmClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests, 429s, retries and logins so far."""
+        return self._http.stats
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def list_all(self, entity: str) -> list[dict[str, Any]]:
+        """Every record of `entity` (Persons, Users or Products)."""
+        return [record for page in self.iter_pages(entity) for record in page]
+
+    def iter_pages(self, entity: str) -> Iterator[list[dict[str, Any]]]:
+        """Every record of `entity`, one page of up to 1000 at a time."""
+        _table_of(entity)
+        return self._pages(f"/{entity}", {})
+
+    def query_updated(
+        self, entity: str, since: datetime, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Records of `entity` updated at or after `since` (and before `until`), via /Queries."""
+        table, _ = _table_of(entity)
+        script = f"SELECT * FROM {table} WHERE {table}UpdatedAt >= '{copenhagen_literal(since)}'"
+        if until is not None:
+            script += f" AND {table}UpdatedAt < '{copenhagen_literal(until, round_up=True)}'"
+        return [record for page in self._pages("/Queries", {"script": script}) for record in page]
+
+    def get(self, entity: str, record_id: str | int) -> dict[str, Any]:
+        """One record by id."""
+        _table_of(entity)
+        response = self._http.request("GET", f"/{entity}/{_quote_id(record_id)}")
+        body = self._http.json_body(response)
+        if not isinstance(body, dict):
+            raise self._http.protocol_error(response, "a record that is not a JSON object")
+        return body
+
+    def create(self, entity: str, record: Mapping[str, Any]) -> str:
+        """Insert one record (POST, never retried once it may have landed); return its new id."""
+        _table_of(entity)
+        response = self._http.request("POST", f"/{entity}", json=dict(record), idempotent=False)
+        new_id = _as_id(self._http.json_body(response))
+        if new_id is None:
+            raise self._http.protocol_error(response, "a create response that is not an id")
+        return new_id
+
+    def delete(self, entity: str, record_id: str | int) -> None:
+        """Delete one record by id (the API allows it for Products)."""
+        _table_of(entity)
+        self._http.request("DELETE", f"/{entity}/{_quote_id(record_id)}")
+
+    def bulk_upsert(
+        self,
+        entity: str,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        on_chunk: Callable[[int, list[ItemResult]], None] | None = None,
+    ) -> list[ItemResult]:
+        """Update (items with `<X>Id`) or insert (without) via bulk PATCH; one result per item.
+
+        `on_chunk(offset, results)` runs after each chunk so the caller can persist progress.
+        """
+        _, id_key = _table_of(entity)
+        results: list[ItemResult] = []
+        for offset in range(0, len(items), PATCH_CHUNK):
+            chunk = items[offset : offset + PATCH_CHUNK]
+            chunk_results = self._upsert_chunk(entity, id_key, chunk)
+            if on_chunk is not None:
+                on_chunk(offset, chunk_results)
+            results.extend(chunk_results)
+        return results
+
+    def _upsert_chunk(
+        self, entity: str, id_key: str, chunk: Sequence[Mapping[str, Any]]
+    ) -> list[ItemResult]:
+        updates_only = all(_as_id(item.get(id_key)) is not None for item in chunk)
+        try:
+            response = self._http.request(
+                "PATCH", f"/{entity}", json=[dict(item) for item in chunk], idempotent=updates_only
+            )
+        except RecordRejectedError as exc:
+            return [ItemResult(False, None, f"chunk rejected: {exc}")] * len(chunk)
+        except WriteOutcomeUnknownError as exc:
+            return [ItemResult(False, None, str(exc), outcome_unknown=True)] * len(chunk)
+        body = self._http.json_body(response)
+        if not isinstance(body, list) or len(body) != len(chunk):
+            raise self._http.protocol_error(
+                response, f"a PATCH result that is not a list of {len(chunk)} strings"
+            )
+        return [self._item_result(value) for value in body]
+
+    def _item_result(self, value: object) -> ItemResult:
+        new_id = _as_id(value)
+        if new_id is not None:
+            return ItemResult(True, new_id, None)
+        return ItemResult(False, None, self._http.redact(shorten(str(value))) or "rejected")
+
+    def _pages(self, path: str, params: Mapping[str, str]) -> Iterator[list[dict[str, Any]]]:
+        paginator = PagePaginator(PAGE_SIZE)
+        while not paginator.finished:
+            query = {**params, "Page": paginator.page, "Size": PAGE_SIZE}
+            response = self._http.request("GET", path, params=query)
+            records = self._http.json_body(response)
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise self._http.protocol_error(response, "a page that is not a list of records")
+            try:
+                paginator.advance(records)
+            except PaginationLoopError as exc:
+                raise self._http.protocol_error(response, str(exc)) from None
+            if records:
+                yield records
+
+
+def copenhagen_literal(moment: datetime, *, round_up: bool = False) -> str:
+    """`moment` as the `YYYY-MM-DD HH:MM:SS` Copenhagen wall time /Queries compares against.
+
+    Rounded to whole seconds down (or up, for an exclusive upper bound), and moved an hour out
+    when the wall time is ambiguous (the autumn fold), so the filter only ever widens.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"WebCRM query bounds must be timezone-aware, got {moment!r}")
+    local = moment.astimezone(COPENHAGEN)
+    if round_up and local.microsecond:
+        local += timedelta(seconds=1)
+    local = local.replace(microsecond=0)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        # Wall-clock arithmetic: one hour out of the fold lands on an unambiguous time.
+        local += timedelta(hours=1 if round_up else -1)
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table_of(entity: str) -> tuple[str, str]:
+    try:
+        return ENTITIES[entity]
+    except KeyError:
+        raise ValueError(
+            f"unknown WebCRM entity {entity!r}; expected one of {sorted(ENTITIES)}"
+        ) from None
+
+
+def _as_id(value: object) -> str | None:
+    """A positive integer id as text, from an int or a string of digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value > 0 else None
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and int(text) > 0:
+        return str(int(text))
+    return None
+
+
+def _quote_id(record_id: str | int) -> str:
+    return quote(str(record_id), safe="")
