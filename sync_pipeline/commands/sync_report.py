@@ -70,6 +70,8 @@ def failure_line(result: dg.ExecuteInProcessResult) -> str:
             return f"{key}: check {evaluation.check_name} stopped the sink: {description}"
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause  # Dagster wraps the real exception; show the real one
         message = error.message.strip().splitlines()[-1] if error else "unknown error"
         return f"step {event.step_key} failed: {message}"
     return "the run did not succeed (see the Dagster event log)"

@@ -1,6 +1,6 @@
 """Extract assets: one per system entity, shared by every pair that reads it."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 from datetime import datetime, timedelta
 
@@ -8,12 +8,7 @@ import dagster as dg
 
 from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.partitions import modification_date, partition_window, run_mode
-from sync_pipeline.dagster_defs.resources import (
-    CrmofficeResource,
-    LinkStoreResource,
-    SyncPolicy,
-    WebcrmResource,
-)
+from sync_pipeline.dagster_defs.resources import SyncPolicy
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.extract import Snapshot, extract_crmoffice, extract_webcrm
 from sync_pipeline.sync.window import ReadWindow, read_window
@@ -31,9 +26,8 @@ def entity_columns(field_map: FieldMap, system: str, entity: str) -> list[str]:
     spec = field_map.entities[system][entity]
     columns = [spec.id, spec.updated_at]
     for pair in field_map.pairs.values():
-        if (pair.webcrm_entity if system == "webcrm" else pair.crmoffice_entity) == entity:
-            props = (f.webcrm if system == "webcrm" else f.crmoffice for f in pair.fields)
-            columns += [p for p in props if p not in columns]
+        if pair.entity(system) == entity:  # type: ignore[arg-type]
+            columns += [p for p in (f.prop(system) for f in pair.fields) if p not in columns]  # type: ignore[arg-type]
     return columns
 
 
@@ -41,7 +35,7 @@ def oldest_cursor(store: LinkStore, field_map: FieldMap, system: str, entity: st
     """The cursor of the pair that is furthest behind; None (full read) if any has none yet."""
     values = []
     for pair in field_map.pairs.values():
-        if (pair.webcrm_entity if system == "webcrm" else pair.crmoffice_entity) == entity:
+        if pair.entity(system) == entity:  # type: ignore[arg-type]
             values.append(store.get_cursor(*cursor_key(pair.name, system, entity)))
     if not values or any(v is None for v in values):
         return None
@@ -69,59 +63,33 @@ def _metadata(snapshot: Snapshot, stats_before: dict[str, int], stats_after: dic
     }
 
 
-def webcrm_extract_asset(field_map: FieldMap, entity: str) -> dg.AssetsDefinition:
-    """`webcrm/<entity>`: full list or `/Queries` on the modification time."""
-    spec = field_map.entities["webcrm"][entity]
+READERS = {"webcrm": extract_webcrm, "crmoffice": extract_crmoffice}
+SYSTEM_NAMES = {"webcrm": "WebCRM", "crmoffice": "CRMOffice"}
+
+
+def extract_asset(field_map: FieldMap, system: str, entity: str) -> dg.AssetsDefinition:
+    """`<system>/<entity>`: a full list, or the records modified in the run's read window
+    (WebCRM `/Queries` on the modification time, CRMOffice `updatedSince`)."""
+    spec = field_map.entities[system][entity]  # type: ignore[index]
+    columns = entity_columns(field_map, system, entity)
+    label = f"{SYSTEM_NAMES[system]} {entity}"
 
     @dg.asset(
-        key=dg.AssetKey(["webcrm", entity.lower()]),
+        key=dg.AssetKey([system, entity.lower()]),
         group_name="sources",
         partitions_def=modification_date,
         backfill_policy=SINGLE_RUN,
-        kinds={"webcrm"},
-        description=f"Raw WebCRM {entity} read by this run (the properties the field map uses).",
+        kinds={system},
+        required_resource_keys={system, "link_store", "sync_policy"},
+        description=f"Raw {label} read by this run (the properties the field map uses).",
     )
-    def extract(
-        context: dg.AssetExecutionContext,
-        webcrm: WebcrmResource,
-        link_store: LinkStoreResource,
-        sync_policy: SyncPolicy,
-    ) -> dg.Output[Snapshot]:
-        client = webcrm.client()
-        window = _window(context, link_store.store(), field_map, "webcrm", entity, sync_policy)
-        context.log.info(f"WebCRM {entity}: {window.describe()}")
+    def extract(context: dg.AssetExecutionContext) -> dg.Output[Snapshot]:
+        client = getattr(context.resources, system).client()
+        store = context.resources.link_store.store()
+        window = _window(context, store, field_map, system, entity, context.resources.sync_policy)
+        context.log.info(f"{label}: {window.describe()}")
         before = client.stats.as_dict()
-        columns = entity_columns(field_map, "webcrm", entity)
-        snapshot = extract_webcrm(client, entity, columns, spec.updated_at, window)
-        return dg.Output(snapshot, metadata=_metadata(snapshot, before, client.stats.as_dict()))
-
-    return extract
-
-
-def crmoffice_extract_asset(field_map: FieldMap, entity: str) -> dg.AssetsDefinition:
-    """`crmoffice/<entity>`: full list or `updatedSince`."""
-    spec = field_map.entities["crmoffice"][entity]
-
-    @dg.asset(
-        key=dg.AssetKey(["crmoffice", entity.lower()]),
-        group_name="sources",
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
-        kinds={"crmoffice"},
-        description=f"Raw CRMOffice {entity} read by this run (the properties the field map uses).",
-    )
-    def extract(
-        context: dg.AssetExecutionContext,
-        crmoffice: CrmofficeResource,
-        link_store: LinkStoreResource,
-        sync_policy: SyncPolicy,
-    ) -> dg.Output[Snapshot]:
-        client = crmoffice.client()
-        window = _window(context, link_store.store(), field_map, "crmoffice", entity, sync_policy)
-        context.log.info(f"CRMOffice {entity}: {window.describe()}")
-        before = client.stats.as_dict()
-        columns = entity_columns(field_map, "crmoffice", entity)
-        snapshot = extract_crmoffice(client, entity, columns, spec.updated_at, window)
+        snapshot = READERS[system](client, entity, columns, spec.updated_at, window)
         return dg.Output(snapshot, metadata=_metadata(snapshot, before, client.stats.as_dict()))
 
     return extract
@@ -131,6 +99,6 @@ def extract_assets(field_map: FieldMap) -> list[dg.AssetsDefinition]:
     """Every system entity some pair uses."""
     webcrm = sorted({p.webcrm_entity for p in field_map.pairs.values()})
     crmoffice = sorted({p.crmoffice_entity for p in field_map.pairs.values()})
-    return [webcrm_extract_asset(field_map, e) for e in webcrm] + [
-        crmoffice_extract_asset(field_map, e) for e in crmoffice
+    return [extract_asset(field_map, "webcrm", e) for e in webcrm] + [
+        extract_asset(field_map, "crmoffice", e) for e in crmoffice
     ]

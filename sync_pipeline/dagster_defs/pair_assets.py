@@ -1,6 +1,6 @@
 """Per pair: validated rows, the plan per direction, and the sinks (one asset group per pair)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 from datetime import UTC, datetime
 from typing import Any
@@ -112,8 +112,8 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
              sync_policy: SyncPolicy, webcrm_rows: SideRows, crmoffice_rows: SideRows) -> Any:
         store = link_store.store()
         policy = ConflictPolicy(tie_winner=sync_policy.tie_winner)  # type: ignore[arg-type]
-        full = plan_pair(pair, webcrm_rows, crmoffice_rows, store, claimed_elsewhere=set(),
-                         policy=policy, now=datetime.now(UTC))
+        full = plan_pair(pair, webcrm_rows, crmoffice_rows, store, policy=policy,
+                         now=datetime.now(UTC))
         to_crm, to_web, planned = split_plan(pair, full, store, webcrm_rows, crmoffice_rows)
         counts = full.counts()
         preview = dg.MetadataValue.md(full.preview_markdown())

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from sync_pipeline.clients import CrmofficeClient, WebcrmClient
+from sync_pipeline.clients import CrmofficeClient, Timeouts, WebcrmClient
 from sync_pipeline.store import LinkStore
 
 
@@ -28,7 +28,7 @@ class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 self.base_url,
                 self.api_token,
                 rate_limit_per_minute=self.rate_limit_per_minute,
-                timeout=self.timeout_seconds,
+                timeout=Timeouts(read=self.timeout_seconds),
             )
         return self._client  # type: ignore[no-any-return]
 
@@ -54,7 +54,7 @@ class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 self.client_secret,
                 rate_limit_per_minute=self.rate_limit_per_minute,
                 max_concurrency=self.max_concurrency,
-                timeout=self.timeout_seconds,
+                timeout=Timeouts(read=self.timeout_seconds),
             )
         return self._client  # type: ignore[no-any-return]
 

@@ -1,31 +1,28 @@
-"""Execute a pair's plan: link-only actions, then writes per direction.
+"""Execute a pair's plan: link-only actions, then the writes of each direction.
 
 Every write is followed by its store update as soon as it succeeds (per record for CRMOffice,
 per bulk chunk for WebCRM), so a crash loses at most the in-flight requests — and those are
-covered by the create intents recorded before them.
+covered by the create intents recorded before them. A create whose outcome is unknown (the
+connection dropped) keeps its intent open: the next plan adopts the record if it was made.
+Failures are keyed by the source record of the direction (WebCRM id for `to_crmoffice`,
+CRMOffice id for `to_webcrm`), as the store settles them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from sync_pipeline.sync.ports import (
-    CrmofficeWriter,
-    LinkWrite,
-    PairLike,
-    PlanLike,
-    ShadowWrite,
-    StoreLike,
-    WebcrmWriter,
-    WriteOp,
-)
+from sync_pipeline.clients import CrmofficeClient, ItemResult, WebcrmClient, WriteOp, WriteResult
+from sync_pipeline.core import PairPlan, PairSpec
+from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.sync.planning import DirectionPlan
 
 MAX_ERROR_SAMPLES = 5
+Progress = Callable[[str], None]
 
 
 @dataclass
@@ -40,6 +37,7 @@ class ApplyReport:
     failed: int = 0
     orphaned: int = 0
     errors: list[str] = field(default_factory=list)
+    basis_after: int = 0
 
     def fail(self, record_id: str, message: str) -> None:
         """Count a per-record failure and keep a few samples."""
@@ -48,89 +46,105 @@ class ApplyReport:
             self.errors.append(f"{record_id}: {message}")
 
     def counts(self) -> dict[str, int]:
-        """Numeric fields only."""
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "linked": self.linked,
-            "failed": self.failed,
-            "orphaned": self.orphaned,
-        }
+        """The numeric outcome."""
+        return {"created": self.created, "updated": self.updated, "linked": self.linked,
+                "failed": self.failed, "orphaned": self.orphaned}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class Sink:
+    """Everything a write step needs besides the plan."""
+
+    pair: PairSpec
+    store: LinkStore
+    run_id: str
+    max_attempts: int
+    report: ApplyReport
+
+    @property
+    def names(self) -> list[str]:
+        """Canonical field names of the pair."""
+        return list(self.pair.field_names)
+
+    def fail_records(self, direction: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Record per-record failures (retried on later runs, given up at the cap)."""
+        if rows:
+            self.store.record_failures(self.pair.name, direction, list(rows), self.run_id,
+                                       max_attempts=self.max_attempts)
+            for record_id, error in rows:
+                self.report.fail(record_id, error)
+
+    def link(self, writes: Sequence[LinkWrite]) -> None:
+        """Write new links (each closes its intent) and count them."""
+        if not writes:
+            return
+        outcomes = self.store.add_links(self.pair.name, self.pair.crmoffice_entity, writes,
+                                        self.run_id)
+        for outcome in outcomes:
+            if outcome.ok:
+                self.report.created += 1
+            else:
+                self.report.fail(outcome.webcrm_id, outcome.reason)
 
 
-def _field_values(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+def _values(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
     return {name: str(row[name]) for name in names}
 
 
-def apply_links(pair: PairLike, plan: PlanLike, store: StoreLike, run_id: str) -> ApplyReport:
-    """Matches, adoptions, shadow moves, orphans and closed intents: no API request."""
+def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -> ApplyReport:
+    """Matches, adoptions, shadow moves, conflicts, orphans and dead intents: no API request."""
     report = ApplyReport(pair.name, "links")
-    names = [f.name for f in pair.fields]
-    links = plan.links
-    new = links[links["action"].isin(["match", "adopt"])]
+    names = list(pair.field_names)
+    new = plan.links[plan.links["action"].isin(["match", "adopt"])]
     writes = [
-        LinkWrite(
-            webcrm_id=str(row["webcrm_id"]),
-            crmoffice_id=str(row["crmoffice_id"]),
-            shadow=_field_values(row, names),
-            kind=str(row["action"]),
-            direction="links",
-            intent_id=None if pd.isna(row["intent_id"]) else int(row["intent_id"]),
-            detail={},
-        )
-        for row in new.to_dict("records")
+        LinkWrite(str(r["webcrm_id"]), str(r["crmoffice_id"]), _values(r, names),
+                  r["action"], None, None if pd.isna(r["intent_id"]) else int(r["intent_id"]))
+        for r in new.to_dict("records")
     ]
     if writes:
-        outcomes = store.add_links(pair.name, pair.crmoffice_entity, writes, run_id, now=_now())
-        for write, outcome in zip(writes, outcomes, strict=True):
+        for outcome in store.add_links(pair.name, pair.crmoffice_entity, writes, run_id):
             if outcome.ok:
                 report.linked += 1
             else:
-                report.fail(write.webcrm_id, outcome.message)
-    moves = links[links["action"] == "shadow_move"]
-    shadow_writes = [
-        ShadowWrite(str(row["webcrm_id"]), _field_values(row, names), "shadow_move", "links", {})
-        for row in moves.to_dict("records")
-    ]
+                report.fail(outcome.webcrm_id, outcome.reason)
+    moves = plan.links[plan.links["action"] == "shadow_move"]
+    shadow_writes = [ShadowWrite(str(r["webcrm_id"]), _values(r, names), "shadow_move")
+                     for r in moves.to_dict("records")]
+    shadow_writes += _conflict_entries(plan.conflicts)
     if shadow_writes:
-        store.update_shadows(pair.name, shadow_writes, run_id, now=_now())
-    _record_conflicts(pair, plan, store, run_id)
+        store.update_shadows(pair.name, shadow_writes, run_id)
     if not plan.orphans.empty:
-        rows = [
-            (str(r["webcrm_id"]), str(r["crmoffice_id"]), str(r["missing_side"]))
-            for r in plan.orphans.to_dict("records")
-        ]
-        store.mark_orphaned(pair.name, rows, run_id)
-        report.orphaned = len(rows)
+        rows = [(str(r["webcrm_id"]), str(r["crmoffice_id"]), str(r["missing_side"]))
+                for r in plan.orphans.to_dict("records")]
+        report.orphaned = store.mark_orphaned(pair.name, rows, run_id)
     if len(plan.intents_not_applied):
-        ids = [int(i) for i in plan.intents_not_applied["intent_id"]]
-        store.close_intents(ids, "not_applied")
+        store.close_intents([int(i) for i in plan.intents_not_applied["intent_id"]], "not_applied")
     return report
 
 
-def _record_conflicts(pair: PairLike, plan: PlanLike, store: StoreLike, run_id: str) -> None:
-    """Write each conflict and its resolution to the link's history."""
-    if plan.conflicts.empty:
-        return
-    grouped = plan.conflicts.groupby("webcrm_id", sort=True)
+def _conflict_entries(conflicts: pd.DataFrame) -> list[ShadowWrite]:
+    """One history entry per conflicted link; the shadow moves when the winner is written."""
     entries = []
-    for webcrm_id, rows in grouped:
+    for webcrm_id, rows in conflicts.groupby("webcrm_id", sort=True):
         detail = {
-            str(r["field"]): {
-                "webcrm": r["webcrm_value"],
-                "crmoffice": r["crmoffice_value"],
-                "shadow": r["shadow_value"],
-                "winner": r["winner"],
-                "rule": r["rule"],
-            }
+            str(r["field"]): {key: r[key] for key in
+                              ("webcrm_value", "crmoffice_value", "shadow_value", "winner", "rule")}
             for r in rows.to_dict("records")
         }
-        entries.append((str(webcrm_id), str(rows["crmoffice_id"].iloc[0]), detail))
-    store.record_history(pair.name, "conflict", entries, run_id, now=_now())
+        entries.append(ShadowWrite(str(webcrm_id), {}, "conflict", None, detail))
+    return entries
+
+
+def apply_to_crmoffice(pair: PairSpec, plan: DirectionPlan, client: CrmofficeClient,
+                       store: LinkStore, run_id: str, *, max_attempts: int,
+                       on_progress: Progress | None = None) -> ApplyReport:
+    """Creates (each behind an intent) and field-level PATCHes, one request per record."""
+    sink = Sink(pair, store, run_id, max_attempts, ApplyReport(pair.name, "to_crmoffice"))
+    _create_in_crmoffice(sink, plan.creates, client)
+    _update_in_crmoffice(sink, plan.updates, client)
+    if on_progress:
+        on_progress(f"{pair.name} to_crmoffice: {sink.report.counts()}")
+    return sink.report
 
 
 def _crmoffice_body(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
@@ -138,189 +152,120 @@ def _crmoffice_body(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, A
     return {name: (str(row[name]) or None) for name in names}
 
 
-def apply_to_crmoffice(
-    pair: PairLike,
-    plan: PlanLike,
-    client: CrmofficeWriter,
-    store: StoreLike,
-    run_id: str,
-    *,
-    on_progress: Callable[[str], None] | None = None,
-) -> ApplyReport:
-    """Creates (each behind an intent) and field-level PATCHes, one request per record."""
-    report = ApplyReport(pair.name, "to_crmoffice")
-    names = [f.name for f in pair.fields]
-    _create_in_crmoffice(pair, plan.creates["to_crmoffice"], names, client, store, run_id, report)
-    _update_in_crmoffice(pair, plan.updates["to_crmoffice"], names, client, store, run_id, report)
-    if on_progress:
-        on_progress(f"{pair.name} to_crmoffice: {report.counts()}")
-    return report
+def _definitely_not_applied(result: WriteResult) -> bool:
+    """A 4xx rejection means nothing was written; anything else may have been."""
+    status = result.status
+    return not result.outcome_unknown and status is not None and 400 <= status < 500
 
 
-def _create_in_crmoffice(
-    pair: PairLike,
-    creates: pd.DataFrame,
-    names: Sequence[str],
-    client: CrmofficeWriter,
-    store: StoreLike,
-    run_id: str,
-    report: ApplyReport,
-) -> None:
+def _create_in_crmoffice(sink: Sink, creates: pd.DataFrame, client: CrmofficeClient) -> None:
     if creates.empty:
         return
     rows = creates.to_dict("records")
-    items = [(str(r["source_id"]), _field_values(r, names)) for r in rows]
-    intent_ids = store.open_intents_for(pair.name, "to_crmoffice", items, run_id, now=_now())
-    ops = [WriteOp("create", pair.crmoffice_entity, None, _crmoffice_body(r, names)) for r in rows]
+    items = [(str(r["source_id"]), _values(r, sink.names)) for r in rows]
+    intents = sink.store.open_intents_for(sink.pair.name, "to_crmoffice", items, sink.run_id)
+    entity = sink.pair.crmoffice_entity
+    ops = [WriteOp("create", entity, _crmoffice_body(r, sink.names)) for r in rows]
 
-    def on_result(index: int, result: Any) -> None:
+    def on_result(index: int, result: WriteResult) -> None:
         source_id, shadow = items[index]
-        if not result.ok:
-            store.close_intents([intent_ids[index]], "not_applied")
-            store.record_failures(pair.name, "to_crmoffice", [(source_id, result.error)], run_id)
-            report.fail(source_id, result.error)
+        if result.ok and result.record is not None:
+            sink.link([LinkWrite(source_id, str(result.record["id"]), shadow, "create",
+                                 "to_crmoffice", intents[index], {"created": shadow})])
             return
-        write = LinkWrite(
-            source_id, str(result.record["id"]), shadow, "create", "to_crmoffice",
-            intent_ids[index], {"created": shadow},
-        )
-        outcome = store.add_links(pair.name, pair.crmoffice_entity, [write], run_id, now=_now())
-        if outcome[0].ok:
-            report.created += 1
-        else:
-            report.fail(source_id, outcome[0].message)
+        if _definitely_not_applied(result):
+            sink.store.close_intents([intents[index]], "not_applied")
+        sink.fail_records("to_crmoffice", [(source_id, result.error or "create failed")])
 
     client.write_many(ops, on_result=on_result)
 
 
-def _update_in_crmoffice(
-    pair: PairLike,
-    updates: pd.DataFrame,
-    names: Sequence[str],
-    client: CrmofficeWriter,
-    store: StoreLike,
-    run_id: str,
-    report: ApplyReport,
-) -> None:
+def _update_in_crmoffice(sink: Sink, updates: pd.DataFrame, client: CrmofficeClient) -> None:
     if updates.empty:
         return
     rows = updates.to_dict("records")
-    ops = [
-        WriteOp("patch", pair.crmoffice_entity, str(r["crmoffice_id"]), _crmoffice_body(r, list(r["changed"])))
-        for r in rows
-    ]
+    ops = [WriteOp("patch", sink.pair.crmoffice_entity,
+                   _crmoffice_body(r, list(r["changed"])), str(r["crmoffice_id"])) for r in rows]
 
-    def on_result(index: int, result: Any) -> None:
+    def on_result(index: int, result: WriteResult) -> None:
         row = rows[index]
         webcrm_id, changed = str(row["webcrm_id"]), list(row["changed"])
         if result.ok:
-            values = _field_values(row, changed)
-            write = ShadowWrite(webcrm_id, values, "update", "to_crmoffice", {"fields": values})
-            store.update_shadows(pair.name, [write], run_id, now=_now())
-            report.updated += 1
+            values = _values(row, changed)
+            sink.store.update_shadows(sink.pair.name, [ShadowWrite(
+                webcrm_id, values, "update", "to_crmoffice", {"written": values})], sink.run_id)
+            sink.report.updated += 1
         elif result.status == 404:
-            store.mark_orphaned(pair.name, [(webcrm_id, str(row["crmoffice_id"]), "crmoffice")], run_id)
-            report.orphaned += 1
+            orphan = (webcrm_id, str(row["crmoffice_id"]), "crmoffice")
+            sink.report.orphaned += sink.store.mark_orphaned(sink.pair.name, [orphan], sink.run_id)
         else:
-            store.record_failures(pair.name, "to_crmoffice", [(webcrm_id, result.error)], run_id)
-            report.fail(webcrm_id, result.error)
+            sink.fail_records("to_crmoffice", [(webcrm_id, result.error or "update failed")])
 
     client.write_many(ops, on_result=on_result)
 
 
-def apply_to_webcrm(
-    pair: PairLike,
-    plan: PlanLike,
-    client: WebcrmWriter,
-    store: StoreLike,
-    run_id: str,
-    *,
-    id_property: str,
-    on_progress: Callable[[str], None] | None = None,
-) -> ApplyReport:
+def apply_to_webcrm(pair: PairSpec, plan: DirectionPlan, client: WebcrmClient, store: LinkStore,
+                    run_id: str, *, id_property: str, max_attempts: int,
+                    on_progress: Progress | None = None) -> ApplyReport:
     """Creates and field-level updates through WebCRM's bulk PATCH, chunk by chunk."""
-    report = ApplyReport(pair.name, "to_webcrm")
+    sink = Sink(pair, store, run_id, max_attempts, ApplyReport(pair.name, "to_webcrm"))
     props = {f.name: f.webcrm for f in pair.fields}
-    _create_in_webcrm(pair, plan.creates["to_webcrm"], props, client, store, run_id, report)
-    _update_in_webcrm(pair, plan.updates["to_webcrm"], props, id_property, client, store, run_id, report)
+    _create_in_webcrm(sink, plan.creates, props, client)
+    _update_in_webcrm(sink, plan.updates, props, id_property, client)
     if on_progress:
-        on_progress(f"{pair.name} to_webcrm: {report.counts()}")
-    return report
+        on_progress(f"{pair.name} to_webcrm: {sink.report.counts()}")
+    return sink.report
 
 
-def _create_in_webcrm(
-    pair: PairLike,
-    creates: pd.DataFrame,
-    props: Mapping[str, str],
-    client: WebcrmWriter,
-    store: StoreLike,
-    run_id: str,
-    report: ApplyReport,
-) -> None:
+def _create_in_webcrm(sink: Sink, creates: pd.DataFrame, props: Mapping[str, str],
+                      client: WebcrmClient) -> None:
     if creates.empty:
         return
-    names = list(props)
-    for chunk in _chunks(creates.to_dict("records"), client.max_bulk_items):
-        items = [(str(r["source_id"]), _field_values(r, names)) for r in chunk]
-        intent_ids = store.open_intents_for(pair.name, "to_webcrm", items, run_id, now=_now())
-        bodies = [{props[n]: r[n] for n in names} for r in chunk]
-        results = client.bulk_upsert(pair.webcrm_entity, bodies)
+    rows = creates.to_dict("records")
+    items = [(str(r["source_id"]), _values(r, sink.names)) for r in rows]
+    intents = sink.store.open_intents_for(sink.pair.name, "to_webcrm", items, sink.run_id)
+
+    def on_chunk(offset: int, results: list[ItemResult]) -> None:
         links, failures, dead = [], [], []
-        for (source_id, shadow), intent_id, result in zip(items, intent_ids, results, strict=True):
-            if result.ok:
-                links.append(LinkWrite(str(result.id), source_id, shadow, "create", "to_webcrm",
-                                       intent_id, {"created": shadow}))
-            else:
-                failures.append((source_id, str(result.error)))
-                dead.append(intent_id)
-        if links:
-            outcomes = store.add_links(pair.name, pair.crmoffice_entity, links, run_id, now=_now())
-            for write, outcome in zip(links, outcomes, strict=True):
-                if outcome.ok:
-                    report.created += 1
-                else:
-                    report.fail(write.webcrm_id, outcome.message)
-        if failures:
-            store.close_intents(dead, "not_applied")
-            store.record_failures(pair.name, "to_webcrm", failures, run_id)
-            for source_id, error in failures:
-                report.fail(source_id, error)
+        for i, result in enumerate(results, start=offset):
+            source_id, shadow = items[i]
+            if result.ok and result.id is not None:
+                links.append(LinkWrite(result.id, source_id, shadow, "create", "to_webcrm",
+                                       intents[i], {"created": shadow}))
+                continue
+            if not result.outcome_unknown:  # the API answered: this item was not inserted
+                dead.append(intents[i])
+            failures.append((source_id, result.error or "create failed"))
+        sink.link(links)
+        if dead:
+            sink.store.close_intents(dead, "not_applied")
+        sink.fail_records("to_webcrm", failures)
+
+    bodies = [{props[n]: r[n] for n in sink.names} for r in rows]
+    client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=on_chunk)
 
 
-def _update_in_webcrm(
-    pair: PairLike,
-    updates: pd.DataFrame,
-    props: Mapping[str, str],
-    id_property: str,
-    client: WebcrmWriter,
-    store: StoreLike,
-    run_id: str,
-    report: ApplyReport,
-) -> None:
+def _update_in_webcrm(sink: Sink, updates: pd.DataFrame, props: Mapping[str, str],
+                      id_property: str, client: WebcrmClient) -> None:
     if updates.empty:
         return
-    for chunk in _chunks(updates.to_dict("records"), client.max_bulk_items):
-        bodies = [
-            {id_property: int(r["webcrm_id"]), **{props[n]: r[n] for n in r["changed"]}}
-            for r in chunk
-        ]
-        results = client.bulk_upsert(pair.webcrm_entity, bodies)
+    rows = updates.to_dict("records")
+
+    def on_chunk(offset: int, results: list[ItemResult]) -> None:
         writes, failures = [], []
-        for row, result in zip(chunk, results, strict=True):
-            webcrm_id = str(row["webcrm_id"])
+        for row, result in zip(rows[offset:offset + len(results)], results, strict=True):
+            changed = list(row["changed"])
             if result.ok:
-                values = _field_values(row, list(row["changed"]))
-                writes.append(ShadowWrite(webcrm_id, values, "update", "to_webcrm", {"fields": values}))
+                values = _values(row, changed)
+                writes.append(ShadowWrite(str(row["webcrm_id"]), values, "update", "to_webcrm",
+                                          {"written": values}))
             else:
-                failures.append((webcrm_id, str(result.error)))
+                failures.append((str(row["crmoffice_id"]), result.error or "update failed"))
         if writes:
-            store.update_shadows(pair.name, writes, run_id, now=_now())
-            report.updated += len(writes)
-        if failures:
-            store.record_failures(pair.name, "to_webcrm", failures, run_id)
-            for webcrm_id, error in failures:
-                report.fail(webcrm_id, error)
+            sink.store.update_shadows(sink.pair.name, writes, sink.run_id)
+            sink.report.updated += len(writes)
+        sink.fail_records("to_webcrm", failures)
 
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
+    bodies = [{id_property: int(r["webcrm_id"]), **{props[n]: r[n] for n in r["changed"]}}
+              for r in rows]
+    client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=on_chunk)

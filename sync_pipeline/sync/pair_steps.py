@@ -9,6 +9,7 @@ nothing but this run's own earlier steps has written to the pair since.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from datetime import datetime
 
 from sync_pipeline.core import PairPlan, PairSpec
@@ -30,7 +31,8 @@ class StalePlanError(RuntimeError):
 
 def pair_basis(store: LinkStore, pair: str) -> int:
     """The id of the pair's newest history entry (0 when it has none)."""
-    return store.latest_history_id(pair)
+    newest = store.history_frame(pair=pair, limit=1)
+    return int(newest["id"].iloc[0]) if len(newest) else 0
 
 
 def _check_basis(store: LinkStore, pair: str, expected: int) -> None:
@@ -86,7 +88,7 @@ def apply_links_step(
 def apply_to_crmoffice_step(
     pair: PairSpec,
     plan: DirectionPlan,
-    client: object,
+    client: Any,
     store: LinkStore,
     run_id: str,
     *,
@@ -97,7 +99,7 @@ def apply_to_crmoffice_step(
     """CRMOffice writes, only if the pair is as the previous step left it."""
     with store.pair_lock(pair.name, run_id):
         _check_basis(store, pair.name, earlier.basis_after)
-        report = apply_to_crmoffice(pair, plan, client, store, run_id,  # type: ignore[arg-type]
+        report = apply_to_crmoffice(pair, plan, client, store, run_id,
                                     max_attempts=max_attempts, on_progress=log)
         report.basis_after = pair_basis(store, pair.name)
         return report
@@ -106,7 +108,7 @@ def apply_to_crmoffice_step(
 def apply_to_webcrm_step(
     pair: PairSpec,
     plan: DirectionPlan,
-    client: object,
+    client: Any,
     store: LinkStore,
     run_id: str,
     *,
@@ -118,7 +120,7 @@ def apply_to_webcrm_step(
     """WebCRM writes; then, if no record failed in this run, the pair's cursors move on."""
     with store.pair_lock(pair.name, run_id):
         _check_basis(store, pair.name, earlier.basis_after)
-        report = apply_to_webcrm(pair, plan, client, store, run_id,  # type: ignore[arg-type]
+        report = apply_to_webcrm(pair, plan, client, store, run_id,
                                  id_property=id_property, max_attempts=max_attempts,
                                  on_progress=log)
         if earlier.failed == 0 and report.failed == 0:

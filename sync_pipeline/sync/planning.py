@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,17 +73,16 @@ def side_rows(snapshot: Snapshot, pair: PairSpec, side: str, field_map: FieldMap
     )
 
 
-def failure_key(side: str, record_id: str) -> str:
-    """Failures are keyed by side, since ids of the two systems may collide."""
-    return f"{side}:{record_id}"
-
-
 def _given_up(store: LinkStore, pair: str) -> tuple[set[str], set[str]]:
+    """Records whose writes were given up on: WebCRM ids (source of `to_crmoffice`) and
+    CRMOffice ids (source of `to_webcrm`)."""
     frame = store.failures_frame(pair, status="given_up")
-    keys = [str(k) for k in frame["record_id"]] if len(frame) else []
-    webcrm = {k.split(":", 1)[1] for k in keys if k.startswith("webcrm:")}
-    crmoffice = {k.split(":", 1)[1] for k in keys if k.startswith("crmoffice:")}
-    return webcrm, crmoffice
+    by_direction = frame.groupby("direction")["record_id"] if len(frame) else None
+    ids: dict[str, set[str]] = {"to_crmoffice": set(), "to_webcrm": set()}
+    if by_direction is not None:
+        for direction, records in by_direction:
+            ids[str(direction)] = {str(r) for r in records}
+    return ids["to_crmoffice"], ids["to_webcrm"]
 
 
 def plan_pair(
@@ -93,37 +91,36 @@ def plan_pair(
     crmoffice: SideRows,
     store: LinkStore,
     *,
-    claimed_elsewhere: Set[str],
     policy: ConflictPolicy,
     now: datetime,
 ) -> PairPlan:
     """The pair's plan over the rows that are usable right now.
 
-    Records that are quarantined, or whose writes were given up on, are left out together with
-    their linked partner, so that neither looks deleted nor unlinked (which would re-create it).
-    Contacts owned by another pair are left out entirely.
+    Quarantined records, and records whose writes were given up on, count as unchanged (never
+    as deleted or unlinked, which would re-create them); contacts owned by another pair are
+    neither matched nor created from.
     """
-    names = [f.name for f in pair.fields]
-    links = store.links_frame(pair.name, names)
+    names = list(pair.field_names)
     orphaned = store.links_frame(pair.name, names, status="orphaned")
     gave_up_w, gave_up_c = _given_up(store, pair.name)
-    bad_w = set(webcrm.frame.quarantined["record_id"].astype(str)) | gave_up_w
-    bad_c = set(crmoffice.frame.quarantined["record_id"].astype(str)) | gave_up_c
-    unusable = links["webcrm_id"].isin(bad_w) | links["crmoffice_id"].isin(bad_c)
-    skip_w = bad_w | set(links.loc[unusable, "webcrm_id"])
-    skip_c = bad_c | set(links.loc[unusable, "crmoffice_id"]) | set(claimed_elsewhere)
-    skip_c |= store.linked_ids(pair.crmoffice_entity, exclude_pair=pair.name)
-    webcrm_valid = webcrm.frame.valid[~webcrm.frame.valid["id"].isin(skip_w)]
-    crmoffice_valid = crmoffice.frame.valid[~crmoffice.frame.valid["id"].isin(skip_c)]
     return plan_pair_sync(
         pair,
-        webcrm_valid.reset_index(drop=True),
-        crmoffice_valid.reset_index(drop=True),
-        links[~unusable].reset_index(drop=True),
+        webcrm.frame.valid,
+        crmoffice.frame.valid,
+        store.links_frame(pair.name, names),
         store.open_intents(pair.name, names),
         complete=webcrm.complete and crmoffice.complete,
         policy=policy,
+        now=now,
+        excluded_crmoffice_ids=frozenset(
+            store.linked_ids(pair.crmoffice_entity, exclude_pair=pair.name)
+        ),
         orphaned_webcrm_ids=frozenset(orphaned["webcrm_id"]),
         orphaned_crmoffice_ids=frozenset(orphaned["crmoffice_id"]),
-        now=now,
+        quarantined_webcrm_ids=frozenset(_ids(webcrm.frame.quarantined) | gave_up_w),
+        quarantined_crmoffice_ids=frozenset(_ids(crmoffice.frame.quarantined) | gave_up_c),
     )
+
+
+def _ids(quarantined: pd.DataFrame) -> set[str]:
+    return {str(i) for i in quarantined["record_id"] if str(i)}

@@ -1,0 +1,88 @@
+"""A sandbox on ephemeral loopback ports, a real SQLite link store, and Dagster runs against them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from sync_pipeline.commands.sync import execute_sync
+from sync_pipeline.core import load_field_map
+from sync_pipeline.dagster_defs.io_manager import LatestValueIOManager
+from sync_pipeline.dagster_defs.resources import (
+    CrmofficeResource,
+    LinkStoreResource,
+    SyncPolicy,
+    WebcrmResource,
+)
+from sync_pipeline.definitions import build_definitions
+from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from sync_pipeline.store import LinkStore
+
+PAIRS = ("persons_contacts", "users_contacts", "products_companies")
+UNLIMITED = 1_000_000
+
+
+class Pipeline:
+    """The whole pipeline wired to one sandbox and one store file, run like the CLI runs it."""
+
+    def __init__(self, sandbox: RunningSandbox, folder: Path, **policy: Any) -> None:
+        self.sandbox = sandbox
+        self.field_map = load_field_map()
+        self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
+        self.defs = build_definitions(self.field_map, self._resources(folder, policy))
+        self.instance = dg.DagsterInstance.ephemeral()
+
+    def _resources(self, folder: Path, policy: dict[str, Any]) -> dict[str, object]:
+        return {
+            "webcrm": WebcrmResource(base_url=self.sandbox.webcrm_url,
+                                     api_token="sandbox-webcrm-token",
+                                     rate_limit_per_minute=UNLIMITED),
+            "crmoffice": CrmofficeResource(base_url=self.sandbox.crmoffice_url,
+                                           client_id="sandbox-client",
+                                           client_secret="sandbox-secret",
+                                           rate_limit_per_minute=UNLIMITED),
+            "link_store": LinkStoreResource(url=self.state_url),
+            "sync_policy": SyncPolicy(**policy),
+            "io_manager": LatestValueIOManager(base_dir=str(folder / "values")),
+        }
+
+    def sync(self, *pairs: str, full: bool = False, dry_run: bool = False,
+             since: date | None = None, until: date | None = None,
+             expect_success: bool = True) -> dg.ExecuteInProcessResult:
+        """One run; by default it must succeed."""
+        result = execute_sync(self.defs, self.field_map, self.instance, list(pairs or PAIRS),
+                              full=full, dry_run=dry_run, since=since, until=until)
+        if expect_success and not result.success:
+            from sync_pipeline.commands.sync_report import failure_line
+
+            raise AssertionError(f"sync failed: {failure_line(result)}")
+        return result
+
+    def store(self) -> LinkStore:
+        """A fresh handle on the link store file."""
+        return LinkStore(self.state_url)
+
+    def writes(self) -> dict[str, int]:
+        """Writes each sandbox has applied so far (API writes only, not test edits)."""
+        stats = self.sandbox.stats()
+        return {system: stats[system]["writes"] for system in ("webcrm", "crmoffice")}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    """Both emulated CRMs, empty, on ephemeral ports, with limits out of the way."""
+    settings = SandboxSettings(webcrm_port=0, crmoffice_port=0, seed=None, empty=True,
+                               webcrm_rate_limit=UNLIMITED, crmoffice_rate_limit=UNLIMITED)
+    with running_sandbox(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def pipeline(sandbox: RunningSandbox, tmp_path: Path) -> Pipeline:
+    """The pipeline against the sandbox, with a fresh link store."""
+    return Pipeline(sandbox, tmp_path)
