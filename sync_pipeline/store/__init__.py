@@ -5,6 +5,7 @@ SQLAlchemy Core over SQLite (WAL) by default; any SQLAlchemy URL (e.g. `postgres
 
 from __future__ import annotations
 
+from sync_pipeline.store._check import IntegrityReport
 from sync_pipeline.store._engine import default_state_url
 from sync_pipeline.store._errors import (
     PairLockedError,
@@ -19,6 +20,7 @@ from sync_pipeline.store.link_store import LinkStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "IntegrityReport",
     "LinkOutcome",
     "LinkStore",
     "LinkWrite",

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from sync_pipeline.store import _history, _intents, _links, _lock, _problems, _reads, _shadows
+from sync_pipeline.store import (
+    _check,
+    _history,
+    _intents,
+    _links,
+    _lock,
+    _problems,
+    _reads,
+    _shadows,
+    _transfer,
+)
 from sync_pipeline.store._engine import create_store_engine, read_transaction, write_transaction
 from sync_pipeline.store._migrate import ensure_schema
 from sync_pipeline.store._time import utc_now
@@ -228,3 +239,40 @@ class LinkStore:
     ) -> AbstractContextManager[_lock.PairLock]:
         """Hold the pair's lock for a block; PairLockedError if another live run holds it."""
         return _lock.pair_lock(self._engine, pair, owner, ttl_seconds, now)
+
+    # integrity and transfer --------------------------------------------------------------
+
+    def check(
+        self,
+        *,
+        remote_ids: _check.RemoteIds | None = None,
+        pairs: _check.PairEntities | None = None,
+        stale_after: timedelta = timedelta(minutes=30),
+        now: datetime | None = None,
+    ) -> _check.IntegrityReport:
+        """Verify the store and say what a repair would do (nothing is changed).
+
+        `remote_ids` are id sets of FULL reads keyed (system, entity); `pairs` maps each pair
+        to its (webcrm entity, crmoffice entity) so links and intents can be matched to them.
+        """
+        with read_transaction(self._engine) as connection:
+            return _check.check(
+                connection, remote_ids or {}, pairs or {}, stale_after, utc_now(now)
+            )
+
+    def repair(self, report: _check.IntegrityReport, *, now: datetime | None = None) -> list[str]:
+        """Apply the safe repairs `report` lists (stale intents, expired locks); what was done."""
+        with write_transaction(self._engine) as connection:
+            return _check.repair(connection, report, utc_now(now))
+
+    def export_state(self, path: Path, *, now: datetime | None = None) -> dict[str, int]:
+        """Write links, history, cursors, intents, quarantine, failures to one JSON-lines file."""
+        return _transfer.export_state(self._engine, Path(path), utc_now(now))
+
+    def import_state(self, path: Path, *, replace: bool = False) -> dict[str, int]:
+        """Load an `export_state` file (all or nothing); rows per table.
+
+        Raises StateImportError if the store already holds state (unless `replace`) or the
+        file is not a complete export of this schema version.
+        """
+        return _transfer.import_state(self._engine, Path(path), replace)
