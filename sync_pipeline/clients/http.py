@@ -299,7 +299,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def error_detail(response: httpx.Response) -> str:
-    """The human part of an error body: problem+json `title`/`detail`, WebCRM `Message`, or text."""
+    """The human part of an error body: problem+json `title`/`detail`/`errors`, WebCRM `Message`."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -311,4 +311,18 @@ def error_detail(response: httpx.Response) -> str:
         for key in ("title", "detail", "Message", "Error", "ErrorDescription")
         if body.get(key) not in (None, "")
     ]
+    parts.extend(_field_errors(body.get("errors")))
     return ": ".join(parts) if parts else response.text
+
+
+def _field_errors(errors: object) -> list[str]:
+    """Problem+json validation members: `{"field": ["reason", ...]}` as `field: reason, ...`."""
+    if isinstance(errors, dict):
+        return ["; ".join(f"{name}: {_joined(reasons)}" for name, reasons in errors.items())]
+    if isinstance(errors, list) and errors:
+        return [_joined(errors)]
+    return []
+
+
+def _joined(reasons: object) -> str:
+    return ", ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)
