@@ -20,14 +20,14 @@ IntArray = npt.NDArray[np.int64]
 
 def _as_int64(values: ArrowStrings) -> IntArray | None:
     """The values as int64 when every one is canonical decimal text (no sign, no leading 0)."""
-    if values.null_count:
+    if values.null_count or not pc.all(pc.ascii_is_decimal(values)).as_py():
+        return None
+    leading_zero = pc.and_(pc.starts_with(values, "0"), pc.greater(pc.utf8_length(values), 1))
+    if pc.any(leading_zero).as_py() or pc.max(pc.utf8_length(values)).as_py() > 18:
         return None
     try:
         ints = pc.cast(values, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    round_trip = pc.equal(pc.cast(ints, pa.large_string()), pc.cast(values, pa.large_string()))
-    if not pc.all(round_trip).as_py() and len(values):
         return None
     return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
 

@@ -18,24 +18,52 @@ import pyarrow.compute as pc
 
 from sync_pipeline.core.align import IntArray
 from sync_pipeline.core.frames import changed_tuples, conflicts_frame
-from sync_pipeline.core.normalize import ArrowStrings
+from sync_pipeline.core.normalize import ArrowStrings, join_columns
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
 
 ObjArray = npt.NDArray[np.object_]
+OLDEST_NS = np.iinfo(np.int64).min  # NaT: an absent record is the oldest possible
 BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
+class SideValues:
+    """One side's field columns and update times in its own row order, and per link the row
+    of its record there (-1 = absent from the snapshot: unchanged)."""
+
+    fields: dict[str, ArrowStrings]
+    updated_ns: IntArray
+    rows: IntArray
+
+    def at(self, name: str, links: IntArray) -> ObjArray:
+        """The field's values for the given links (None where the record is absent)."""
+        rows = self.rows[links]
+        taken = pc.take(self.fields[name], pa.array(rows, mask=rows < 0))
+        return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
+
+    def updated_at(self, links: IntArray) -> IntArray:
+        """Update times (ns) for the given links; the oldest possible where absent."""
+        rows = self.rows[links]
+        if not len(self.updated_ns):
+            return np.full(len(rows), OLDEST_NS, dtype=np.int64)
+        return np.where(rows >= 0, self.updated_ns[np.clip(rows, 0, None)], OLDEST_NS)
+
+    def changed(self, shadow: ArrowStrings, names: tuple[str, ...]) -> BoolArray:
+        """Per link: does the record differ from the shadow in any field? (absent: no)."""
+        joined = join_columns([self.fields[n] for n in names])
+        rows = self.rows
+        return _differs(pc.take(joined, pa.array(rows, mask=rows < 0)), shadow)
+
+
+@dataclass(frozen=True)
 class LinkedValues:
-    """Links side by side: ids, each side's values (null = record absent) and the shadow."""
+    """Links side by side: ids, the shadow per field, and each side's values."""
 
     webcrm_id: ArrowStrings
     crmoffice_id: ArrowStrings
-    webcrm: dict[str, ArrowStrings]
-    crmoffice: dict[str, ArrowStrings]
     shadow: dict[str, ArrowStrings]
-    webcrm_updated: IntArray  # ns since the epoch; oldest possible where absent
-    crmoffice_updated: IntArray
+    webcrm: SideValues
+    crmoffice: SideValues
 
 
 @dataclass(frozen=True)
@@ -47,7 +75,7 @@ class DiffResult:
     conflicts: pd.DataFrame
 
 
-def _changed(values: ArrowStrings, shadow: ArrowStrings) -> BoolArray:
+def _differs(values: ArrowStrings, shadow: ArrowStrings) -> BoolArray:
     return np.asarray(
         pc.fill_null(pc.not_equal(values, shadow), False).to_numpy(zero_copy_only=False),
         dtype=bool,
@@ -113,18 +141,19 @@ def three_way_diff(
     n = len(linked.webcrm_id)
     if keep_all:
         rows = np.arange(n, dtype=np.int64)
-    else:
-        touched = np.zeros(n, dtype=bool)
-        for name in fields:
-            touched |= _changed(linked.webcrm[name], linked.shadow[name])
-            touched |= _changed(linked.crmoffice[name], linked.shadow[name])
+    elif fields:
+        shadow = join_columns([linked.shadow[f] for f in fields])
+        touched = linked.webcrm.changed(shadow, fields) | linked.crmoffice.changed(shadow, fields)
         rows = np.flatnonzero(touched).astype(np.int64)
-    newer = np.sign(linked.webcrm_updated[rows] - linked.crmoffice_updated[rows])
+    else:
+        rows = np.empty(0, dtype=np.int64)
+    web_ns, crm_ns = linked.webcrm.updated_at(rows), linked.crmoffice.updated_at(rows)
+    newer = (web_ns > crm_ns).astype(np.int64) - (web_ns < crm_ns).astype(np.int64)
     outcomes: dict[str, _FieldOutcome] = {}
     for name in fields:
         s = _subset(linked.shadow[name], rows)
-        w = _subset(linked.webcrm[name], rows)
-        c = _subset(linked.crmoffice[name], rows)
+        w = linked.webcrm.at(name, rows)
+        c = linked.crmoffice.at(name, rows)
         w = np.where(pd.isna(w), s, w)
         c = np.where(pd.isna(c), s, c)
         outcomes[name] = _resolve(w, c, s, newer, tie_winner)

@@ -17,13 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import pyarrow.compute as pc
 
 from sync_pipeline.core.frames import held_frame, intents_not_applied_frame
-from sync_pipeline.core.normalize import normalize_values, to_arrow
+from sync_pipeline.core.normalize import KEY_SEPARATOR, join_columns, normalize_values, to_arrow
 from sync_pipeline.core.types import DIRECTIONS, SOURCE_SIDE, TARGET_SIDE, Direction, Side
-
-KEY_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -41,9 +38,7 @@ def payload_keys(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
     if not fields:
         return pd.Series([""] * len(frame), dtype="str", index=frame.index)
     parts = [to_arrow(normalize_values(frame[f])) for f in fields]
-    return pd.Series(
-        pc.binary_join_element_wise(*parts, KEY_SEPARATOR), dtype="str", index=frame.index
-    )
+    return pd.Series(join_columns(parts), dtype="str", index=frame.index)
 
 
 def _empty_adopted(fields: tuple[str, ...]) -> pd.DataFrame:

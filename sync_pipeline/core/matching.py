@@ -17,9 +17,7 @@ import pyarrow.compute as pc
 
 from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.frames import held_frame
-from sync_pipeline.core.normalize import match_key, to_arrow
-
-KEY_SEPARATOR = "\x1f"  # a control character: never inside a valid value
+from sync_pipeline.core.normalize import KEY_SEPARATOR, join_columns, match_key, to_arrow
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ def record_keys(frame: pd.DataFrame, pair: PairSpec) -> pd.Series:
     """The joined match key per record; "" when every component is empty."""
     types = {f.name: f.type for f in pair.fields}
     parts = [to_arrow(match_key(frame[k], types[k])) for k in pair.match_keys]
-    joined = pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+    joined = join_columns(parts)
     all_empty = pc.equal(pc.utf8_length(joined), len(parts) - 1)
     return pd.Series(pc.if_else(all_empty, "", joined), dtype="str", index=frame.index)
 

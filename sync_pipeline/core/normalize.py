@@ -27,6 +27,8 @@ from sync_pipeline.core.fieldmap import FieldType
 MAX_STRING_LENGTH = 255
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
 PHONE_PATTERN = r"^[0-9 +\-().]*[0-9][0-9 +\-().]*$"
+# Joins several values into one comparable string; a control character never in a valid value.
+KEY_SEPARATOR = "\x1f"
 
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 ArrowStrings: TypeAlias = pa.Array | pa.ChunkedArray
@@ -35,7 +37,8 @@ ArrowStrings: TypeAlias = pa.Array | pa.ChunkedArray
 def to_arrow(values: pd.Series) -> pa.Array:
     """The values as an Arrow string array (zero-copy for Arrow-backed `str` series)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        return pa.array(values.array)
+        arr = pa.array(values.array)
+        return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
     return pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
 
 
@@ -90,3 +93,11 @@ def is_valid_phone(values: ArrowStrings) -> BoolArray:
 def is_valid_string(values: ArrowStrings) -> BoolArray:
     """True where a normalised string fits in 255 characters and has no control characters."""
     return ~(too_long(values) | has_control_characters(values))
+
+
+def join_columns(columns: list[ArrowStrings]) -> ArrowStrings:
+    """Row-wise join of string columns with `KEY_SEPARATOR` (null if any value is null)."""
+    if len(columns) == 1:
+        return columns[0]
+    separator = pa.scalar(KEY_SEPARATOR, pa.large_string())
+    return pc.binary_join_element_wise(*[c.cast(pa.large_string()) for c in columns], separator)

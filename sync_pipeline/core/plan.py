@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sync_pipeline.core.align import IntArray, member_mask, positions, take_strings
-from sync_pipeline.core.diff import DiffResult, LinkedValues, three_way_diff
+from sync_pipeline.core.align import IntArray, member_mask, positions
+from sync_pipeline.core.diff import DiffResult, LinkedValues, SideValues, three_way_diff
 from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame, orphans_frame
 from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
@@ -25,8 +25,6 @@ from sync_pipeline.core.normalize import ArrowStrings, to_arrow
 from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
-
-OLDEST_NS = np.iinfo(np.int64).min  # NaT's int64: an absent record is the oldest possible
 
 
 def _side_input(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
@@ -45,10 +43,12 @@ def _shadow(links: pd.DataFrame, field: str) -> ArrowStrings:
     return pc.fill_null(values, "") if values.null_count else values
 
 
-def _nanos(frame: pd.DataFrame, rows: IntArray) -> IntArray:
-    stamps = np.asarray(frame["updated_at"].array.asi8, dtype=np.int64)
-    picked = stamps[np.clip(rows, 0, None)] if len(stamps) else np.full(len(rows), OLDEST_NS)
-    return np.where(rows >= 0, picked, OLDEST_NS)
+def _side_values(frame: pd.DataFrame, fields: tuple[str, ...], rows: IntArray) -> SideValues:
+    return SideValues(
+        fields={f: to_arrow(frame[f]) for f in fields},
+        updated_ns=np.asarray(frame["updated_at"].array.asi8, dtype=np.int64),
+        rows=rows,
+    )
 
 
 def _linked_values(
@@ -58,14 +58,13 @@ def _linked_values(
     rows: tuple[IntArray, IntArray],
     shadow: dict[str, ArrowStrings],
 ) -> LinkedValues:
+    fields = tuple(shadow)
     return LinkedValues(
         webcrm_id=ids[0],
         crmoffice_id=ids[1],
-        webcrm={f: take_strings(web[f], rows[0]) for f in shadow},
-        crmoffice={f: take_strings(crm[f], rows[1]) for f in shadow},
         shadow=shadow,
-        webcrm_updated=_nanos(web, rows[0]),
-        crmoffice_updated=_nanos(crm, rows[1]),
+        webcrm=_side_values(web, fields, rows[0]),
+        crmoffice=_side_values(crm, fields, rows[1]),
     )
 
 
@@ -98,8 +97,8 @@ def _orphans_frame(links: pd.DataFrame, code: np.ndarray) -> pd.DataFrame:
     names = np.array(["", "webcrm", "crmoffice", "both"], dtype=object)
     frame = orphans_frame(
         {
-            "webcrm_id": links["webcrm_id"].to_numpy(dtype=object)[rows],
-            "crmoffice_id": links["crmoffice_id"].to_numpy(dtype=object)[rows],
+            "webcrm_id": links["webcrm_id"].iloc[rows].to_numpy(dtype=object),
+            "crmoffice_id": links["crmoffice_id"].iloc[rows].to_numpy(dtype=object),
             "missing_side": names[code[rows]],
         }
     )

@@ -1,0 +1,172 @@
+"""A tiny in-memory model of both CRMs and the link store, to plan and apply against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from sync_pipeline.core import ConflictPolicy, PairPlan, PairSpec, plan_pair_sync
+
+T0 = datetime(2024, 9, 14, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Record:
+    """One record: field values and its update time."""
+
+    values: dict[str, str]
+    updated_at: datetime
+
+
+@dataclass
+class World:
+    """Both systems' records, the links with their shadows, and open intents."""
+
+    pair: PairSpec
+    webcrm: dict[str, Record] = field(default_factory=dict)
+    crmoffice: dict[str, Record] = field(default_factory=dict)
+    links: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    orphaned: set[tuple[str, str]] = field(default_factory=set)
+    intents: list[dict[str, object]] = field(default_factory=list)
+    clock: datetime = T0
+    next_id: int = 1000
+    created: list[tuple[str, str]] = field(default_factory=list)
+
+    def tick(self, seconds: int = 1) -> datetime:
+        """Advance the clock."""
+        self.clock += timedelta(seconds=seconds)
+        return self.clock
+
+    def put(self, side: str, record_id: str, **values: str) -> None:
+        """Create or edit a record on `side` (unnamed fields keep their value or are "")."""
+        records = self.webcrm if side == "webcrm" else self.crmoffice
+        old = records.get(record_id)
+        merged = {f: "" for f in self.pair.field_names} | (old.values if old else {}) | values
+        records[record_id] = Record(merged, self.tick())
+
+    def link(self, webcrm_id: str, crmoffice_id: str) -> None:
+        """Link two records whose values already agree (shadow = the webcrm values)."""
+        self.links[webcrm_id, crmoffice_id] = dict(self.webcrm[webcrm_id].values)
+
+    def side_frame(self, side: str) -> pd.DataFrame:
+        """The valid side frame as prepare_side would produce it."""
+        records = self.webcrm if side == "webcrm" else self.crmoffice
+        columns: dict[str, object] = {
+            "id": pd.Series(list(records), dtype="str"),
+            "updated_at": pd.Series(
+                [r.updated_at for r in records.values()], dtype="datetime64[ns, UTC]"
+            ),
+        }
+        for f in self.pair.field_names:
+            columns[f] = pd.Series([r.values[f] for r in records.values()], dtype="str")
+        return pd.DataFrame(columns)
+
+    def links_frame(self) -> pd.DataFrame:
+        """The link store's links frame for the pair."""
+        keys = list(self.links)
+        columns: dict[str, object] = {
+            "webcrm_id": pd.Series([k[0] for k in keys], dtype="str"),
+            "crmoffice_id": pd.Series([k[1] for k in keys], dtype="str"),
+            "status": pd.Series(
+                ["orphaned" if k in self.orphaned else "active" for k in keys], dtype="str"
+            ),
+            "synced_at": pd.Series([T0] * len(keys), dtype="datetime64[ns, UTC]"),
+        }
+        for f in self.pair.field_names:
+            columns[f] = pd.Series([self.links[k][f] for k in keys], dtype="str")
+        return pd.DataFrame(columns)
+
+    def intents_frame(self) -> pd.DataFrame:
+        """Open intents as the store returns them."""
+        frame = pd.DataFrame(
+            {
+                "intent_id": pd.Series([i["intent_id"] for i in self.intents], dtype="int64"),
+                "direction": pd.Series([i["direction"] for i in self.intents], dtype="str"),
+                "source_id": pd.Series([i["source_id"] for i in self.intents], dtype="str"),
+                "created_at": pd.Series(
+                    [i["created_at"] for i in self.intents], dtype="datetime64[ns, UTC]"
+                ),
+            }
+        )
+        for f in self.pair.field_names:
+            frame[f] = pd.Series([i["payload"][f] for i in self.intents], dtype="str")  # type: ignore[index]
+        return frame
+
+    def plan(
+        self, *, complete: bool = True, policy: ConflictPolicy | None = None, **kwargs: object
+    ) -> PairPlan:
+        """Plan a sync of the current state."""
+        return plan_pair_sync(
+            self.pair,
+            self.side_frame("webcrm"),
+            self.side_frame("crmoffice"),
+            self.links_frame(),
+            self.intents_frame(),
+            complete=complete,
+            policy=policy or ConflictPolicy(),
+            now=self.clock,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def apply(self, plan: PairPlan, *, crash_after_create: bool = False) -> None:
+        """Apply a plan as the sink would: links, closures, orphans, updates, then creates."""
+        for row in plan.links.to_dict("records"):
+            key = (str(row["webcrm_id"]), str(row["crmoffice_id"]))
+            self.links[key] = {f: str(row[f]) for f in self.pair.field_names}
+            if row["action"] == "adopt":
+                self.intents = [i for i in self.intents if i["intent_id"] != int(row["intent_id"])]
+        closed = set(plan.intents_not_applied["intent_id"].tolist())
+        self.intents = [i for i in self.intents if i["intent_id"] not in closed]
+        for row in plan.orphans.to_dict("records"):
+            self.orphaned.add((str(row["webcrm_id"]), str(row["crmoffice_id"])))
+        for direction, frame in plan.updates.items():
+            for row in frame.to_dict("records"):
+                self._update(direction, row)
+        for direction, frame in plan.creates.items():
+            for row in frame.to_dict("records"):
+                self._create(direction, row, crash_after_create)
+
+    def _update(self, direction: str, row: dict[str, object]) -> None:
+        key = (str(row["webcrm_id"]), str(row["crmoffice_id"]))
+        target = self.crmoffice if direction == "to_crmoffice" else self.webcrm
+        record = target[key[1] if direction == "to_crmoffice" else key[0]]
+        changed = tuple(row["changed"])  # type: ignore[arg-type]
+        record.values.update({f: str(row[f]) for f in changed})
+        record.updated_at = self.tick()
+        self.links[key].update({f: str(row[f]) for f in changed})
+
+    def _create(self, direction: str, row: dict[str, object], crash: bool) -> None:
+        values = {f: str(row[f]) for f in self.pair.field_names}
+        self.next_id += 1
+        intent = {
+            "intent_id": self.next_id,
+            "direction": direction,
+            "source_id": str(row["source_id"]),
+            "created_at": self.clock,
+            "payload": values,
+        }
+        self.intents.append(intent)
+        new_id = f"{'c' if direction == 'to_crmoffice' else ''}{self.next_id}"
+        self.put("crmoffice" if direction == "to_crmoffice" else "webcrm", new_id, **values)
+        pair = (
+            (str(row["source_id"]), new_id)
+            if direction == "to_crmoffice"
+            else (new_id, str(row["source_id"]))
+        )
+        self.created.append(pair)
+        if not crash:
+            self.links[pair] = dict(values)
+            self.intents.remove(intent)
+
+    def disagreements(self) -> list[tuple[str, str, str]]:
+        """(webcrm_id, crmoffice_id, field) where a live link's two records differ."""
+        out = []
+        for w, c in self.links:
+            if (w, c) in self.orphaned or w not in self.webcrm or c not in self.crmoffice:
+                continue
+            for f in self.pair.field_names:
+                if self.webcrm[w].values[f].strip() != self.crmoffice[c].values[f].strip():
+                    out.append((w, c, f))
+        return out
