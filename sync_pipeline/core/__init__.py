@@ -6,6 +6,8 @@ come in as arguments and plain values come out.
 
 from __future__ import annotations
 
+from sync_pipeline.core.breaker import mass_change_verdict, updated_link_count
+from sync_pipeline.core.docs import render_dataflow_rst
 from sync_pipeline.core.fieldmap import (
     EntitySpec,
     FieldMap,
@@ -46,10 +48,13 @@ __all__ = [
     "empty_side_frame",
     "load_field_map",
     "mapped_frame_model",
+    "mass_change_verdict",
     "match_key",
     "normalize_values",
     "parse_field_map",
     "plan_pair_sync",
     "prepare_side",
     "quarantine_verdict",
+    "render_dataflow_rst",
+    "updated_link_count",
 ]

@@ -1,0 +1,41 @@
+"""The mass-change breaker: stop the sink when a run would update too many linked records."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sync_pipeline.core.pairplan import PairPlan
+from sync_pipeline.core.types import DIRECTIONS, Verdict
+
+DEFAULT_MAX_SHARE = 0.2
+
+
+def updated_link_count(plan: PairPlan) -> int:
+    """Existing links the plan updates, each counted once whatever the direction(s); links
+    the plan itself creates (match/adopt) are not pre-existing and do not count."""
+    keys = ["webcrm_id", "crmoffice_id"]
+    updated = pd.concat([plan.updates[d][keys] for d in DIRECTIONS], ignore_index=True)
+    new = plan.links.loc[plan.links["action"].isin(["match", "adopt"]), keys]
+    updated = updated.drop_duplicates()
+    if len(new):
+        merged = updated.merge(new.drop_duplicates(), on=keys, how="left", indicator=True)
+        updated = merged[merged["_merge"] == "left_only"]
+    return len(updated)
+
+
+def mass_change_verdict(
+    plan: PairPlan, linked_count: int, max_share: float = DEFAULT_MAX_SHARE
+) -> Verdict:
+    """Fails when the share of linked records updated passes `max_share`; an initial load
+    (nothing linked yet) always passes."""
+    updated = updated_link_count(plan)
+    if linked_count <= 0:
+        return Verdict(True, 0.0, f"initial load: nothing linked yet, {updated} updates")
+    share = updated / linked_count
+    passed = share <= max_share
+    verdict = "within" if passed else "over"
+    message = (
+        f"{plan.pair}: {updated} of {linked_count} linked records would be updated "
+        f"({share:.1%}), {verdict} the {max_share:.0%} mass-change limit"
+    )
+    return Verdict(passed, share, message)
