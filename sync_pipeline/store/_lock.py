@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync_pipeline.store._engine import write_transaction
@@ -36,6 +36,28 @@ class PairLock:
             return bool(connection.execute(statement).rowcount)
 
 
+def _try_acquire(
+    connection: Connection, pair: str, values: dict[str, str]
+) -> tuple[str, str, str] | bool:
+    """True if the lock is now ours, else its holder's row (False if it just vanished)."""
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(locks).values(pair=pair, **values))
+        return True
+    except IntegrityError:
+        pass
+    takeover = (
+        update(locks)
+        .where(locks.c.pair == pair, locks.c.expires_at < values["acquired_at"])
+        .values(**values)
+    )
+    if connection.execute(takeover).rowcount == 1:
+        return True
+    query = select(locks.c.owner, locks.c.acquired_at, locks.c.expires_at)
+    holder = connection.execute(query.where(locks.c.pair == pair)).one_or_none()
+    return False if holder is None else (holder[0], holder[1], holder[2])
+
+
 def acquire(engine: Engine, pair: str, owner: str, ttl_seconds: float, now: datetime) -> None:
     """Take the pair's lock: insert it, or take over an expired one; else PairLockedError."""
     values = {
@@ -43,26 +65,17 @@ def acquire(engine: Engine, pair: str, owner: str, ttl_seconds: float, now: date
         "acquired_at": iso(now),
         "expires_at": iso(now + timedelta(seconds=ttl_seconds)),
     }
-    with write_transaction(engine) as connection:
-        try:
-            with connection.begin_nested():
-                connection.execute(insert(locks).values(pair=pair, **values))
+    # A holder may release between our insert and our look at it (not on SQLite, whose
+    # writers are serialised): then simply try again.
+    for _attempt in range(3):
+        with write_transaction(engine) as connection:
+            outcome = _try_acquire(connection, pair, values)
+        if outcome is True:
             return
-        except IntegrityError:
-            pass
-        takeover = (
-            update(locks)
-            .where(locks.c.pair == pair, locks.c.expires_at < iso(now))
-            .values(**values)
-        )
-        if connection.execute(takeover).rowcount == 1:
-            return
-        holder = connection.execute(
-            select(locks.c.owner, locks.c.acquired_at, locks.c.expires_at).where(
-                locks.c.pair == pair
-            )
-        ).one()
-    raise PairLockedError(pair, holder[0], parse_iso(holder[1]), parse_iso(holder[2]))
+        if not isinstance(outcome, bool):
+            owner_, since, expires = outcome
+            raise PairLockedError(pair, owner_, parse_iso(since), parse_iso(expires))
+    raise PairLockedError(pair, "unknown", now, now)
 
 
 def release(engine: Engine, pair: str, owner: str) -> None:

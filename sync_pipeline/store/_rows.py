@@ -12,11 +12,13 @@ T = TypeVar("T")
 
 # Comfortably under every backend's bound-parameter limit.
 IN_CHUNK = 500
+# One encoder for every JSON column: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def to_json(value: Mapping[str, Any]) -> str:
     """Compact JSON text of a mapping, non-ASCII kept as is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
