@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sync_pipeline_tests.bench import fig_extract
+from sync_pipeline_tests.bench import fig_extract, fig_rate_limit
 from sync_pipeline_tests.bench.harness import Group
 
 GROUPS: dict[str, Group] = {
     "extract": Group("extract", fig_extract.FIGURES, fig_extract.measure_extract),
+    "rate_limit": Group("rate_limit", fig_rate_limit.FIGURES, fig_rate_limit.measure_rate_limit),
 }

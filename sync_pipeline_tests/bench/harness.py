@@ -41,7 +41,8 @@ def cpu_model() -> str:
 def machine_lines() -> list[str]:
     """Header lines naming the machine the figures come from."""
     return [
-        f"# machine: {cpu_model()}, nproc {os.cpu_count()}, {platform.system()} {platform.release()}",
+        f"# machine: {cpu_model()}, nproc {os.cpu_count()}, "
+        f"{platform.system()} {platform.release()}",
         f"# python: {platform.python_version()} ({sys.executable})",
     ]
 

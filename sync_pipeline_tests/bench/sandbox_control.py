@@ -89,7 +89,8 @@ def _new_value(entity: str, rng: random.Random) -> str:
         return f"Benchmark Firma {rng.randrange(10**6)}"
     if entity == "Products":
         return rng.choice(("På lager", "Bestilt", "Udsolgt")) + f" {rng.randrange(100)}"
-    return f"+45 {rng.randrange(20, 99)} {rng.randrange(100):02d} {rng.randrange(100):02d} {rng.randrange(100):02d}"
+    pairs = " ".join(f"{rng.randrange(100):02d}" for _ in range(3))
+    return f"+45 {rng.randrange(20, 99)} {pairs}"
 
 
 def edit(sandbox: RunningSandbox, share: float, seed: int) -> dict[str, int]:
