@@ -74,13 +74,18 @@ class CrmofficeState:
     ) -> dict[str, Any]:
         """Insert a record; return it rendered."""
         with self._lock:
+            return _render(entity, self._records[entity][self.add(entity, values, at)])
+
+    def add(self, entity: str, values: dict[str, Any], at: float | None = None) -> str:
+        """Insert a record; return its new id."""
+        with self._lock:
             record_id = f"{ID_PREFIX[entity]}{self._next_number[entity]}"
             self._next_number[entity] += 1
             stored: dict[str, Any] = dict.fromkeys(writable_fields(entity))
             stored.update(values, id=record_id)
             stored["createdAt"] = stored["updatedAt"] = self._tick(at)
             self._records[entity][record_id] = stored
-            return _render(entity, stored)
+            return record_id
 
     def update(
         self, entity: str, record_id: str, values: dict[str, Any], at: float | None = None
@@ -129,7 +134,7 @@ class CrmofficeState:
     def insert(self, entity: str, record: dict[str, Any], at: datetime | None = None) -> str:
         """Create a record as a user would; return its id."""
         values = self.validate(entity, record)
-        return str(self.create(entity, values, None if at is None else at.timestamp())["id"])
+        return self.add(entity, values, None if at is None else at.timestamp())
 
     def delete(self, entity: str, record_id: str) -> None:
         """Delete a record as a user would."""

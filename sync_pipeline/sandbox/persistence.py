@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,5 +85,9 @@ class PeriodicFlusher:
             file.flush()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        pause = self._interval
+        while not self._stop.wait(pause):
+            started = time.monotonic()
             self.flush_all()
+            # Big states take a while to serialise; keep flushing to a small share of the time.
+            pause = max(self._interval, 5 * (time.monotonic() - started))

@@ -40,11 +40,10 @@ def seed_sandbox(webcrm: WebcrmState, crmoffice: CrmofficeState, n: int) -> None
     for _ in range(_share(n, 4)):
         webcrm.create("Products", _product(rng), "Seed", at=_moment(rng))
     company_ids = [
-        crmoffice.create("companies", _company(rng), at=_moment(rng))["id"]
-        for _ in range(_share(n, 10))
+        crmoffice.add("companies", _company(rng), at=_moment(rng)) for _ in range(_share(n, 10))
     ]
     for contact in _contacts(rng, n, persons, users, company_ids):
-        crmoffice.create("contacts", contact, at=_moment(rng))
+        crmoffice.add("contacts", contact, at=_moment(rng))
 
 
 def _share(n: int, divisor: int) -> int:
@@ -64,11 +63,12 @@ def _name(rng: random.Random) -> tuple[str, str, str]:
 def _phone(rng: random.Random, country: str) -> str:
     """`+45 12 34 56 78`, `22 33 44 55` or `+47 412 34 567`."""
     if country == "dk":
-        pairs = " ".join(f"{rng.randrange(100):02d}" for _ in range(3))
-        number = f"{rng.randrange(20, 99)} {pairs}"
+        d = str(rng.randrange(20_000_000, 100_000_000))
+        number = f"{d[:2]} {d[2:4]} {d[4:6]} {d[6:]}"
         return number if rng.random() < 0.3 else f"+45 {number}"
-    head = f"{rng.choice('49')}{rng.randrange(10, 100)}"
-    return f"+47 {head} {rng.randrange(100):02d} {rng.randrange(1000):03d}"
+    drawn = rng.randrange(20_000_000)  # Norwegian mobiles start with 4 or 9
+    d = str(drawn + (40_000_000 if drawn < 10_000_000 else 80_000_000))
+    return f"+47 {d[:3]} {d[3:5]} {d[5:]}"
 
 
 def _email(first: str, last: str, rng: random.Random) -> str:

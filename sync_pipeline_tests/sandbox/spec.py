@@ -21,17 +21,19 @@ FULL_SPEC_CANDIDATES = (
 DANGLING = {"ObjectDto": {"type": "object"}}
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
-formats = FormatChecker(formats=())
 
-
-@formats.checks("date-time")
 def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or bool(_RFC3339.match(value))
 
 
-@formats.checks("int32")
 def _is_int32(value: object) -> bool:
     return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+
+# jsonschema checks "date-time" only with an optional package installed; check RFC 3339 here.
+formats = FormatChecker(formats=())
+formats.checkers["date-time"] = (_is_date_time, ())
+formats.checkers["int32"] = (_is_int32, ())
 
 
 @cache

@@ -87,7 +87,7 @@ def test_query_pages(webcrm: httpx.Client) -> None:
     everything = _ids(webcrm, script)
     pages: list[int] = []
     for page in range(1, 100):
-        params = {"script": script, "Page": page, "Size": 9}
+        params: dict[str, str | int] = {"script": script, "Page": page, "Size": 9}
         rows = webcrm.get("/Queries", params=params).json()
         if not rows:
             break
