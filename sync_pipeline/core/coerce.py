@@ -20,7 +20,8 @@ from sync_pipeline.core.normalize import ArrowStrings, normalize_arrow
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 
 IntArray = npt.NDArray[np.int64]
-_OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+# A time of day followed by a UTC offset (`Z`, `+02:00`, `+0200`, `+02`).
+_OFFSET_SUFFIX = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 # Before datetime64[ns] can represent (.NET's DateTimeOffset.MinValue renders as year 1).
 _OLDEST = pd.Timestamp("1678-01-01", tz="UTC")
 _DIGITS = r"^[0-9]{1,18}$"
@@ -139,8 +140,8 @@ def coerce_timestamps(values: npt.NDArray[np.object_], prop: str, problems: Prob
     parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
     has_offset = series.str.contains(_OFFSET_SUFFIX, regex=True)
     empty = series == ""
-    no_offset = ~empty & ~has_offset
-    unparseable = ~empty & has_offset & parsed.isna()
+    unparseable = ~empty & parsed.isna()
+    no_offset = ~empty & ~unparseable & ~has_offset
     for mask, why in (
         (no_offset, "timestamp without a UTC offset"),
         (unparseable, "unparseable timestamp"),
