@@ -6,8 +6,8 @@ sequence meets the same faults. A faulted request gets one of: an injected 429 (
 response, a dropped connection before the request is applied, or -- for writes -- the request
 applied and then the connection dropped before the response (what makes duplicate creates).
 
-A dropped connection is a response head promising a body that never comes, then a closed socket:
-an HTTP client sees a transport error (httpx: `RemoteProtocolError`).
+A dropped connection is a socket closed without a response byte: an HTTP client sees a transport
+error (httpx: `RemoteProtocolError: Server disconnected without sending a response`).
 """
 
 from __future__ import annotations
@@ -91,18 +91,29 @@ class FaultMiddleware:
             await asyncio.sleep(self._plan.settings.stall_seconds)
             await self._app(scope, receive, send)
         elif kind == "drop":
-            await cut_connection(send)
+            await cut_connection(receive, send)
         else:
             await self._app(scope, receive, _discard)
-            await cut_connection(send)
+            await cut_connection(receive, send)
 
 
 async def _discard(message: Message) -> None:
     """Swallow the application's response (the client will never see it)."""
 
 
-async def cut_connection(send: Send) -> None:
-    """Start a response that promises a body, then stop: the server closes the socket."""
+async def cut_connection(receive: Receive, send: Send) -> None:
+    """Drop the connection without an answer, as a crashed server or a proxy reset would.
+
+    uvicorn's `receive` is a method of its per-request cycle, which holds the socket transport:
+    aborting it closes the connection before a single response byte. Under any other server,
+    fall back to a response head that promises a body which never comes.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+        for _ in range(3):  # let the server notice the disconnect before the app returns
+            await asyncio.sleep(0)
+        return
     headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
 

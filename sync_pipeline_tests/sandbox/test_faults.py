@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from starlette.types import Message
 
 from sync_pipeline.sandbox import FaultSettings, RunningSandbox, running_sandbox
-from sync_pipeline.sandbox.faults import FaultPlan
+from sync_pipeline.sandbox.faults import FaultPlan, cut_connection
 from sync_pipeline_tests.sandbox.conftest import crmoffice_login, quick_settings, webcrm_login
 
 TRANSPORT_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError)
@@ -62,7 +65,7 @@ def test_dropped_connection_is_a_transport_error_and_nothing_is_applied() -> Non
         running_sandbox(quick_settings(seed=None, fault_rate=0.5, fault_seed=seed)) as sandbox,
         crmoffice_login(sandbox.crmoffice_url) as client,
     ):
-        with pytest.raises(TRANSPORT_ERRORS):
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
             client.post("/contacts", json={"givenName": "Tapt"})
         assert sandbox.crmoffice.records("contacts") == []
         assert sandbox.stats()["crmoffice"]["faults"]["drop"] == 1
@@ -133,6 +136,21 @@ def test_injected_429_in_crmoffice_shape() -> None:
         response = client.get("/contacts")
         assert response.status_code == 429 and response.headers["Retry-After"] == "1"
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_cut_without_a_reachable_socket_promises_a_body_that_never_comes() -> None:
+    """Under a server that hides its transport, the fallback is a head with a missing body."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(cut_connection(receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start"]
+    assert (b"content-length", b"64") in sent[0]["headers"]
 
 
 def test_sandbox_endpoints_are_never_faulted() -> None:
