@@ -35,7 +35,8 @@ from sync_pipeline.clients.errors import (
     shorten,
 )
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
-from sync_pipeline.clients.retry import RetryBudget, RetryPolicy, parse_retry_after
+from sync_pipeline.clients.responses import error_detail, retry_after_seconds
+from sync_pipeline.clients.retry import RetryBudget, RetryPolicy
 
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Answers that prove the server did not act on the request, so even a POST may be repeated.
@@ -233,7 +234,7 @@ class HttpEdge:
         if status == 429:
             self.stats.add(throttled_429s=1)
         reason = f"{status} {response.reason_phrase}".strip()
-        retry_after = _retry_after(response)
+        retry_after = retry_after_seconds(response)
         return _Failure(reason, status, retry_after, status not in NOT_APPLIED_STATUSES)
 
     def _wait_or_raise(
@@ -283,46 +284,3 @@ class HttpEdge:
             system=self.system,
             status=status,
         )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` seconds from the header, else WebCRM's `RetryAfterSeconds` body field."""
-    header = parse_retry_after(response.headers.get("Retry-After"))
-    if header is not None:
-        return header
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    value = body.get("RetryAfterSeconds") if isinstance(body, dict) else None
-    return float(value) if isinstance(value, int | float) and value >= 0 else None
-
-
-def error_detail(response: httpx.Response) -> str:
-    """The human part of an error body: problem+json `title`/`detail`/`errors`, WebCRM `Message`."""
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text or response.reason_phrase
-    if not isinstance(body, dict):
-        return response.text
-    parts = [
-        str(body[key])
-        for key in ("title", "detail", "Message", "Error", "ErrorDescription")
-        if body.get(key) not in (None, "")
-    ]
-    parts.extend(_field_errors(body.get("errors")))
-    return ": ".join(parts) if parts else response.text
-
-
-def _field_errors(errors: object) -> list[str]:
-    """Problem+json validation members: `{"field": ["reason", ...]}` as `field: reason, ...`."""
-    if isinstance(errors, dict):
-        return ["; ".join(f"{name}: {_joined(reasons)}" for name, reasons in errors.items())]
-    if isinstance(errors, list) and errors:
-        return [_joined(errors)]
-    return []
-
-
-def _joined(reasons: object) -> str:
-    return ", ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)

@@ -151,3 +151,13 @@ def test_write_op_validates_its_shape() -> None:
         WriteOp("create", "contacts", {}, id="c1")
     with pytest.raises(ValueError, match="unknown CRMOffice entity"):
         WriteOp("create", "persons", {})
+
+
+def test_concurrent_writers_share_one_login() -> None:
+    """Eight threads starting together log in once, not once each."""
+    fake = FakeCrmoffice()
+    ops = [WriteOp("create", "contacts", {"givenName": f"G{i}"}) for i in range(40)]
+    client = _client(fake)
+    assert all(r.ok for r in client.write_many(ops))
+    assert fake.logins == 1 == client.stats.logins
+    assert client.stats.requests == 41

@@ -187,3 +187,13 @@ def test_get_returns_the_record() -> None:
     fake = FakeWebcrm()
     fake.add_persons(1)
     assert _client(fake).get("Persons", "1")["PersonFirstName"] == "P1"
+
+
+def test_server_ignoring_page_is_a_protocol_error() -> None:
+    """A server that answers every page with page 1 is caught instead of read forever."""
+    fake = FakeWebcrm()
+    fake.add_persons(1000)
+    first_page = list(fake.persons.values())
+    fake.faults = [None, status(200, first_page), status(200, first_page)]
+    with pytest.raises(ProtocolError, match="page 2 repeats page 1"):
+        _client(fake).list_all("Persons")

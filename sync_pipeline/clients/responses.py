@@ -1,0 +1,54 @@
+"""Reading the parts of an error response that matter: how long to wait, and why it failed."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from sync_pipeline.clients.retry import parse_retry_after
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` seconds from the header, else WebCRM's `RetryAfterSeconds` body field."""
+    header = parse_retry_after(response.headers.get("Retry-After"))
+    if header is not None:
+        return header
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    value = body.get("RetryAfterSeconds") if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if value >= 0 else None
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The human part of an error body: problem+json `title`/`detail`/`errors`, WebCRM `Message`."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text or response.reason_phrase
+    if not isinstance(body, dict):
+        return response.text
+    parts = [
+        str(body[key])
+        for key in ("title", "detail", "Message", "Error", "ErrorDescription")
+        if body.get(key) not in (None, "")
+    ]
+    parts.extend(_field_errors(body.get("errors")))
+    return ": ".join(parts) if parts else response.text
+
+
+def _field_errors(errors: object) -> list[str]:
+    """Problem+json validation members: `{"field": ["reason", ...]}` as `field: reason, ...`."""
+    if isinstance(errors, dict):
+        return ["; ".join(f"{name}: {_joined(reasons)}" for name, reasons in errors.items())]
+    if isinstance(errors, list) and errors:
+        return [_joined(errors)]
+    return []
+
+
+def _joined(reasons: object) -> str:
+    return ", ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)
