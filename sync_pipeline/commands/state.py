@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from sync_pipeline.settings import state_url_from
-from sync_pipeline.store import LinkStore
+from sync_pipeline.store import LinkStore, StoreError
 
 
 def _remote_ids() -> dict[tuple[str, str], set[str]]:
@@ -31,19 +31,25 @@ def run_state(args: argparse.Namespace) -> int:
     store = LinkStore(state_url_from(os.environ, Path.cwd()))
     try:
         if args.verb == "export":
-            store.export_state(Path(args.path))
-            print(f"exported the link store to {args.path}")
+            counts = store.export_state(Path(args.path))
+            print(f"exported the link store to {args.path}: {counts}")
             return 0
         if args.verb == "import":
-            store.import_state(Path(args.path), replace=args.replace)
-            print(f"imported {args.path} into the link store")
+            counts = store.import_state(Path(args.path), replace=args.replace)
+            print(f"imported {args.path} into the link store: {counts}")
             return 0
         report = store.check(remote_ids=_remote_ids() if args.full_read else None)
-        print(report.render())
+        print(f"schema version: {report.schema_version}")
+        for title, lines in (("problems", report.problems), ("a repair would", report.repairs),
+                             ("notes", report.notes)):
+            print(f"{title}: {'none' if not lines else ''}")
+            for line in lines:
+                print(f"  - {line}")
         if args.repair and report.repairs:
-            print(store.repair(report))
+            for done in store.repair(report):
+                print(f"repaired: {done}")
         return 0 if report.ok else 1
-    except (ValueError, FileNotFoundError) as error:
+    except (StoreError, ValueError, FileNotFoundError) as error:
         print(f"state {args.verb} failed: {error}", file=sys.stderr)
         return 1
     finally:

@@ -1,4 +1,4 @@
-"""`sync-pipeline sync`: one run through Dagster, recorded in the instance when DAGSTER_HOME is set."""
+"""`sync-pipeline sync`: one run through Dagster, kept in the instance when DAGSTER_HOME is set."""
 
 from __future__ import annotations
 
@@ -24,8 +24,13 @@ def _job_and_tags(
 ) -> tuple[str, dict[str, str], str | None]:
     """Which job to run, its tags and its partition key (None for a partition range)."""
     mode = "full" if full else "window" if since else "incremental"
-    job = "dry_run" if dry_run else {"full": "full_resync", "window": "sync_window",
-                                     "incremental": "incremental_sync"}[mode]
+    job = (
+        "dry_run"
+        if dry_run
+        else {"full": "full_resync", "window": "sync_window", "incremental": "incremental_sync"}[
+            mode
+        ]
+    )
     tags = {MODE_TAG: mode}
     if since is not None and until is not None:
         tags[RANGE_START] = since.isoformat()
@@ -81,11 +86,19 @@ def run_sync(
     from sync_pipeline.definitions import defs, field_map
 
     with _instance() as instance:
-        result = execute_sync(defs, field_map, instance, pairs, full=full, dry_run=dry_run,
-                              since=since, until=until, verbose=verbose)
+        result = execute_sync(
+            defs,
+            field_map,
+            instance,
+            pairs,
+            full=full,
+            dry_run=dry_run,
+            since=since,
+            until=until,
+            verbose=verbose,
+        )
     print(sync_table(result, pairs, dry_run=dry_run))
     if result.success:
         return 0
     print(f"sync failed: {failure_line(result)}", file=sys.stderr)
     return 1
-

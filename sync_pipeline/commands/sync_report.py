@@ -14,7 +14,7 @@ def _value(result: dg.ExecuteInProcessResult, pair: str, name: str) -> Any:
     """An asset's value from this run; None when its step was skipped or failed."""
     try:
         return result.asset_value(dg.AssetKey([pair, name]))
-    except Exception:  # noqa: BLE001 - not materialised in this run: shown as "-"
+    except Exception:
         return None
 
 
@@ -24,17 +24,23 @@ def _links_notes(plan: Any, quarantined: int) -> str:
     counts = plan.plan.counts()
     parts = [
         f"{label} {counts.get(key, 0)}"
-        for key, label in (("matches", "matched"), ("adopts", "adopted"),
-                           ("conflicts", "conflicts"), ("orphans", "orphaned"),
-                           ("held", "held"))
+        for key, label in (
+            ("matches", "matched"),
+            ("adopts", "adopted"),
+            ("conflicts", "conflicts"),
+            ("orphans", "orphaned"),
+            ("held", "held"),
+        )
     ]
     return ", ".join([*parts, f"quarantined {quarantined}"])
 
 
-def _pair_rows(result: dg.ExecuteInProcessResult, pair: str, dry_run: bool) -> list[tuple[str, ...]]:
+def _pair_rows(
+    result: dg.ExecuteInProcessResult, pair: str, dry_run: bool
+) -> list[tuple[str, ...]]:
     rows_w, rows_c = _value(result, pair, "webcrm_rows"), _value(result, pair, "crmoffice_rows")
     quarantined = sum(len(r.frame.quarantined) for r in (rows_w, rows_c) if r is not None)
-    out = []
+    out: list[tuple[str, ...]] = []
     for direction in ("to_crmoffice", "to_webcrm"):
         planned = _value(result, pair, f"plan_{direction}")
         applied = None if dry_run else _value(result, pair, f"apply_{direction}")
@@ -55,8 +61,9 @@ def sync_table(result: dg.ExecuteInProcessResult, pairs: Sequence[str], *, dry_r
     """One row per pair and direction (plus the pair's link-only actions)."""
     rows = [HEADER] + [row for pair in pairs for row in _pair_rows(result, pair, dry_run)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

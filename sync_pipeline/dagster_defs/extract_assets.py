@@ -31,7 +31,9 @@ def entity_columns(field_map: FieldMap, system: str, entity: str) -> list[str]:
     return columns
 
 
-def oldest_cursor(store: LinkStore, field_map: FieldMap, system: str, entity: str) -> datetime | None:
+def oldest_cursor(
+    store: LinkStore, field_map: FieldMap, system: str, entity: str
+) -> datetime | None:
     """The cursor of the pair that is furthest behind; None (full read) if any has none yet."""
     values = []
     for pair in field_map.pairs.values():
@@ -42,17 +44,27 @@ def oldest_cursor(store: LinkStore, field_map: FieldMap, system: str, entity: st
     return min(v for v in values if v is not None)
 
 
-def _window(context: dg.AssetExecutionContext, store: LinkStore, field_map: FieldMap,
-            system: str, entity: str, policy: SyncPolicy) -> ReadWindow:
+def _window(
+    context: dg.AssetExecutionContext,
+    store: LinkStore,
+    field_map: FieldMap,
+    system: str,
+    entity: str,
+    policy: SyncPolicy,
+) -> ReadWindow:
     mode = run_mode(context)
     cursor = oldest_cursor(store, field_map, system, entity) if mode == "incremental" else None
     return read_window(
-        mode, cursor, window=partition_window(context),
+        mode,
+        cursor,
+        window=partition_window(context),
         overlap=timedelta(seconds=policy.overlap_seconds),
     )
 
 
-def _metadata(snapshot: Snapshot, stats_before: dict[str, int], stats_after: dict[str, int]) -> dict[str, object]:
+def _metadata(
+    snapshot: Snapshot, stats_before: dict[str, int], stats_after: dict[str, int]
+) -> dict[str, object]:
     return {
         "dagster/row_count": len(snapshot.records),
         "window": snapshot.window.describe(),

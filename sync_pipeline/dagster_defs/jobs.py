@@ -12,12 +12,14 @@ from sync_pipeline.dagster_defs.partitions import MODE_TAG, modification_date
 PLAN_ASSETS = ("webcrm_rows", "crmoffice_rows", "plan_to_crmoffice", "plan_to_webcrm", "plan_links")
 
 
-def pair_selection(field_map: FieldMap, pairs: Sequence[str], *, dry_run: bool) -> dg.AssetSelection:
+def pair_selection(
+    field_map: FieldMap, pairs: Sequence[str], *, dry_run: bool
+) -> dg.AssetSelection:
     """The pairs' groups (only up to their plans for a dry run) and the sources they read."""
     selected = [field_map.pairs[name] for name in pairs]
     if dry_run:
         keys = [dg.AssetKey([p.name, a]) for p in selected for a in PLAN_ASSETS]
-        groups = dg.AssetSelection.assets(*keys)
+        groups: dg.AssetSelection = dg.AssetSelection.assets(*keys)
     else:
         groups = dg.AssetSelection.groups(*(p.name for p in selected))
     sources = dg.AssetSelection.assets(
@@ -34,23 +36,31 @@ def sync_jobs(field_map: FieldMap) -> list[dg.UnresolvedAssetJobDefinition]:
     plans_only = pair_selection(field_map, list(field_map.pairs), dry_run=True)
     return [
         dg.define_asset_job(
-            "incremental_sync", selection=every_pair, partitions_def=modification_date,
+            "incremental_sync",
+            selection=every_pair,
+           
             tags={MODE_TAG: "incremental"},
             description="Changes since each pair's cursor (with an overlap), both ways.",
         ),
         dg.define_asset_job(
-            "full_resync", selection=every_pair, partitions_def=modification_date,
+            "full_resync",
+            selection=every_pair,
+           
             tags={MODE_TAG: "full"},
             description="Reads everything: finds drift and marks orphaned links. "
             "The partition picked is ignored.",
         ),
         dg.define_asset_job(
-            "dry_run", selection=plans_only, partitions_def=modification_date,
+            "dry_run",
+            selection=plans_only,
+           
             tags={MODE_TAG: "incremental"},
             description="Plans every pair without writing anything: read the plan assets.",
         ),
         dg.define_asset_job(
-            "sync_window", selection=every_pair, partitions_def=modification_date,
+            "sync_window",
+            selection=every_pair,
+           
             description="Re-syncs exactly the records modified in the picked partitions "
             "(a backfill over a date range).",
         ),
@@ -62,17 +72,23 @@ def _today_partition(context: dg.ScheduleEvaluationContext) -> str:
     return context.scheduled_execution_time.strftime("%Y-%m-%d")
 
 
-@dg.schedule(cron_schedule="*/15 * * * *", job_name="incremental_sync",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Incremental two-way sync every 15 minutes.")
+@dg.schedule(
+    cron_schedule="*/15 * * * *",
+    job_name="incremental_sync",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Incremental two-way sync every 15 minutes.",
+)
 def incremental_every_15_minutes(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """One incremental run per tick."""
     return dg.RunRequest(partition_key=_today_partition(context), tags={MODE_TAG: "incremental"})
 
 
-@dg.schedule(cron_schedule="0 3 * * *", job_name="full_resync",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Nightly full resync: drift and orphan detection.")
+@dg.schedule(
+    cron_schedule="0 3 * * *",
+    job_name="full_resync",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Nightly full resync: drift and orphan detection.",
+)
 def nightly_full_resync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """One full run per night."""
     return dg.RunRequest(partition_key=_today_partition(context), tags={MODE_TAG: "full"})

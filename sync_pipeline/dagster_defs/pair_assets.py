@@ -38,26 +38,36 @@ def _source_key(system: str, entity: str) -> dg.AssetKey:
 
 
 def rows_asset(pair: PairSpec, field_map: FieldMap, side: str) -> dg.AssetsDefinition:
-    """`<pair>/<side>_rows`: mapped, pandera-validated rows; bad rows quarantined (blocking check)."""
+    """`<pair>/<side>_rows`: mapped and pandera-validated; bad rows quarantined (blocking check)."""
     entity = pair.webcrm_entity if side == "webcrm" else pair.crmoffice_entity
     key = _key(pair, f"{side}_rows")
-    check = dg.AssetCheckSpec("valid_rows", asset=key, blocking=True,
-                              description="Share of quarantined rows stays under the threshold.")
+    check = dg.AssetCheckSpec(
+        "valid_rows",
+        asset=key,
+        blocking=True,
+        description="Share of quarantined rows stays under the threshold.",
+    )
 
     @dg.asset(
-        key=key, group_name=pair.name, check_specs=[check], kinds={"pandas", "pandera"},
-        ins={"snapshot": dg.AssetIn(_source_key(side, entity))}, **COMMON,
+        key=key,
+        group_name=pair.name,
+        check_specs=[check],
+        kinds={"pandas", "pandera"},
+        ins={"snapshot": dg.AssetIn(_source_key(side, entity))},
+        **COMMON,
         description=f"{entity} mapped to {pair.name}'s fields and validated; bad rows quarantined.",
     )
-    def rows(context: dg.AssetExecutionContext, snapshot: Snapshot,
-             sync_policy: SyncPolicy) -> Any:
+    def rows(context: dg.AssetExecutionContext, snapshot: Snapshot, sync_policy: SyncPolicy) -> Any:
         value = side_rows(snapshot, pair, side, field_map)
         quarantined = value.frame.quarantined
-        yield dg.Output(value, metadata={
-            "dagster/row_count": len(value.frame.valid),
-            "quarantined": len(quarantined),
-            "bad_share": round(value.bad_share, 4),
-        })
+        yield dg.Output(
+            value,
+            metadata={
+                "dagster/row_count": len(value.frame.valid),
+                "quarantined": len(quarantined),
+                "bad_share": round(value.bad_share, 4),
+            },
+        )
         over = value.bad_share > sync_policy.max_bad_share
         yield dg.AssetCheckResult(
             check_name="valid_rows",
@@ -73,7 +83,8 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: str) -> dg.AssetsDefin
                 "bad_share": round(value.bad_share, 4),
                 "sample": dg.MetadataValue.md(
                     quarantined.head(10)[["record_id", "reason"]].to_markdown(index=False)
-                    if not quarantined.empty else "none"
+                    if not quarantined.empty
+                    else "none"
                 ),
             },
         )
@@ -99,39 +110,80 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         name: dg.AssetOut(key=_key(pair, name), group_name=pair.name, kinds={"pandas"})
         for name in ("plan_to_crmoffice", "plan_to_webcrm", "plan_links")
     }
-    breaker = dg.AssetCheckSpec("mass_change", asset=_key(pair, "plan_links"), blocking=True,
-                                description="Stops the sinks if a run would update too many links.")
+    breaker = dg.AssetCheckSpec(
+        "mass_change",
+        asset=_key(pair, "plan_links"),
+        blocking=True,
+        description="Stops the sinks if a run would update too many links.",
+    )
     ins = {
         "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
         "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows")),
     }
 
-    @dg.multi_asset(name=f"{pair.name}__plan", outs=outs, ins=ins, check_specs=[breaker],
-                    deps=_shared_target_deps(pair, field_map), **COMMON)
-    def plan(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
-             sync_policy: SyncPolicy, webcrm_rows: SideRows, crmoffice_rows: SideRows) -> Any:
+    @dg.multi_asset(
+        name=f"{pair.name}__plan",
+        outs=outs,
+        ins=ins,
+        check_specs=[breaker],
+        deps=_shared_target_deps(pair, field_map),
+        **COMMON,
+    )
+    def plan(
+        context: dg.AssetExecutionContext,
+        link_store: LinkStoreResource,
+        sync_policy: SyncPolicy,
+        webcrm_rows: SideRows,
+        crmoffice_rows: SideRows,
+    ) -> Any:
         store = link_store.store()
         policy = ConflictPolicy(tie_winner=sync_policy.tie_winner)  # type: ignore[arg-type]
-        full = plan_pair(pair, webcrm_rows, crmoffice_rows, store, policy=policy,
-                         now=datetime.now(UTC))
+        full = plan_pair(
+            pair, webcrm_rows, crmoffice_rows, store, policy=policy, now=datetime.now(UTC)
+        )
         to_crm, to_web, planned = split_plan(pair, full, store, webcrm_rows, crmoffice_rows)
         counts = full.counts()
         preview = dg.MetadataValue.md(full.preview_markdown())
-        yield dg.Output(to_crm, output_name="plan_to_crmoffice", metadata={
-            "creates": counts["creates_to_crmoffice"], "updates": counts["updates_to_crmoffice"],
-            "dagster/row_count": len(to_crm.creates) + len(to_crm.updates), "preview": preview})
-        yield dg.Output(to_web, output_name="plan_to_webcrm", metadata={
-            "creates": counts["creates_to_webcrm"], "updates": counts["updates_to_webcrm"],
-            "dagster/row_count": len(to_web.creates) + len(to_web.updates), "preview": preview})
-        yield dg.Output(planned, output_name="plan_links", metadata={
-            **{k: int(v) for k, v in counts.items()}, "dagster/row_count": len(full.links),
-            "preview": preview})
-        verdict = mass_change_verdict(full, store.count_links(pair.name),
-                                      max_share=sync_policy.max_update_share)
-        yield dg.AssetCheckResult(check_name="mass_change", asset_key=_key(pair, "plan_links"),
-                                  passed=verdict.passed, description=verdict.message,
-                                  severity=dg.AssetCheckSeverity.ERROR,
-                                  metadata={"share": round(verdict.share, 4)})
+        yield dg.Output(
+            to_crm,
+            output_name="plan_to_crmoffice",
+            metadata={
+                "creates": counts["creates_to_crmoffice"],
+                "updates": counts["updates_to_crmoffice"],
+                "dagster/row_count": len(to_crm.creates) + len(to_crm.updates),
+                "preview": preview,
+            },
+        )
+        yield dg.Output(
+            to_web,
+            output_name="plan_to_webcrm",
+            metadata={
+                "creates": counts["creates_to_webcrm"],
+                "updates": counts["updates_to_webcrm"],
+                "dagster/row_count": len(to_web.creates) + len(to_web.updates),
+                "preview": preview,
+            },
+        )
+        yield dg.Output(
+            planned,
+            output_name="plan_links",
+            metadata={
+                **{k: int(v) for k, v in counts.items()},
+                "dagster/row_count": len(full.links),
+                "preview": preview,
+            },
+        )
+        verdict = mass_change_verdict(
+            full, store.count_links(pair.name), max_share=sync_policy.max_update_share
+        )
+        yield dg.AssetCheckResult(
+            check_name="mass_change",
+            asset_key=_key(pair, "plan_links"),
+            passed=verdict.passed,
+            description=verdict.message,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"share": round(verdict.share, 4)},
+        )
 
     return plan
 
@@ -148,42 +200,98 @@ def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
     pool = f"sync_{pair.name}"
     id_property = field_map.entities["webcrm"][pair.webcrm_entity].id
 
-    @dg.asset(key=_key(pair, "apply_links"), group_name=pair.name, pool=pool, **COMMON,
-              ins={"plan": dg.AssetIn(_key(pair, "plan_links")),
-                   "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
-                   "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows"))},
-              description="Links matched or adopted records, moves agreed shadows, marks orphans.")
-    def apply_links(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
-                    plan: LinkPlan, webcrm_rows: SideRows, crmoffice_rows: SideRows) -> dg.Output[ApplyReport]:
-        return _report_output(apply_links_step(pair, plan, webcrm_rows, crmoffice_rows,
-                                               link_store.store(), context.run_id))
+    @dg.asset(
+        key=_key(pair, "apply_links"),
+        group_name=pair.name,
+        pool=pool,
+        **COMMON,
+        ins={
+            "plan": dg.AssetIn(_key(pair, "plan_links")),
+            "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
+            "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows")),
+        },
+        description="Links matched or adopted records, moves agreed shadows, marks orphans.",
+    )
+    def apply_links(
+        context: dg.AssetExecutionContext,
+        link_store: LinkStoreResource,
+        plan: LinkPlan,
+        webcrm_rows: SideRows,
+        crmoffice_rows: SideRows,
+    ) -> dg.Output[ApplyReport]:
+        return _report_output(
+            apply_links_step(
+                pair, plan, webcrm_rows, crmoffice_rows, link_store.store(), context.run.run_id
+            )
+        )
 
-    @dg.asset(key=_key(pair, "apply_to_crmoffice"), group_name=pair.name, pool=pool, **COMMON,
-              kinds={"crmoffice"},
-              ins={"plan": dg.AssetIn(_key(pair, "plan_to_crmoffice")),
-                   "links_report": dg.AssetIn(_key(pair, "apply_links"))},
-              description=f"Creates and updates {pair.crmoffice_entity} in CRMOffice.")
-    def apply_to_crmoffice(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
-                           crmoffice: CrmofficeResource, sync_policy: SyncPolicy, plan: Any,
-                           links_report: ApplyReport) -> dg.Output[ApplyReport]:
-        return _report_output(apply_to_crmoffice_step(
-            pair, plan, crmoffice.client(), link_store.store(), context.run_id,
-            earlier=links_report, log=context.log.info,
-            max_attempts=sync_policy.max_failure_attempts))
+    @dg.asset(
+        key=_key(pair, "apply_to_crmoffice"),
+        group_name=pair.name,
+        pool=pool,
+        **COMMON,
+        kinds={"crmoffice"},
+        ins={
+            "plan": dg.AssetIn(_key(pair, "plan_to_crmoffice")),
+            "links_report": dg.AssetIn(_key(pair, "apply_links")),
+        },
+        description=f"Creates and updates {pair.crmoffice_entity} in CRMOffice.",
+    )
+    def apply_to_crmoffice(
+        context: dg.AssetExecutionContext,
+        link_store: LinkStoreResource,
+        crmoffice: CrmofficeResource,
+        sync_policy: SyncPolicy,
+        plan: Any,
+        links_report: ApplyReport,
+    ) -> dg.Output[ApplyReport]:
+        return _report_output(
+            apply_to_crmoffice_step(
+                pair,
+                plan,
+                crmoffice.client(),
+                link_store.store(),
+                context.run.run_id,
+                earlier=links_report,
+                log=context.log.info,
+                max_attempts=sync_policy.max_failure_attempts,
+            )
+        )
 
-    @dg.asset(key=_key(pair, "apply_to_webcrm"), group_name=pair.name, pool=pool, **COMMON,
-              kinds={"webcrm"},
-              ins={"plan": dg.AssetIn(_key(pair, "plan_to_webcrm")),
-                   "crmoffice_report": dg.AssetIn(_key(pair, "apply_to_crmoffice"))},
-              description=f"Creates and updates {pair.webcrm_entity} in WebCRM; then moves the "
-                          "pair's cursors if nothing failed.")
-    def apply_to_webcrm(context: dg.AssetExecutionContext, link_store: LinkStoreResource,
-                        webcrm: WebcrmResource, sync_policy: SyncPolicy, plan: Any,
-                        crmoffice_report: ApplyReport) -> dg.Output[ApplyReport]:
-        return _report_output(apply_to_webcrm_step(
-            pair, plan, webcrm.client(), link_store.store(), context.run_id,
-            id_property=id_property, earlier=crmoffice_report, log=context.log.info,
-            max_attempts=sync_policy.max_failure_attempts))
+    @dg.asset(
+        key=_key(pair, "apply_to_webcrm"),
+        group_name=pair.name,
+        pool=pool,
+        **COMMON,
+        kinds={"webcrm"},
+        ins={
+            "plan": dg.AssetIn(_key(pair, "plan_to_webcrm")),
+            "crmoffice_report": dg.AssetIn(_key(pair, "apply_to_crmoffice")),
+        },
+        description=f"Creates and updates {pair.webcrm_entity} in WebCRM; then moves the "
+        "pair's cursors if nothing failed.",
+    )
+    def apply_to_webcrm(
+        context: dg.AssetExecutionContext,
+        link_store: LinkStoreResource,
+        webcrm: WebcrmResource,
+        sync_policy: SyncPolicy,
+        plan: Any,
+        crmoffice_report: ApplyReport,
+    ) -> dg.Output[ApplyReport]:
+        return _report_output(
+            apply_to_webcrm_step(
+                pair,
+                plan,
+                webcrm.client(),
+                link_store.store(),
+                context.run.run_id,
+                id_property=id_property,
+                earlier=crmoffice_report,
+                log=context.log.info,
+                max_attempts=sync_policy.max_failure_attempts,
+            )
+        )
 
     return [apply_links, apply_to_crmoffice, apply_to_webcrm]
 

@@ -39,6 +39,7 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datet
     window = context.partition_time_window
     return window.start, window.end
 
+
 # Single-run backfills (a date range as one run) are how backfills work here; Dagster still
 # labels `backfill_policy` beta, and would say so once per asset on every load.
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`", category=dg.BetaWarning)

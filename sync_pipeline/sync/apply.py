@@ -47,8 +47,13 @@ class ApplyReport:
 
     def counts(self) -> dict[str, int]:
         """The numeric outcome."""
-        return {"created": self.created, "updated": self.updated, "linked": self.linked,
-                "failed": self.failed, "orphaned": self.orphaned}
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "linked": self.linked,
+            "failed": self.failed,
+            "orphaned": self.orphaned,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,9 @@ class Sink:
     def fail_records(self, direction: str, rows: Sequence[tuple[str, str]]) -> None:
         """Record per-record failures (retried on later runs, given up at the cap)."""
         if rows:
-            self.store.record_failures(self.pair.name, direction, list(rows), self.run_id,
-                                       max_attempts=self.max_attempts)
+            self.store.record_failures(
+                self.pair.name, direction, list(rows), self.run_id, max_attempts=self.max_attempts
+            )
             for record_id, error in rows:
                 self.report.fail(record_id, error)
 
@@ -78,8 +84,9 @@ class Sink:
         """Write new links (each closes its intent) and count them."""
         if not writes:
             return
-        outcomes = self.store.add_links(self.pair.name, self.pair.crmoffice_entity, writes,
-                                        self.run_id)
+        outcomes = self.store.add_links(
+            self.pair.name, self.pair.crmoffice_entity, writes, self.run_id
+        )
         for outcome in outcomes:
             if outcome.ok:
                 self.report.created += 1
@@ -87,7 +94,7 @@ class Sink:
                 self.report.fail(outcome.webcrm_id, outcome.reason)
 
 
-def _values(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+def _values(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, str]:
     return {name: str(row[name]) for name in names}
 
 
@@ -97,8 +104,14 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
     names = list(pair.field_names)
     new = plan.links[plan.links["action"].isin(["match", "adopt"])]
     writes = [
-        LinkWrite(str(r["webcrm_id"]), str(r["crmoffice_id"]), _values(r, names),
-                  r["action"], None, None if pd.isna(r["intent_id"]) else int(r["intent_id"]))
+        LinkWrite(
+            str(r["webcrm_id"]),
+            str(r["crmoffice_id"]),
+            _values(r, names),
+            r["action"],
+            None,
+            None if pd.isna(r["intent_id"]) else int(r["intent_id"]),
+        )
         for r in new.to_dict("records")
     ]
     if writes:
@@ -108,14 +121,18 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
             else:
                 report.fail(outcome.webcrm_id, outcome.reason)
     moves = plan.links[plan.links["action"] == "shadow_move"]
-    shadow_writes = [ShadowWrite(str(r["webcrm_id"]), _values(r, names), "shadow_move")
-                     for r in moves.to_dict("records")]
+    shadow_writes = [
+        ShadowWrite(str(r["webcrm_id"]), _values(r, names), "shadow_move")
+        for r in moves.to_dict("records")
+    ]
     shadow_writes += _conflict_entries(plan.conflicts)
     if shadow_writes:
         store.update_shadows(pair.name, shadow_writes, run_id)
     if not plan.orphans.empty:
-        rows = [(str(r["webcrm_id"]), str(r["crmoffice_id"]), str(r["missing_side"]))
-                for r in plan.orphans.to_dict("records")]
+        rows = [
+            (str(r["webcrm_id"]), str(r["crmoffice_id"]), str(r["missing_side"]))
+            for r in plan.orphans.to_dict("records")
+        ]
         report.orphaned = store.mark_orphaned(pair.name, rows, run_id)
     if len(plan.intents_not_applied):
         store.close_intents([int(i) for i in plan.intents_not_applied["intent_id"]], "not_applied")
@@ -127,17 +144,26 @@ def _conflict_entries(conflicts: pd.DataFrame) -> list[ShadowWrite]:
     entries = []
     for webcrm_id, rows in conflicts.groupby("webcrm_id", sort=True):
         detail = {
-            str(r["field"]): {key: r[key] for key in
-                              ("webcrm_value", "crmoffice_value", "shadow_value", "winner", "rule")}
+            str(r["field"]): {
+                key: r[key]
+                for key in ("webcrm_value", "crmoffice_value", "shadow_value", "winner", "rule")
+            }
             for r in rows.to_dict("records")
         }
         entries.append(ShadowWrite(str(webcrm_id), {}, "conflict", None, detail))
     return entries
 
 
-def apply_to_crmoffice(pair: PairSpec, plan: DirectionPlan, client: CrmofficeClient,
-                       store: LinkStore, run_id: str, *, max_attempts: int,
-                       on_progress: Progress | None = None) -> ApplyReport:
+def apply_to_crmoffice(
+    pair: PairSpec,
+    plan: DirectionPlan,
+    client: CrmofficeClient,
+    store: LinkStore,
+    run_id: str,
+    *,
+    max_attempts: int,
+    on_progress: Progress | None = None,
+) -> ApplyReport:
     """Creates (each behind an intent) and field-level PATCHes, one request per record."""
     sink = Sink(pair, store, run_id, max_attempts, ApplyReport(pair.name, "to_crmoffice"))
     _create_in_crmoffice(sink, plan.creates, client)
@@ -147,7 +173,7 @@ def apply_to_crmoffice(pair: PairSpec, plan: DirectionPlan, client: CrmofficeCli
     return sink.report
 
 
-def _crmoffice_body(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+def _crmoffice_body(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, Any]:
     """CRMOffice clears a field with null."""
     return {name: (str(row[name]) or None) for name in names}
 
@@ -170,8 +196,19 @@ def _create_in_crmoffice(sink: Sink, creates: pd.DataFrame, client: CrmofficeCli
     def on_result(index: int, result: WriteResult) -> None:
         source_id, shadow = items[index]
         if result.ok and result.record is not None:
-            sink.link([LinkWrite(source_id, str(result.record["id"]), shadow, "create",
-                                 "to_crmoffice", intents[index], {"created": shadow})])
+            sink.link(
+                [
+                    LinkWrite(
+                        source_id,
+                        str(result.record["id"]),
+                        shadow,
+                        "create",
+                        "to_crmoffice",
+                        intents[index],
+                        {"created": shadow},
+                    )
+                ]
+            )
             return
         if _definitely_not_applied(result):
             sink.store.close_intents([intents[index]], "not_applied")
@@ -184,16 +221,26 @@ def _update_in_crmoffice(sink: Sink, updates: pd.DataFrame, client: CrmofficeCli
     if updates.empty:
         return
     rows = updates.to_dict("records")
-    ops = [WriteOp("patch", sink.pair.crmoffice_entity,
-                   _crmoffice_body(r, list(r["changed"])), str(r["crmoffice_id"])) for r in rows]
+    ops = [
+        WriteOp(
+            "patch",
+            sink.pair.crmoffice_entity,
+            _crmoffice_body(r, list(r["changed"])),
+            str(r["crmoffice_id"]),
+        )
+        for r in rows
+    ]
 
     def on_result(index: int, result: WriteResult) -> None:
         row = rows[index]
         webcrm_id, changed = str(row["webcrm_id"]), list(row["changed"])
         if result.ok:
             values = _values(row, changed)
-            sink.store.update_shadows(sink.pair.name, [ShadowWrite(
-                webcrm_id, values, "update", "to_crmoffice", {"written": values})], sink.run_id)
+            sink.store.update_shadows(
+                sink.pair.name,
+                [ShadowWrite(webcrm_id, values, "update", "to_crmoffice", {"written": values})],
+                sink.run_id,
+            )
             sink.report.updated += 1
         elif result.status == 404:
             orphan = (webcrm_id, str(row["crmoffice_id"]), "crmoffice")
@@ -204,9 +251,17 @@ def _update_in_crmoffice(sink: Sink, updates: pd.DataFrame, client: CrmofficeCli
     client.write_many(ops, on_result=on_result)
 
 
-def apply_to_webcrm(pair: PairSpec, plan: DirectionPlan, client: WebcrmClient, store: LinkStore,
-                    run_id: str, *, id_property: str, max_attempts: int,
-                    on_progress: Progress | None = None) -> ApplyReport:
+def apply_to_webcrm(
+    pair: PairSpec,
+    plan: DirectionPlan,
+    client: WebcrmClient,
+    store: LinkStore,
+    run_id: str,
+    *,
+    id_property: str,
+    max_attempts: int,
+    on_progress: Progress | None = None,
+) -> ApplyReport:
     """Creates and field-level updates through WebCRM's bulk PATCH, chunk by chunk."""
     sink = Sink(pair, store, run_id, max_attempts, ApplyReport(pair.name, "to_webcrm"))
     props = {f.name: f.webcrm for f in pair.fields}
@@ -217,8 +272,9 @@ def apply_to_webcrm(pair: PairSpec, plan: DirectionPlan, client: WebcrmClient, s
     return sink.report
 
 
-def _create_in_webcrm(sink: Sink, creates: pd.DataFrame, props: Mapping[str, str],
-                      client: WebcrmClient) -> None:
+def _create_in_webcrm(
+    sink: Sink, creates: pd.DataFrame, props: Mapping[str, str], client: WebcrmClient
+) -> None:
     if creates.empty:
         return
     rows = creates.to_dict("records")
@@ -230,8 +286,17 @@ def _create_in_webcrm(sink: Sink, creates: pd.DataFrame, props: Mapping[str, str
         for i, result in enumerate(results, start=offset):
             source_id, shadow = items[i]
             if result.ok and result.id is not None:
-                links.append(LinkWrite(result.id, source_id, shadow, "create", "to_webcrm",
-                                       intents[i], {"created": shadow}))
+                links.append(
+                    LinkWrite(
+                        result.id,
+                        source_id,
+                        shadow,
+                        "create",
+                        "to_webcrm",
+                        intents[i],
+                        {"created": shadow},
+                    )
+                )
                 continue
             if not result.outcome_unknown:  # the API answered: this item was not inserted
                 dead.append(intents[i])
@@ -245,20 +310,28 @@ def _create_in_webcrm(sink: Sink, creates: pd.DataFrame, props: Mapping[str, str
     client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=on_chunk)
 
 
-def _update_in_webcrm(sink: Sink, updates: pd.DataFrame, props: Mapping[str, str],
-                      id_property: str, client: WebcrmClient) -> None:
+def _update_in_webcrm(
+    sink: Sink,
+    updates: pd.DataFrame,
+    props: Mapping[str, str],
+    id_property: str,
+    client: WebcrmClient,
+) -> None:
     if updates.empty:
         return
     rows = updates.to_dict("records")
 
     def on_chunk(offset: int, results: list[ItemResult]) -> None:
         writes, failures = [], []
-        for row, result in zip(rows[offset:offset + len(results)], results, strict=True):
+        for row, result in zip(rows[offset : offset + len(results)], results, strict=True):
             changed = list(row["changed"])
             if result.ok:
                 values = _values(row, changed)
-                writes.append(ShadowWrite(str(row["webcrm_id"]), values, "update", "to_webcrm",
-                                          {"written": values}))
+                writes.append(
+                    ShadowWrite(
+                        str(row["webcrm_id"]), values, "update", "to_webcrm", {"written": values}
+                    )
+                )
             else:
                 failures.append((str(row["crmoffice_id"]), result.error or "update failed"))
         if writes:
@@ -266,6 +339,7 @@ def _update_in_webcrm(sink: Sink, updates: pd.DataFrame, props: Mapping[str, str
             sink.report.updated += len(writes)
         sink.fail_records("to_webcrm", failures)
 
-    bodies = [{id_property: int(r["webcrm_id"]), **{props[n]: r[n] for n in r["changed"]}}
-              for r in rows]
+    bodies = [
+        {id_property: int(r["webcrm_id"]), **{props[n]: r[n] for n in r["changed"]}} for r in rows
+    ]
     client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=on_chunk)

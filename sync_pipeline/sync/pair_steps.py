@@ -9,8 +9,8 @@ nothing but this run's own earlier steps has written to the pair since.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sync_pipeline.core import PairPlan, PairSpec
 from sync_pipeline.store import LinkStore
@@ -99,8 +99,9 @@ def apply_to_crmoffice_step(
     """CRMOffice writes, only if the pair is as the previous step left it."""
     with store.pair_lock(pair.name, run_id):
         _check_basis(store, pair.name, earlier.basis_after)
-        report = apply_to_crmoffice(pair, plan, client, store, run_id,
-                                    max_attempts=max_attempts, on_progress=log)
+        report = apply_to_crmoffice(
+            pair, plan, client, store, run_id, max_attempts=max_attempts, on_progress=log
+        )
         report.basis_after = pair_basis(store, pair.name)
         return report
 
@@ -120,9 +121,16 @@ def apply_to_webcrm_step(
     """WebCRM writes; then, if no record failed in this run, the pair's cursors move on."""
     with store.pair_lock(pair.name, run_id):
         _check_basis(store, pair.name, earlier.basis_after)
-        report = apply_to_webcrm(pair, plan, client, store, run_id,
-                                 id_property=id_property, max_attempts=max_attempts,
-                                 on_progress=log)
+        report = apply_to_webcrm(
+            pair,
+            plan,
+            client,
+            store,
+            run_id,
+            id_property=id_property,
+            max_attempts=max_attempts,
+            on_progress=log,
+        )
         if earlier.failed == 0 and report.failed == 0:
             for (cursor_pair, entity), value in plan.cursors.items():
                 store.set_cursor(cursor_pair, entity, value)

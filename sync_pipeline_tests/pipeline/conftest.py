@@ -1,4 +1,4 @@
-"""A sandbox on ephemeral loopback ports, a real SQLite link store, and Dagster runs against them."""
+"""A sandbox on ephemeral ports, a real SQLite link store, and Dagster runs against them."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class Pipeline:
     """The whole pipeline wired to one sandbox and one store file, run like the CLI runs it."""
 
     def __init__(self, sandbox: RunningSandbox, folder: Path, **policy: Any) -> None:
+        # These tests edit 1 of a handful of links: far over any mass-change share. The
+        # breaker has tests of its own (test_guards.py).
+        policy.setdefault("max_update_share", 1.0)
         self.sandbox = sandbox
         self.field_map = load_field_map()
         self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
@@ -39,24 +42,42 @@ class Pipeline:
 
     def _resources(self, folder: Path, policy: dict[str, Any]) -> dict[str, object]:
         return {
-            "webcrm": WebcrmResource(base_url=self.sandbox.webcrm_url,
-                                     api_token="sandbox-webcrm-token",
-                                     rate_limit_per_minute=UNLIMITED),
-            "crmoffice": CrmofficeResource(base_url=self.sandbox.crmoffice_url,
-                                           client_id="sandbox-client",
-                                           client_secret="sandbox-secret",
-                                           rate_limit_per_minute=UNLIMITED),
+            "webcrm": WebcrmResource(
+                base_url=self.sandbox.webcrm_url,
+                api_token="sandbox-webcrm-token",
+                rate_limit_per_minute=UNLIMITED,
+            ),
+            "crmoffice": CrmofficeResource(
+                base_url=self.sandbox.crmoffice_url,
+                client_id="sandbox-client",
+                client_secret="sandbox-secret",
+                rate_limit_per_minute=UNLIMITED,
+            ),
             "link_store": LinkStoreResource(url=self.state_url),
             "sync_policy": SyncPolicy(**policy),
             "io_manager": LatestValueIOManager(base_dir=str(folder / "values")),
         }
 
-    def sync(self, *pairs: str, full: bool = False, dry_run: bool = False,
-             since: date | None = None, until: date | None = None,
-             expect_success: bool = True) -> dg.ExecuteInProcessResult:
+    def sync(
+        self,
+        *pairs: str,
+        full: bool = False,
+        dry_run: bool = False,
+        since: date | None = None,
+        until: date | None = None,
+        expect_success: bool = True,
+    ) -> dg.ExecuteInProcessResult:
         """One run; by default it must succeed."""
-        result = execute_sync(self.defs, self.field_map, self.instance, list(pairs or PAIRS),
-                              full=full, dry_run=dry_run, since=since, until=until)
+        result = execute_sync(
+            self.defs,
+            self.field_map,
+            self.instance,
+            list(pairs or PAIRS),
+            full=full,
+            dry_run=dry_run,
+            since=since,
+            until=until,
+        )
         if expect_success and not result.success:
             from sync_pipeline.commands.sync_report import failure_line
 
@@ -76,8 +97,14 @@ class Pipeline:
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
     """Both emulated CRMs, empty, on ephemeral ports, with limits out of the way."""
-    settings = SandboxSettings(webcrm_port=0, crmoffice_port=0, seed=None, empty=True,
-                               webcrm_rate_limit=UNLIMITED, crmoffice_rate_limit=UNLIMITED)
+    settings = SandboxSettings(
+        webcrm_port=0,
+        crmoffice_port=0,
+        seed=None,
+        empty=True,
+        webcrm_rate_limit=UNLIMITED,
+        crmoffice_rate_limit=UNLIMITED,
+    )
     with running_sandbox(settings) as running:
         yield running
 

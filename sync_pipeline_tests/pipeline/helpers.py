@@ -39,8 +39,9 @@ def partner(store: LinkStore, pair: str, record_id: str | int) -> str:
     links = [link for link in store.find_links(str(record_id)) if link["pair"] == pair]
     assert len(links) == 1, f"expected one {pair} link for {record_id}, got {links}"
     link = links[0]
-    return str(link["crmoffice_id"] if str(link["webcrm_id"]) == str(record_id)
-               else link["webcrm_id"])
+    return str(
+        link["crmoffice_id"] if str(link["webcrm_id"]) == str(record_id) else link["webcrm_id"]
+    )
 
 
 def contact(sandbox: RunningSandbox, contact_id: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def _linked_person(pipeline: Pipeline) -> tuple[int, str]:
 
 def test_new_person_arrives_as_a_contact_with_its_four_fields(pipeline: Pipeline) -> None:
     """A person created in WebCRM becomes one CRMOffice contact carrying the mapped fields."""
-    person_id, contact_id = _linked_person(pipeline)
+    _, contact_id = _linked_person(pipeline)
     created = contact(pipeline.sandbox, contact_id)
     for prop, field in PERSON_TO_CONTACT.items():
         assert created[field] == PERSON[prop]
@@ -54,7 +54,7 @@ def test_contact_edit_flows_to_person(pipeline: Pipeline, prop: str, field: str)
 
 
 def test_unlinked_contact_creates_a_person(pipeline: Pipeline) -> None:
-    """A CRMOffice contact linked to nothing gets a WebCRM person (persons_contacts creates both ways)."""
+    """A CRMOffice contact linked to nothing gets a WebCRM person (creates go both ways)."""
     contact_id = pipeline.sandbox.crmoffice.insert(
         "contacts", {"givenName": "Kari", "familyName": "Nordmann", "mobilePhone": "+47 912 34 567"}
     )
@@ -68,8 +68,14 @@ def test_unlinked_contact_creates_a_person(pipeline: Pipeline) -> None:
 
 def _linked_user(pipeline: Pipeline) -> tuple[int, str]:
     user_id = pipeline.sandbox.webcrm.insert(
-        "Users", {"UserName": "Mette Frederiksen", "UserMobilePhone": "+45 40 50 60 70",
-                  "UserTelephone": "+45 70 10 20 30", "UserEmail": "mf@example.dk"})
+        "Users",
+        {
+            "UserName": "Mette Frederiksen",
+            "UserMobilePhone": "+45 40 50 60 70",
+            "UserTelephone": "+45 70 10 20 30",
+            "UserEmail": "mf@example.dk",
+        },
+    )
     pipeline.sync()
     return user_id, partner(pipeline.store(), "users_contacts", user_id)
 
@@ -105,7 +111,7 @@ def test_contact_edit_flows_to_user(pipeline: Pipeline, prop: str, field: str) -
 
 def test_product_creates_a_company_and_not_the_other_way(pipeline: Pipeline) -> None:
     """Products get a linked company; a lone company never creates a product."""
-    product_id = pipeline.sandbox.webcrm.insert("Products", {"ProductName": "Havregryn 1 kg"})
+    product_id = pipeline.sandbox.webcrm.insert("Products", {"ProductCombined": "Havregryn 1 kg"})
     pipeline.sandbox.crmoffice.insert("companies", {"name": "Fjordkraft AS"})
     pipeline.sync()
     company_id = partner(pipeline.store(), "products_companies", product_id)

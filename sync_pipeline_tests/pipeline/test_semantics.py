@@ -25,8 +25,9 @@ def test_conflict_newest_edit_wins_and_is_recorded(pipeline: Pipeline) -> None:
     """Both sides changed the same field differently: the more recently updated record wins."""
     person_id, contact_id = _linked(pipeline)
     now = datetime.now(UTC)
-    pipeline.sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Older"},
-                                 at=now - timedelta(seconds=30))
+    pipeline.sandbox.webcrm.edit(
+        "Persons", person_id, {"PersonLastName": "Older"}, at=now - timedelta(seconds=30)
+    )
     pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"familyName": "Newer"}, at=now)
     pipeline.sync("persons_contacts")
     assert person(pipeline.sandbox, person_id)["PersonLastName"] == "Newer"
@@ -39,8 +40,12 @@ def test_conflict_non_empty_beats_empty(pipeline: Pipeline) -> None:
     """A newer clear loses to an older non-empty edit of the same field."""
     person_id, contact_id = _linked(pipeline)
     now = datetime.now(UTC)
-    pipeline.sandbox.webcrm.edit("Persons", person_id, {"PersonMobilePhone": "+45 55 55 55 55"},
-                                 at=now - timedelta(seconds=30))
+    pipeline.sandbox.webcrm.edit(
+        "Persons",
+        person_id,
+        {"PersonMobilePhone": "+45 55 55 55 55"},
+        at=now - timedelta(seconds=30),
+    )
     pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"mobilePhone": None}, at=now)
     pipeline.sync("persons_contacts")
     assert contact(pipeline.sandbox, contact_id)["mobilePhone"] == "+45 55 55 55 55"
@@ -58,7 +63,8 @@ def test_clear_propagates(pipeline: Pipeline) -> None:
 def test_empty_values_never_flap(pipeline: Pipeline) -> None:
     """`""` in WebCRM and null/whitespace in CRMOffice are one value: no write, run after run."""
     person_id = pipeline.sandbox.webcrm.insert(
-        "Persons", {"PersonFirstName": "Ib", "PersonLastName": "Ås", "PersonDirectPhone": ""})
+        "Persons", {"PersonFirstName": "Ib", "PersonLastName": "Ås", "PersonDirectPhone": ""}
+    )
     pipeline.sync("persons_contacts")
     contact_id = partner(pipeline.store(), "persons_contacts", person_id)
     pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"directPhone": "   "})
@@ -75,7 +81,7 @@ def test_second_run_writes_nothing(pipeline: Pipeline) -> None:
         pipeline.sandbox.webcrm.insert("Persons", {**PERSON, "PersonFirstName": f"P{n}"})
         pipeline.sandbox.crmoffice.insert("contacts", {"givenName": f"C{n}", "familyName": "Berg"})
     pipeline.sandbox.webcrm.insert("Users", {"UserName": "U", "UserMobilePhone": "+45 12 12 12 12"})
-    pipeline.sandbox.webcrm.insert("Products", {"ProductName": "Øl"})
+    pipeline.sandbox.webcrm.insert("Products", {"ProductCombined": "Øl"})
     pipeline.sync(full=True)
     before = pipeline.writes()
     pipeline.sync()
@@ -86,8 +92,9 @@ def test_second_run_writes_nothing(pipeline: Pipeline) -> None:
 def test_unmapped_fields_survive_updates_on_both_sides(pipeline: Pipeline) -> None:
     """Updates touch only mapped fields: PersonEmail/PersonTitle and a contact's email survive."""
     person_id, contact_id = _linked(pipeline)
-    pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"email": "k@example.no",
-                                                             "title": "CFO"})
+    pipeline.sandbox.crmoffice.edit(
+        "contacts", contact_id, {"email": "k@example.no", "title": "CFO"}
+    )
     pipeline.sync("persons_contacts")
     pipeline.sandbox.webcrm.edit("Persons", person_id, {"PersonFirstName": "Sørine"})
     pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"mobilePhone": "+45 21 21 21 21"})
@@ -129,15 +136,26 @@ def test_deleted_records_are_not_resurrected(pipeline: Pipeline) -> None:
 def test_initial_matching_links_and_reports_ambiguity(pipeline: Pipeline) -> None:
     """Equal match keys link pre-existing records; two candidates for one key link nothing."""
     sandbox = pipeline.sandbox
-    unique = {"PersonFirstName": "Lone", "PersonLastName": "Dahl", "PersonMobilePhone": "+45 26 26 26 26"}
-    twin = {"PersonFirstName": "Ole", "PersonLastName": "Hansen", "PersonMobilePhone": "+45 27 27 27 27"}
+    unique = {
+        "PersonFirstName": "Lone",
+        "PersonLastName": "Dahl",
+        "PersonMobilePhone": "+45 26 26 26 26",
+    }
+    twin = {
+        "PersonFirstName": "Ole",
+        "PersonLastName": "Hansen",
+        "PersonMobilePhone": "+45 27 27 27 27",
+    }
     lone = sandbox.webcrm.insert("Persons", unique)
     ole = sandbox.webcrm.insert("Persons", twin)
     lone_contact = sandbox.crmoffice.insert(
-        "contacts", {"givenName": "lone ", "familyName": "DAHL", "mobilePhone": "+4526262626"})
+        "contacts", {"givenName": "lone ", "familyName": "DAHL", "mobilePhone": "+4526262626"}
+    )
     for _ in range(2):
         sandbox.crmoffice.insert(
-            "contacts", {"givenName": "Ole", "familyName": "Hansen", "mobilePhone": "+45 27 27 27 27"})
+            "contacts",
+            {"givenName": "Ole", "familyName": "Hansen", "mobilePhone": "+45 27 27 27 27"},
+        )
     dry = pipeline.sync(dry_run=True)
     plan = dry.asset_value(("persons_contacts", "plan_links")).plan  # type: ignore[arg-type]
     assert plan.counts()["matches"] == 1 and plan.counts()["held"] >= 3
