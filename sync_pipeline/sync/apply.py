@@ -19,6 +19,7 @@ import pandas as pd
 from sync_pipeline.clients import CrmofficeClient, ItemResult, WebcrmClient, WriteOp, WriteResult
 from sync_pipeline.core import PairPlan, PairSpec
 from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
 
 MAX_ERROR_SAMPLES = 5
@@ -136,6 +137,7 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
         report.orphaned = store.mark_orphaned(pair.name, rows, run_id)
     if len(plan.intents_not_applied):
         store.close_intents([int(i) for i in plan.intents_not_applied["intent_id"]], "not_applied")
+    crash_point("after_links")
     return report
 
 
@@ -190,11 +192,13 @@ def _create_in_crmoffice(sink: Sink, creates: pd.DataFrame, client: CrmofficeCli
     rows = creates.to_dict("records")
     items = [(str(r["source_id"]), _values(r, sink.names)) for r in rows]
     intents = sink.store.open_intents_for(sink.pair.name, "to_crmoffice", items, sink.run_id)
+    crash_point("after_intents")
     entity = sink.pair.crmoffice_entity
     ops = [WriteOp("create", entity, _crmoffice_body(r, sink.names)) for r in rows]
 
     def on_result(index: int, result: WriteResult) -> None:
         source_id, shadow = items[index]
+        crash_point("after_create_response")
         if result.ok and result.record is not None:
             sink.link(
                 [
@@ -234,6 +238,7 @@ def _update_in_crmoffice(sink: Sink, updates: pd.DataFrame, client: CrmofficeCli
     def on_result(index: int, result: WriteResult) -> None:
         row = rows[index]
         webcrm_id, changed = str(row["webcrm_id"]), list(row["changed"])
+        crash_point("after_update_response")
         if result.ok:
             values = _values(row, changed)
             sink.store.update_shadows(
@@ -280,8 +285,10 @@ def _create_in_webcrm(
     rows = creates.to_dict("records")
     items = [(str(r["source_id"]), _values(r, sink.names)) for r in rows]
     intents = sink.store.open_intents_for(sink.pair.name, "to_webcrm", items, sink.run_id)
+    crash_point("after_intents")
 
     def on_chunk(offset: int, results: list[ItemResult]) -> None:
+        crash_point("after_create_response")
         links, failures, dead = [], [], []
         for i, result in enumerate(results, start=offset):
             source_id, shadow = items[i]
@@ -322,6 +329,7 @@ def _update_in_webcrm(
     rows = updates.to_dict("records")
 
     def on_chunk(offset: int, results: list[ItemResult]) -> None:
+        crash_point("after_update_response")
         writes, failures = [], []
         for row, result in zip(rows[offset : offset + len(results)], results, strict=True):
             changed = list(row["changed"])

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.window import ReadWindow
 
 
@@ -80,6 +81,7 @@ def extract_webcrm(
     else:
         records = client.query_updated(entity, window.since, window.until)
     frame = records_frame(records, columns)
+    crash_point("after_extract")
     return Snapshot("webcrm", entity, frame, window, high_water(frame, updated_column))
 
 
@@ -94,4 +96,5 @@ def extract_crmoffice(
     frame = records_frame(client.list_all(entity, updated_since=window.since), columns)
     if window.until is not None:
         frame = before(frame, updated_column, window.until)
+    crash_point("after_extract")
     return Snapshot("crmoffice", entity, frame, window, high_water(frame, updated_column))

@@ -20,6 +20,7 @@ from sync_pipeline.sync.apply import (
     apply_to_crmoffice,
     apply_to_webcrm,
 )
+from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan, LinkPlan, SideRows
 
 Log = Callable[[str], None]
@@ -57,6 +58,7 @@ def split_plan(
     pair: PairSpec, plan: PairPlan, store: LinkStore, webcrm: SideRows, crmoffice: SideRows
 ) -> tuple[DirectionPlan, DirectionPlan, LinkPlan]:
     """Split a pair plan into what each sink needs, stamped with the store basis."""
+    crash_point("after_plan")
     basis = pair_basis(store, pair.name)
     cursors = _cursors(pair, (webcrm, crmoffice))
     to_crmoffice, to_webcrm = (
