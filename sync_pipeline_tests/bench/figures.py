@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sync_pipeline_tests.bench import fig_extract, fig_rate_limit
+from sync_pipeline_tests.bench import fig_diff, fig_extract, fig_memory, fig_rate_limit
 from sync_pipeline_tests.bench.harness import Group
 
 GROUPS: dict[str, Group] = {
     "extract": Group("extract", fig_extract.FIGURES, fig_extract.measure_extract),
     "rate_limit": Group("rate_limit", fig_rate_limit.FIGURES, fig_rate_limit.measure_rate_limit),
+    "diff": Group("diff", fig_diff.FIGURES, fig_diff.measure_diff),
+    "memory": Group("memory", fig_memory.FIGURES, fig_memory.measure_memory),
 }

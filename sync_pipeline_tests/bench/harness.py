@@ -47,6 +47,12 @@ def machine_lines() -> list[str]:
     ]
 
 
+def load_line(when: str) -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews every timing."""
+    one, five, fifteen = os.getloadavg()
+    return f"# load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def config_lines(config: BenchConfig) -> list[str]:
     """Header lines with the sizes used."""
     return [
@@ -70,6 +76,7 @@ def run_groups(
 ) -> Figures:
     """Run the selected groups in order; progress on stderr-like `out` comments."""
     figures: Figures = {}
+    print(load_line("at start"), file=out, flush=True)
     for name in config.groups:
         group = groups[name]
         start = time.perf_counter()
@@ -85,7 +92,7 @@ def run_groups(
 
 def report(config: BenchConfig, figures: Figures, out: TextIO = sys.stdout) -> None:
     """The machine header, then one `name: value` line per figure (and the JSON file)."""
-    for line in [*machine_lines(), *config_lines(config)]:
+    for line in [*machine_lines(), load_line("at end"), *config_lines(config)]:
         print(line, file=out)
     for name, value in figures.items():
         print(f"{name}: {format_value(value)}", file=out)
