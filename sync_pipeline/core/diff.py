@@ -8,6 +8,7 @@ Arrow compares; the rules then run on the few changed rows only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,23 +198,31 @@ def _assemble(
         shadows[key] = pd.Series(values[kept], dtype="str")
     for f in fields:
         shadows[f] = pd.Series(outcomes[f].stored[kept], dtype="str")
-    conflict_parts = []
-    for f in fields:
-        o = outcomes[f]
-        hit = np.flatnonzero(o.conflict)
-        conflict_parts.append(
-            conflicts_frame(
-                webcrm_id=ids["webcrm_id"][hit],
-                crmoffice_id=ids["crmoffice_id"][hit],
-                field=f,
-                webcrm_value=o.webcrm[hit],
-                crmoffice_value=o.crmoffice[hit],
-                shadow_value=o.shadow[hit],
-                winner=np.where(o.winner_webcrm[hit], "webcrm", "crmoffice"),
-                rule=o.rule[hit],
+    return DiffResult(updates=updates, shadows=shadows, conflicts=_conflicts(ids, fields, outcomes))
+
+
+def _conflicts(
+    ids: dict[str, ObjArray], fields: tuple[str, ...], outcomes: dict[str, _FieldOutcome]
+) -> pd.DataFrame:
+    """One frame of every conflicting field, built once from the per-field hits."""
+    hits = {f: np.flatnonzero(outcomes[f].conflict) for f in fields}
+    if not any(len(h) for h in hits.values()):
+        return conflicts_frame()
+
+    def gather(values: Callable[[str, IntArray], ObjArray]) -> ObjArray:
+        return np.concatenate([values(f, h) for f, h in hits.items()])
+
+    return conflicts_frame(
+        webcrm_id=gather(lambda f, h: ids["webcrm_id"][h]),
+        crmoffice_id=gather(lambda f, h: ids["crmoffice_id"][h]),
+        field=gather(lambda f, h: np.full(len(h), f, dtype=object)),
+        webcrm_value=gather(lambda f, h: outcomes[f].webcrm[h]),
+        crmoffice_value=gather(lambda f, h: outcomes[f].crmoffice[h]),
+        shadow_value=gather(lambda f, h: outcomes[f].shadow[h]),
+        winner=gather(
+            lambda f, h: np.where(outcomes[f].winner_webcrm[h], "webcrm", "crmoffice").astype(
+                object
             )
-        )
-    conflicts = (
-        pd.concat(conflict_parts, ignore_index=True) if conflict_parts else conflicts_frame()
+        ),
+        rule=gather(lambda f, h: outcomes[f].rule[h]),
     )
-    return DiffResult(updates=updates, shadows=shadows, conflicts=conflicts)

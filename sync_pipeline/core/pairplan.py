@@ -69,8 +69,11 @@ class PairPlan:
 
     @property
     def is_empty(self) -> bool:
-        """True when applying the plan would change nothing anywhere."""
-        return not any(self.counts().values())
+        """True when applying the plan would change nothing anywhere (held records are a
+        standing report, not an action, and do not count)."""
+        counts = self.counts()
+        counts.pop("held")
+        return not any(counts.values())
 
     def preview_markdown(self, max_rows: int = 10) -> str:
         """A markdown summary: the counts, then up to `max_rows` sample rows per section."""

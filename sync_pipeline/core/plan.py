@@ -191,27 +191,47 @@ def _diff_new_links(
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    if len(frame) < 2:
+        return frame.reset_index(drop=True)
     return frame.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-def _links_out(existing: DiffResult, new: _NewLinks, fields: tuple[str, ...]) -> pd.DataFrame:
+def _links_out(
+    existing: DiffResult, new: _NewLinks | None, fields: tuple[str, ...]
+) -> pd.DataFrame:
+    parts = [links_frame(fields)]
     moves = existing.shadows.drop(columns="row")
-    moves.insert(2, "action", pd.Series(["shadow_move"] * len(moves), dtype="str"))
-    moves.insert(3, "intent_id", pd.Series([None] * len(moves), dtype="Int64"))
-    made = new.diff.shadows
-    acts = new.actions.iloc[made["row"].to_numpy()].reset_index(drop=True)
-    made = made.drop(columns="row").reset_index(drop=True)
-    made.insert(2, "action", acts["action"])
-    made.insert(3, "intent_id", acts["intent_id"])
-    frame = pd.concat([links_frame(fields), moves, made], ignore_index=True)
+    if len(moves):
+        moves.insert(2, "action", pd.Series(["shadow_move"] * len(moves), dtype="str"))
+        moves.insert(3, "intent_id", pd.Series([None] * len(moves), dtype="Int64"))
+        parts.append(moves)
+    if new is not None:
+        made = new.diff.shadows
+        acts = new.actions.iloc[made["row"].to_numpy()].reset_index(drop=True)
+        made = made.drop(columns="row").reset_index(drop=True)
+        made.insert(2, "action", acts["action"])
+        made.insert(3, "intent_id", acts["intent_id"])
+        parts.append(made)
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return _sorted(frame, ["webcrm_id", "crmoffice_id"])
 
 
 def _conflicts_out(parts: list[pd.DataFrame], fields: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.concat(parts, ignore_index=True)
+    parts = [p for p in parts if len(p)] or parts[:1]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     order = frame["field"].map({f: i for i, f in enumerate(fields)})
     frame = frame.assign(_order=order.astype("int64"))
     return _sorted(frame, ["webcrm_id", "crmoffice_id", "_order"]).drop(columns="_order")
+
+
+def _updates_out(existing: DiffResult, new: _NewLinks | None) -> dict[Direction, pd.DataFrame]:
+    result = {}
+    for d in DIRECTIONS:
+        frame = existing.updates[d]
+        if new is not None and len(new.diff.updates[d]):
+            frame = pd.concat([frame, new.diff.updates[d]], ignore_index=True)
+        result[d] = _sorted(frame, ["webcrm_id", "crmoffice_id"])
+    return result
 
 
 def _creates(pair: PairSpec, rows: dict[Side, pd.DataFrame]) -> dict[Direction, pd.DataFrame]:
@@ -228,6 +248,44 @@ def _active(links: pd.DataFrame) -> np.ndarray:
     if "status" not in links.columns:
         return np.ones(len(links), dtype=bool)
     return np.asarray(links["status"].fillna("active") != "orphaned", dtype=bool)
+
+
+@dataclass(frozen=True)
+class _Unlinked:
+    """What happens to records without a link: intents settled, matches, what is left free."""
+
+    settled: IntentOutcome
+    matches: MatchOutcome
+    free: dict[Side, pd.DataFrame]
+
+
+def _plan_unlinked(
+    pair: PairSpec,
+    web: pd.DataFrame,
+    crm: pd.DataFrame,
+    links: pd.DataFrame,
+    intents: pd.DataFrame,
+    free_w: np.ndarray,
+    free_c: np.ndarray,
+    tolerance: float,
+) -> _Unlinked:
+    """Reconcile intents, then match, on the unlinked records; the rest stays free."""
+    fields = pair.field_names
+    free: dict[Side, pd.DataFrame] = {"webcrm": web[free_w], "crmoffice": crm[free_c]}
+    linked_sources = _intent_sources_linked(intents, links)
+    settled = reconcile_intents(intents, fields, free, linked_sources, tolerance)
+    if not intents.empty:
+        free_w = free_w & ~member_mask(web["id"], settled.blocked["webcrm"])
+        free_c = free_c & ~member_mask(crm["id"], settled.blocked["crmoffice"])
+    matches = match_records(pair, web[free_w], crm[free_c])
+    if len(matches.pairs) or len(matches.held):
+        taken = pd.concat(
+            [matches.pairs["webcrm_id"], matches.pairs["crmoffice_id"], matches.held["id"]]
+        )
+        taken_ids = frozenset(taken.astype("str"))
+        free_w = free_w & ~member_mask(web["id"], taken_ids)
+        free_c = free_c & ~member_mask(crm["id"], taken_ids)
+    return _Unlinked(settled, matches, {"webcrm": web[free_w], "crmoffice": crm[free_c]})
 
 
 def plan_pair_sync(
@@ -266,47 +324,27 @@ def plan_pair_sync(
     )
     existing = _diff_existing(web, crm, links, pos, active & (orphan_code == 0), fields, policy)
     free_w = ~_linked_rows(len(web), pos[0]) & ~member_mask(web["id"], orphaned_webcrm_ids)
-    free_c = ~_linked_rows(len(crm), pos[1]) & ~member_mask(
-        crm["id"], orphaned_crmoffice_ids | excluded_crmoffice_ids
+    not_ours = orphaned_crmoffice_ids | excluded_crmoffice_ids
+    free_c = ~_linked_rows(len(crm), pos[1]) & ~member_mask(crm["id"], not_ours)
+    unlinked = _plan_unlinked(
+        pair, web, crm, links, intents, free_w, free_c, intent_tolerance_seconds
     )
-    settled = reconcile_intents(
-        intents,
-        fields,
-        {"webcrm": web[free_w], "crmoffice": crm[free_c]},
-        _intent_sources_linked(intents, links),
-        intent_tolerance_seconds,
-    )
-    free_w &= ~member_mask(web["id"], settled.blocked["webcrm"])
-    free_c &= ~member_mask(crm["id"], settled.blocked["crmoffice"])
-    matches = match_records(pair, web[free_w], crm[free_c])
-    taken = pd.concat(
-        [matches.pairs["webcrm_id"], matches.pairs["crmoffice_id"], matches.held["id"]]
-    )
-    taken_ids = frozenset(taken.astype("str"))
-    free_w &= ~member_mask(web["id"], taken_ids)
-    free_c &= ~member_mask(crm["id"], taken_ids)
-    new = _diff_new_links(web, crm, settled, matches, fields, policy)
+    settled, matches = unlinked.settled, unlinked.matches
+    has_new = len(settled.adopted) or len(matches.pairs)
+    new = _diff_new_links(web, crm, settled, matches, fields, policy) if has_new else None
+    held = pd.concat([held_frame(), settled.held, matches.held], ignore_index=True)
     return PairPlan(
         pair=pair.name,
         fields=fields,
         planned_at=now,
         complete=complete,
-        creates=_creates(pair, {"webcrm": web[free_w], "crmoffice": crm[free_c]}),
-        updates={
-            d: _sorted(
-                pd.concat([existing.updates[d], new.diff.updates[d]], ignore_index=True),
-                ["webcrm_id", "crmoffice_id"],
-            )
-            for d in DIRECTIONS
-        },
+        creates=_creates(pair, unlinked.free),
+        updates=_updates_out(existing, new),
         links=_links_out(existing, new, fields),
-        conflicts=_conflicts_out([existing.conflicts, new.diff.conflicts], fields),
-        orphans=_orphans_frame(links, orphan_code),
-        held=_sorted(
-            pd.concat(
-                [held_frame(), settled.held, matches.held], ignore_index=True
-            ).drop_duplicates(["side", "id"]),
-            ["side", "id"],
+        conflicts=_conflicts_out(
+            [existing.conflicts, *([new.diff.conflicts] if new else [])], fields
         ),
+        orphans=_orphans_frame(links, orphan_code),
+        held=_sorted(held.drop_duplicates(["side", "id"]), ["side", "id"]),
         intents_not_applied=_sorted(settled.not_applied, ["intent_id"]),
     )
