@@ -25,11 +25,17 @@ def _date(text: str) -> date:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sync-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("sandbox", help="run both emulated CRMs (see `sandbox --help`)",
-                        add_help=False)
+    commands.add_parser(
+        "sandbox", help="run both emulated CRMs (see `sandbox --help`)", add_help=False
+    )
     sync = commands.add_parser("sync", help="one sync run through Dagster")
-    sync.add_argument("--pair", action="append", choices=PAIRS, dest="pairs",
-                      help="only this pair (repeatable; default: every pair)")
+    sync.add_argument(
+        "--pair",
+        action="append",
+        choices=PAIRS,
+        dest="pairs",
+        help="only this pair (repeatable; default: every pair)",
+    )
     sync.add_argument("--full", action="store_true", help="read everything (finds orphans)")
     sync.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
     sync.add_argument("--since", type=_date, help="re-sync records modified from this date")
@@ -43,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     state = commands.add_parser("state", help="check, export or import the link store")
     verbs = state.add_subparsers(dest="verb", required=True, metavar="VERB")
     check = verbs.add_parser("check", help="verify the store; say what a repair would do")
-    check.add_argument("--full-read", action="store_true",
-                       help="also read both CRMs fully to find links to missing records")
+    check.add_argument(
+        "--full-read",
+        action="store_true",
+        help="also read both CRMs fully to find links to missing records",
+    )
     check.add_argument("--repair", action="store_true", help="apply the safe repairs")
     export = verbs.add_parser("export", help="write links, history and cursors to a file")
     export.add_argument("path")
@@ -76,8 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_sync_args(parser, args)
         from sync_pipeline.commands.sync import run_sync
 
-        return run_sync(args.pairs or list(PAIRS), full=args.full, dry_run=args.dry_run,
-                        since=args.since, until=args.until, verbose=args.verbose)
+        return run_sync(
+            args.pairs or list(PAIRS),
+            full=args.full,
+            dry_run=args.dry_run,
+            since=args.since,
+            until=args.until,
+            verbose=args.verbose,
+        )
     if args.command == "links":
         from sync_pipeline.commands.links import show_links
 

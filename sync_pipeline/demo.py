@@ -51,9 +51,18 @@ def main() -> int:
         env.pop(secret, None)  # the sandbox's own credentials
     print(f"Starting the sandbox (seed {SEED}) on ports {webcrm_port} and {crmoffice_port}...")
     sandbox = start_group(
-        [str(BIN / "sync-pipeline"), "sandbox", "--seed", str(SEED),
-         "--webcrm-port", str(webcrm_port), "--crmoffice-port", str(crmoffice_port)],
-        env, log=STATE / "sandbox.log",
+        [
+            str(BIN / "sync-pipeline"),
+            "sandbox",
+            "--seed",
+            str(SEED),
+            "--webcrm-port",
+            str(webcrm_port),
+            "--crmoffice-port",
+            str(crmoffice_port),
+        ],
+        env,
+        log=STATE / "sandbox.log",
     )
     try:
         wait_until_serving([env["WEBCRM_BASE_URL"], env["CRMOFFICE_BASE_URL"]], sandbox)

@@ -30,9 +30,16 @@ def main() -> int:
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     sandbox = start_group(
-        [str(BIN / "sync-pipeline"), "sandbox", "--seed", "200",
-         "--data-dir", str(STATE / "sandbox")],
-        env, log=STATE / "sandbox.log",
+        [
+            str(BIN / "sync-pipeline"),
+            "sandbox",
+            "--seed",
+            "200",
+            "--data-dir",
+            str(STATE / "sandbox"),
+        ],
+        env,
+        log=STATE / "sandbox.log",
     )
     processes = [sandbox]
     try:

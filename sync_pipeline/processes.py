@@ -29,11 +29,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_group(args: Sequence[str], env: Mapping[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+def start_group(
+    args: Sequence[str], env: Mapping[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start a process in its own process group (`dagster dev` ignores SIGTERM otherwise)."""
     out = log.open("ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(list(args), env=dict(env), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        list(args), env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def stop_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -50,7 +53,9 @@ def stop_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         pass
 
 
-def wait_until_serving(urls: Sequence[str], process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_until_serving(
+    urls: Sequence[str], process: subprocess.Popen[bytes], timeout: float = 30.0
+) -> None:
     """Poll each sandbox's stats endpoint until it answers; fail fast if the process died."""
     deadline = time.monotonic() + timeout
     pending = list(urls)
@@ -58,7 +63,9 @@ def wait_until_serving(urls: Sequence[str], process: subprocess.Popen[bytes], ti
         if process.poll() is not None:
             raise RuntimeError(f"the sandbox exited with code {process.returncode} while starting")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the sandbox did not answer on {', '.join(pending)} in {timeout:.0f} s")
+            raise RuntimeError(
+                f"the sandbox did not answer on {', '.join(pending)} in {timeout:.0f} s"
+            )
         try:
             httpx.get(f"{pending[0]}/_sandbox/stats", timeout=1.0).raise_for_status()
             pending.pop(0)

@@ -25,7 +25,7 @@ def show_links(record_id: str, *, limit: int) -> int:
             )
             print(f"  shadow: {link['shadow']}")
             history = store.history_frame(
-                pair=link["pair"], webcrm_id=link["webcrm_id"], limit=limit
+                pair=str(link["pair"]), webcrm_id=str(link["webcrm_id"]), limit=limit
             )
             for entry in history.to_dict("records"):
                 print(

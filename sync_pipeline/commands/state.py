@@ -40,8 +40,11 @@ def run_state(args: argparse.Namespace) -> int:
             return 0
         report = store.check(remote_ids=_remote_ids() if args.full_read else None)
         print(f"schema version: {report.schema_version}")
-        for title, lines in (("problems", report.problems), ("a repair would", report.repairs),
-                             ("notes", report.notes)):
+        for title, lines in (
+            ("problems", report.problems),
+            ("a repair would", report.repairs),
+            ("notes", report.notes),
+        ):
             print(f"{title}: {'none' if not lines else ''}")
             for line in lines:
                 print(f"  - {line}")

@@ -2,11 +2,13 @@
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
-from sync_pipeline.core import FieldMap
+from sync_pipeline.core import FieldMap, Side
 from sync_pipeline.dagster_defs.partitions import modification_date, partition_window, run_mode
 from sync_pipeline.dagster_defs.resources import SyncPolicy
 from sync_pipeline.store import LinkStore
@@ -21,23 +23,23 @@ def cursor_key(pair: str, system: str, entity: str) -> tuple[str, str]:
     return pair, f"{system}/{entity}"
 
 
-def entity_columns(field_map: FieldMap, system: str, entity: str) -> list[str]:
+def entity_columns(field_map: FieldMap, system: Side, entity: str) -> list[str]:
     """Id, modification time and every property any pair maps on this entity."""
     spec = field_map.entities[system][entity]
     columns = [spec.id, spec.updated_at]
     for pair in field_map.pairs.values():
-        if pair.entity(system) == entity:  # type: ignore[arg-type]
-            columns += [p for p in (f.prop(system) for f in pair.fields) if p not in columns]  # type: ignore[arg-type]
+        if pair.entity(system) == entity:
+            columns += [p for p in (f.prop(system) for f in pair.fields) if p not in columns]
     return columns
 
 
 def oldest_cursor(
-    store: LinkStore, field_map: FieldMap, system: str, entity: str
+    store: LinkStore, field_map: FieldMap, system: Side, entity: str
 ) -> datetime | None:
     """The cursor of the pair that is furthest behind; None (full read) if any has none yet."""
     values = []
     for pair in field_map.pairs.values():
-        if pair.entity(system) == entity:  # type: ignore[arg-type]
+        if pair.entity(system) == entity:
             values.append(store.get_cursor(*cursor_key(pair.name, system, entity)))
     if not values or any(v is None for v in values):
         return None
@@ -48,7 +50,7 @@ def _window(
     context: dg.AssetExecutionContext,
     store: LinkStore,
     field_map: FieldMap,
-    system: str,
+    system: Side,
     entity: str,
     policy: SyncPolicy,
 ) -> ReadWindow:
@@ -64,7 +66,7 @@ def _window(
 
 def _metadata(
     snapshot: Snapshot, stats_before: dict[str, int], stats_after: dict[str, int]
-) -> dict[str, object]:
+) -> dict[str, Any]:
     return {
         "dagster/row_count": len(snapshot.records),
         "window": snapshot.window.describe(),
@@ -75,14 +77,17 @@ def _metadata(
     }
 
 
-READERS = {"webcrm": extract_webcrm, "crmoffice": extract_crmoffice}
+READERS: dict[str, Callable[..., Snapshot]] = {
+    "webcrm": extract_webcrm,
+    "crmoffice": extract_crmoffice,
+}
 SYSTEM_NAMES = {"webcrm": "WebCRM", "crmoffice": "CRMOffice"}
 
 
-def extract_asset(field_map: FieldMap, system: str, entity: str) -> dg.AssetsDefinition:
+def extract_asset(field_map: FieldMap, system: Side, entity: str) -> dg.AssetsDefinition:
     """`<system>/<entity>`: a full list, or the records modified in the run's read window
     (WebCRM `/Queries` on the modification time, CRMOffice `updatedSince`)."""
-    spec = field_map.entities[system][entity]  # type: ignore[index]
+    spec = field_map.entities[system][entity]
     columns = entity_columns(field_map, system, entity)
     label = f"{SYSTEM_NAMES[system]} {entity}"
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from sync_pipeline.core import FieldMap
-from sync_pipeline.dagster_defs.partitions import MODE_TAG, modification_date
+from sync_pipeline.dagster_defs.partitions import MODE_TAG
 
 PLAN_ASSETS = ("webcrm_rows", "crmoffice_rows", "plan_to_crmoffice", "plan_to_webcrm", "plan_links")
 
@@ -38,14 +38,12 @@ def sync_jobs(field_map: FieldMap) -> list[dg.UnresolvedAssetJobDefinition]:
         dg.define_asset_job(
             "incremental_sync",
             selection=every_pair,
-           
             tags={MODE_TAG: "incremental"},
             description="Changes since each pair's cursor (with an overlap), both ways.",
         ),
         dg.define_asset_job(
             "full_resync",
             selection=every_pair,
-           
             tags={MODE_TAG: "full"},
             description="Reads everything: finds drift and marks orphaned links. "
             "The partition picked is ignored.",
@@ -53,14 +51,12 @@ def sync_jobs(field_map: FieldMap) -> list[dg.UnresolvedAssetJobDefinition]:
         dg.define_asset_job(
             "dry_run",
             selection=plans_only,
-           
             tags={MODE_TAG: "incremental"},
             description="Plans every pair without writing anything: read the plan assets.",
         ),
         dg.define_asset_job(
             "sync_window",
             selection=every_pair,
-           
             description="Re-syncs exactly the records modified in the picked partitions "
             "(a backfill over a date range).",
         ),

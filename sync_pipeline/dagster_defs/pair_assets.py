@@ -26,8 +26,6 @@ from sync_pipeline.sync.pair_steps import (
 )
 from sync_pipeline.sync.planning import LinkPlan, SideRows, plan_pair, side_rows
 
-COMMON: dict[str, Any] = {"partitions_def": modification_date, "backfill_policy": SINGLE_RUN}
-
 
 def _key(pair: PairSpec, name: str) -> dg.AssetKey:
     return dg.AssetKey([pair.name, name])
@@ -54,7 +52,8 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: str) -> dg.AssetsDefin
         check_specs=[check],
         kinds={"pandas", "pandera"},
         ins={"snapshot": dg.AssetIn(_source_key(side, entity))},
-        **COMMON,
+        partitions_def=modification_date,
+        backfill_policy=SINGLE_RUN,
         description=f"{entity} mapped to {pair.name}'s fields and validated; bad rows quarantined.",
     )
     def rows(context: dg.AssetExecutionContext, snapshot: Snapshot, sync_policy: SyncPolicy) -> Any:
@@ -127,7 +126,8 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         ins=ins,
         check_specs=[breaker],
         deps=_shared_target_deps(pair, field_map),
-        **COMMON,
+        partitions_def=modification_date,
+        backfill_policy=SINGLE_RUN,
     )
     def plan(
         context: dg.AssetExecutionContext,
@@ -204,7 +204,8 @@ def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
         key=_key(pair, "apply_links"),
         group_name=pair.name,
         pool=pool,
-        **COMMON,
+        partitions_def=modification_date,
+        backfill_policy=SINGLE_RUN,
         ins={
             "plan": dg.AssetIn(_key(pair, "plan_links")),
             "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
@@ -229,7 +230,8 @@ def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
         key=_key(pair, "apply_to_crmoffice"),
         group_name=pair.name,
         pool=pool,
-        **COMMON,
+        partitions_def=modification_date,
+        backfill_policy=SINGLE_RUN,
         kinds={"crmoffice"},
         ins={
             "plan": dg.AssetIn(_key(pair, "plan_to_crmoffice")),
@@ -262,7 +264,8 @@ def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
         key=_key(pair, "apply_to_webcrm"),
         group_name=pair.name,
         pool=pool,
-        **COMMON,
+        partitions_def=modification_date,
+        backfill_policy=SINGLE_RUN,
         kinds={"webcrm"},
         ins={
             "plan": dg.AssetIn(_key(pair, "plan_to_webcrm")),

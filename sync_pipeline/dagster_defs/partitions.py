@@ -28,7 +28,7 @@ def run_mode(context: dg.AssetExecutionContext) -> Mode:
     if tag is not None:
         if tag not in MODES:
             raise dg.Failure(f"run tag {MODE_TAG}={tag!r} is not one of {', '.join(MODES)}")
-        return tag  # type: ignore[return-value]
+        return tag
     return "window"
 
 
