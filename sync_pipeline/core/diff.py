@@ -35,6 +35,7 @@ class SideValues:
     fields: dict[str, ArrowStrings]
     updated_ns: IntArray
     rows: IntArray
+    joined: ArrowStrings | None = None  # all fields joined per row, if computed beforehand
 
     def at(self, name: str, links: IntArray) -> ObjArray:
         """The field's values for the given links (None where the record is absent)."""
@@ -51,7 +52,9 @@ class SideValues:
 
     def changed(self, shadow: ArrowStrings, names: tuple[str, ...]) -> BoolArray:
         """Per link: does the record differ from the shadow in any field? (absent: no)."""
-        joined = join_columns([self.fields[n] for n in names])
+        joined = self.joined
+        if joined is None:
+            joined = join_columns([self.fields[n] for n in names])
         rows = self.rows
         return _differs(pc.take(joined, pa.array(rows, mask=rows < 0)), shadow)
 
@@ -65,6 +68,7 @@ class LinkedValues:
     shadow: dict[str, ArrowStrings]
     webcrm: SideValues
     crmoffice: SideValues
+    shadow_joined: ArrowStrings | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,9 @@ def three_way_diff(
     if keep_all:
         rows = np.arange(n, dtype=np.int64)
     elif fields:
-        shadow = join_columns([linked.shadow[f] for f in fields])
+        shadow = linked.shadow_joined
+        if shadow is None:
+            shadow = join_columns([linked.shadow[f] for f in fields])
         touched = linked.webcrm.changed(shadow, fields) | linked.crmoffice.changed(shadow, fields)
         rows = np.flatnonzero(touched).astype(np.int64)
     else:

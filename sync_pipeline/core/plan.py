@@ -7,6 +7,7 @@ created in the pair's allowed directions. Nothing here depends on input row orde
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame, orphans_frame
 from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
 from sync_pipeline.core.matching import MatchOutcome, match_records
-from sync_pipeline.core.normalize import ArrowStrings, to_arrow
+from sync_pipeline.core.normalize import ArrowStrings, join_columns, to_arrow
 from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
@@ -43,12 +44,39 @@ def _shadow(links: pd.DataFrame, field: str) -> ArrowStrings:
     return pc.fill_null(values, "") if values.null_count else values
 
 
-def _side_values(frame: pd.DataFrame, fields: tuple[str, ...], rows: IntArray) -> SideValues:
+def _side_values(
+    frame: pd.DataFrame, fields: tuple[str, ...], rows: IntArray, joined: ArrowStrings | None = None
+) -> SideValues:
     return SideValues(
         fields={f: to_arrow(frame[f]) for f in fields},
         updated_ns=np.asarray(frame["updated_at"].array.asi8, dtype=np.int64),
         rows=rows,
+        joined=joined,
     )
+
+
+@dataclass(frozen=True)
+class _Aligned:
+    """Per link, the row of each side's record (-1 absent); all fields joined per row."""
+
+    rows: tuple[IntArray, IntArray]
+    joined: dict[str, ArrowStrings]
+
+
+def _align(
+    web: pd.DataFrame, crm: pd.DataFrame, links: pd.DataFrame, fields: tuple[str, ...]
+) -> _Aligned:
+    """Join the links to both snapshots. The CRMOffice join (string ids: the costliest step)
+    runs on a second core while this one joins WebCRM and prepares the change detection."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        crm_rows = pool.submit(positions, links["crmoffice_id"], crm["id"])
+        web_rows = positions(links["webcrm_id"], web["id"])
+        joined: dict[str, ArrowStrings] = {}
+        if fields:
+            joined["webcrm"] = join_columns([to_arrow(web[f]) for f in fields])
+            joined["crmoffice"] = join_columns([to_arrow(crm[f]) for f in fields])
+            joined["shadow"] = join_columns([_shadow(links, f) for f in fields])
+        return _Aligned((web_rows, crm_rows.result()), joined)
 
 
 def _linked_values(
@@ -109,7 +137,7 @@ def _diff_existing(
     web: pd.DataFrame,
     crm: pd.DataFrame,
     links: pd.DataFrame,
-    pos: tuple[IntArray, IntArray],
+    aligned: _Aligned,
     keep: np.ndarray,
     fields: tuple[str, ...],
     policy: ConflictPolicy,
@@ -120,14 +148,23 @@ def _diff_existing(
         to_arrow(links["crmoffice_id"]),
     )
     shadow = {f: _shadow(links, f) for f in fields}
-    rows = pos
+    shadow_joined = aligned.joined.get("shadow")
+    rows = aligned.rows
     if not keep.all():
         sel = np.flatnonzero(keep)
         picked = pa.array(sel)
         ids = (pc.take(ids[0], picked), pc.take(ids[1], picked))
         shadow = {f: pc.take(v, picked) for f, v in shadow.items()}
-        rows = (pos[0][sel], pos[1][sel])
-    linked = _linked_values(web, crm, ids, rows, shadow)
+        shadow_joined = None if shadow_joined is None else pc.take(shadow_joined, picked)
+        rows = (rows[0][sel], rows[1][sel])
+    linked = LinkedValues(
+        webcrm_id=ids[0],
+        crmoffice_id=ids[1],
+        shadow=shadow,
+        webcrm=_side_values(web, fields, rows[0], aligned.joined.get("webcrm")),
+        crmoffice=_side_values(crm, fields, rows[1], aligned.joined.get("crmoffice")),
+        shadow_joined=shadow_joined,
+    )
     return three_way_diff(linked, fields, policy.tie_winner, keep_all=False)
 
 
@@ -313,7 +350,8 @@ def plan_pair_sync(
     `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned)."""
     fields = pair.field_names
     web, crm = _side_input(webcrm, fields), _side_input(crmoffice, fields)
-    pos = (positions(links["webcrm_id"], web["id"]), positions(links["crmoffice_id"], crm["id"]))
+    aligned = _align(web, crm, links, fields)
+    pos = aligned.rows
     active = _active(links)
     quarantined: dict[Side, frozenset[str]] = {
         "webcrm": quarantined_webcrm_ids,
@@ -322,7 +360,7 @@ def plan_pair_sync(
     orphan_code = (
         _orphans(links, pos, active, quarantined) if complete else np.zeros(len(links), np.int64)
     )
-    existing = _diff_existing(web, crm, links, pos, active & (orphan_code == 0), fields, policy)
+    existing = _diff_existing(web, crm, links, aligned, active & (orphan_code == 0), fields, policy)
     free_w = ~_linked_rows(len(web), pos[0]) & ~member_mask(web["id"], orphaned_webcrm_ids)
     not_ours = orphaned_crmoffice_ids | excluded_crmoffice_ids
     free_c = ~_linked_rows(len(crm), pos[1]) & ~member_mask(crm["id"], not_ours)
