@@ -1,0 +1,109 @@
+"""The guards around the sinks: blocking checks, stale plans, the pair lock, and read windows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from sync_pipeline.commands.sync_report import failure_line
+from sync_pipeline.sandbox.server import RunningSandbox
+from sync_pipeline_tests.pipeline.conftest import Pipeline
+from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, partner
+
+SINKS = ("apply_links", "apply_to_crmoffice", "apply_to_webcrm")
+
+
+def _persons(pipeline: Pipeline, count: int) -> list[int]:
+    return [
+        pipeline.sandbox.webcrm.insert("Persons", {**PERSON, "PersonFirstName": f"Navn {n}"})
+        for n in range(count)
+    ]
+
+
+def test_mass_change_breaker_stops_the_sinks(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """Editing every linked person trips the breaker: nothing is written, the CLI line says why."""
+    pipeline = Pipeline(sandbox, tmp_path, max_update_share=0.2)
+    ids = _persons(pipeline, 10)
+    pipeline.sync("persons_contacts")
+    for person_id in ids:
+        sandbox.webcrm.edit("Persons", person_id, {"PersonTitle": "x", "PersonLastName": "Ny"})
+    before = pipeline.writes()
+    result = pipeline.sync("persons_contacts", expect_success=False)
+    assert not result.success
+    assert "mass_change" in failure_line(result) and "10 of 10" in failure_line(result)
+    assert pipeline.writes() == before
+
+
+def test_too_many_bad_rows_stop_the_pair(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """Above the bad-row threshold the blocking check stops the pair's sinks."""
+    pipeline = Pipeline(sandbox, tmp_path)
+    _persons(pipeline, 3)
+    for _ in range(2):
+        sandbox.webcrm.insert("Persons", {**PERSON, "PersonDirectPhone": "☎ ring ring"})
+    result = pipeline.sync("persons_contacts", expect_success=False)
+    assert not result.success
+    assert "valid_rows" in failure_line(result)
+    assert contacts(sandbox) == []
+
+
+def test_a_stale_plan_is_never_applied(pipeline: Pipeline) -> None:
+    """Applying a plan made before another run wrote to the pair fails instead of re-creating."""
+    _persons(pipeline, 3)
+    pipeline.sync("persons_contacts", dry_run=True)
+    pipeline.sync("persons_contacts")
+    assert len(contacts(pipeline.sandbox)) == 3
+    sinks = [dg.AssetKey(["persons_contacts", name]) for name in SINKS]
+    job = pipeline.defs.resolve_job_def("incremental_sync")
+    result = job.execute_in_process(
+        instance=pipeline.instance,
+        partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
+        asset_selection=sinks,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "another run wrote to this pair" in failure_line(result)
+    assert len(contacts(pipeline.sandbox)) == 3
+
+
+def test_pair_lock_keeps_a_second_writer_out(pipeline: Pipeline) -> None:
+    """While another run holds the pair's lock, a sync of that pair writes nothing."""
+    _persons(pipeline, 2)
+    store = pipeline.store()
+    with store.pair_lock("persons_contacts", "another-run"):
+        result = pipeline.sync("persons_contacts", expect_success=False)
+    assert not result.success
+    assert "being synced by run another-run" in failure_line(result)
+    assert contacts(pipeline.sandbox) == []
+    pipeline.sync("persons_contacts")
+    assert len(contacts(pipeline.sandbox)) == 2
+
+
+def test_backfill_window_resyncs_exactly_the_records_modified_then(pipeline: Pipeline) -> None:
+    """A window run (a backfill) syncs records modified in the window and nothing else."""
+    inside = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+    outside = datetime(2024, 3, 20, 12, 0, tzinfo=UTC)
+    early = pipeline.sandbox.webcrm.insert(
+        "Persons", {**PERSON, "PersonFirstName": "Marts"}, at=inside
+    )
+    pipeline.sandbox.webcrm.insert("Persons", {**PERSON, "PersonFirstName": "Senere"}, at=outside)
+    pipeline.sync("persons_contacts", since=date(2024, 3, 9), until=date(2024, 3, 11))
+    assert [c["givenName"] for c in contacts(pipeline.sandbox)] == ["Marts"]
+    assert partner(pipeline.store(), "persons_contacts", early)
+
+
+def test_incremental_run_reads_changes_only(pipeline: Pipeline) -> None:
+    """After a first run, incremental runs query by modification time (WebCRM /Queries,
+    CRMOffice updatedSince) and a no-op run makes one read per entity plus the logins.
+
+    An entity that was empty has no cursor yet, so it is read in full: still one request."""
+    _persons(pipeline, 3)
+    pipeline.sync()
+    pipeline.sandbox.reset_stats()
+    pipeline.sync()
+    stats = pipeline.sandbox.stats()
+    webcrm, crmoffice = stats["webcrm"]["requests"], stats["crmoffice"]["requests"]
+    assert webcrm.get("GET /Queries") == 1 and "GET /Persons" not in webcrm
+    assert crmoffice.get("GET /contacts") == 1 and crmoffice.get("GET /companies") == 1
+    assert stats["webcrm"]["requests_total"] + stats["crmoffice"]["requests_total"] <= 7
