@@ -67,6 +67,15 @@ class PairPlan:
         )
         return counts
 
+    def claimed_ids(self, side: Side) -> frozenset[str]:
+        """Records on `side` this plan links (match/adopt) or holds. Contacts are shared by two
+        pairs: plan `users_contacts` first and add its claimed `crmoffice` ids to the
+        `excluded_crmoffice_ids` of `persons_contacts`, so one run never links a contact twice
+        nor creates a person from a contact a user is about to own."""
+        new = self.links.loc[self.links["action"].isin(["match", "adopt"]), f"{side}_id"]
+        held = self.held.loc[self.held["side"] == side, "id"]
+        return frozenset(new.astype("str")) | frozenset(held.astype("str"))
+
     @property
     def is_empty(self) -> bool:
         """True when applying the plan would change nothing anywhere (held records are a

@@ -212,3 +212,17 @@ def test_users_pair_never_creates_users() -> None:
     plan = w.plan()
     assert plan.creates["to_crmoffice"]["source_id"].tolist() == ["u1"]
     assert plan.creates["to_webcrm"].empty
+
+
+def test_claimed_contacts_of_users_pair_are_kept_from_persons_pair() -> None:
+    """A contact the users pair adopts or matches this run is neither matched nor created from
+    by the persons pair when its claimed ids are passed as excluded."""
+    users = World(FM.pairs["users_contacts"])
+    users.put("webcrm", "u1", mobilePhone="+45 12")
+    users.put("crmoffice", "c1", mobilePhone="+45 12")
+    claimed = users.plan().claimed_ids("crmoffice")
+    assert claimed == {"c1"}
+    persons = World(PERSONS)
+    persons.put("crmoffice", "c1", mobilePhone="+45 12")
+    assert persons.plan().creates["to_webcrm"]["source_id"].tolist() == ["c1"]
+    assert persons.plan(excluded_crmoffice_ids=claimed).creates["to_webcrm"].empty
