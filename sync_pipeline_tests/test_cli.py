@@ -1,0 +1,124 @@
+"""The `sync-pipeline` command as a data engineer uses it: exit codes, tables, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline.cli import main
+from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+
+CLI = str(Path(sys.executable).parent / "sync-pipeline")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sync", "--since", "2024-01-01"],
+        ["sync", "--since", "2024-02-01", "--until", "2024-01-01"],
+        ["sync", "--full", "--since", "2024-01-01", "--until", "2024-01-02"],
+        ["sync", "--pair", "no_such_pair"],
+        ["sync", "--since", "yesterday", "--until", "2024-01-02"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    """Bad arguments are a usage error: exit code 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_docs_renders_every_pair_as_an_rst_list_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """`docs` prints the data-flow document: a list-table per pair with fields."""
+    assert main(["docs"]) == 0
+    text = capsys.readouterr().out
+    for pair in ("persons_contacts", "users_contacts", "products_companies"):
+        assert pair in text
+    assert text.count(".. list-table::") == 2  # products_companies maps no field yet
+    assert "link-only" in text
+    assert "PersonFirstName" in text and "givenName" in text
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    """A small seeded sandbox on ephemeral ports."""
+    settings = SandboxSettings(
+        webcrm_port=0,
+        crmoffice_port=0,
+        seed=40,
+        webcrm_rate_limit=100_000,
+        crmoffice_rate_limit=100_000,
+    )
+    with running_sandbox(settings) as running:
+        yield running
+
+
+def _run(
+    sandbox: RunningSandbox, tmp_path: Path, *args: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "WEBCRM_BASE_URL": sandbox.webcrm_url,
+        "CRMOFFICE_BASE_URL": sandbox.crmoffice_url,
+        "DAGSTER_HOME": str(tmp_path),
+        "SYNC_STATE_URL": f"sqlite:///{tmp_path / 'state.sqlite'}",
+        **extra,
+    }
+    return subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+
+
+def test_sync_prints_a_table_and_a_second_run_changes_nothing(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """`sync --full` exits 0 with a table per pair and direction; the next run writes nothing."""
+    first = _run(sandbox, tmp_path, "sync", "--full")
+    assert first.returncode == 0, first.stderr[-2000:]
+    for pair in ("persons_contacts", "users_contacts", "products_companies"):
+        assert f"{pair}  " in first.stdout
+    writes = sandbox.stats()
+    second = _run(sandbox, tmp_path, "sync")
+    assert second.returncode == 0, second.stderr[-2000:]
+    after = sandbox.stats()
+    assert [after[s]["writes"] for s in after] == [writes[s]["writes"] for s in writes]
+
+
+def test_links_shows_a_record_and_its_history(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """`links ID` finds the link by either side's id and prints its history."""
+    person_id = sandbox.webcrm.insert(
+        "Persons", {"PersonFirstName": "Åge", "PersonLastName": "Berg"}
+    )
+    assert _run(sandbox, tmp_path, "sync", "--pair", "persons_contacts").returncode == 0
+    shown = _run(sandbox, tmp_path, "links", str(person_id))
+    assert shown.returncode == 0, shown.stderr
+    assert f"WebCRM {person_id} <-> CRMOffice" in shown.stdout
+    assert "create" in shown.stdout
+    missing = _run(sandbox, tmp_path, "links", "no-such-id")
+    assert missing.returncode == 1 and "no link" in missing.stderr
+
+
+def test_wrong_credentials_fail_fast_with_one_clear_line(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A wrong WebCRM token: exit 1, one line naming the variable, the token nowhere."""
+    secret = "wrong-token-7f3a9c"
+    result = _run(sandbox, tmp_path, "sync", WEBCRM_API_TOKEN=secret)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("sync failed:") and "WEBCRM_API_TOKEN" in last
+    assert secret not in result.stdout + result.stderr
+
+
+def test_dry_run_writes_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """`sync --dry-run` shows planned creates and leaves both CRMs untouched."""
+    result = _run(sandbox, tmp_path, "sync", "--dry-run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "planned (dry run)" in result.stdout
+    assert all(stats["writes"] == 0 for stats in sandbox.stats().values())
