@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sync_pipeline_tests.bench import fig_diff, fig_extract, fig_memory, fig_rate_limit
+from sync_pipeline_tests.bench import (
+    fig_diff,
+    fig_extract,
+    fig_memory,
+    fig_rate_limit,
+    fig_sync_group,
+)
 from sync_pipeline_tests.bench.harness import Group
 
 GROUPS: dict[str, Group] = {
@@ -10,4 +16,5 @@ GROUPS: dict[str, Group] = {
     "rate_limit": Group("rate_limit", fig_rate_limit.FIGURES, fig_rate_limit.measure_rate_limit),
     "diff": Group("diff", fig_diff.FIGURES, fig_diff.measure_diff),
     "memory": Group("memory", fig_memory.FIGURES, fig_memory.measure_memory),
+    "sync": Group("sync", fig_sync_group.FIGURES, fig_sync_group.measure_sync),
 }

@@ -1,0 +1,123 @@
+"""Figure 2: requests made over the APIs' minimum for the same work, and a no-op's requests.
+
+A sandbox seeded with N (N persons, N/20 users, N/4 products, N contacts, N/10 companies) runs
+in its own process; each sync is a fresh process running the project's Dagster job
+(`sync_child`). Per run, the sandbox counts the requests made and which records were created or
+changed; `api_minimum` turns the records that had to be read and written into the least requests.
+
+1. Initial full sync: every record must be read once.
+2. A settling incremental run: it must read back what the initial run wrote (reported, not a
+   target). Then an hour passes (the sandbox ages every record; see `sandbox_control.age`).
+3. `edit_share` of every entity edited on each side, then an incremental run: it must read the
+   records updated since the previous run started.
+4. A settling run. The no-op runs that follow are figure 4's CLI runs (`fig_overhead`), which
+   also count their requests (target: one per entity type per system, plus one login each).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sync_pipeline_tests.bench.api_minimum import minimum_requests
+from sync_pipeline_tests.bench.harness import Figures
+from sync_pipeline_tests.bench.sandbox_process import SandboxProcess
+
+SYSTEMS = ("webcrm", "crmoffice")
+SYNC_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What one sync run cost, and the least it could have."""
+
+    made: dict[str, int]
+    minimum: dict[str, int]
+    writes: dict[str, int]  # records created or changed, per entity
+    launched: float  # epoch seconds
+
+    @property
+    def ratio(self) -> float:
+        """Requests made over the minimum, both systems together."""
+        return sum(self.made.values()) / sum(self.minimum.values())
+
+
+def sync_env(sandbox: SandboxProcess, dagster_home: str) -> dict[str, str]:
+    """The CLI's environment for this sandbox and state folder (sandbox credentials)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCRM_", "CRMOFFICE_"))}
+    env.update(
+        WEBCRM_BASE_URL=sandbox.webcrm_url,
+        CRMOFFICE_BASE_URL=sandbox.crmoffice_url,
+        DAGSTER_HOME=dagster_home,
+    )
+    env.pop("SYNC_STATE_URL", None)
+    return env
+
+
+def run_sync_child(env: Mapping[str, str], full: bool) -> dict[str, object]:
+    """One sync in a fresh process; raises with its output when it fails."""
+    args = [sys.executable, "-m", "sync_pipeline_tests.bench.sync_child"]
+    done = subprocess.run(
+        [*args, *(["--full"] if full else [])],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=SYNC_TIMEOUT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"sync run failed:\n{done.stderr[-3000:]}\n{done.stdout[-1000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def measured_run(
+    sandbox: SandboxProcess, env: Mapping[str, str], reads: Mapping[str, int], full: bool
+) -> RunCost:
+    """Run one sync and price it: requests made, and the minimum for the records it had to
+    read (`reads`) and the records it created or changed."""
+    sandbox.call("mark", name="run")
+    sandbox.reset_stats()
+    launched = time.time()
+    run_sync_child(env, full)
+    stats = sandbox.stats()
+    writes = sandbox.call("changed_since_mark", name="run")
+    return RunCost(
+        made={s: int(stats[s]["requests_total"]) for s in SYSTEMS},
+        minimum=minimum_requests(reads, writes),
+        writes=writes,
+        launched=launched,
+    )
+
+
+def _cost_figures(name: str, cost: RunCost) -> Figures:
+    figures: Figures = {f"requests_ratio_{name}": round(cost.ratio, 3)}
+    for system in SYSTEMS:
+        figures[f"requests_{name}_{system}"] = cost.made[system]
+        figures[f"requests_minimum_{name}_{system}"] = cost.minimum[system]
+    return figures
+
+
+def measure_requests(sandbox: SandboxProcess, env: Mapping[str, str], edit_share: float) -> Figures:
+    """Steps 1-4 of the module doc on a freshly seeded sandbox; leaves it fully linked."""
+    initial = measured_run(sandbox, env, sandbox.call("counts"), full=True)
+    settle = measured_run(
+        sandbox, env, sandbox.call("updated_since", epoch=initial.launched), full=False
+    )
+    sandbox.call("age", seconds=3600)
+    sandbox.call("edit", share=edit_share, seed=5)
+    reads = sandbox.call("updated_since", epoch=settle.launched)
+    incremental = measured_run(sandbox, env, reads, full=False)
+    measured_run(
+        sandbox, env, sandbox.call("updated_since", epoch=incremental.launched), full=False
+    )
+    return {
+        **_cost_figures("initial", initial),
+        **_cost_figures("incremental", incremental),
+        **_cost_figures("settle", settle),
+        "initial_records_written": sum(initial.writes.values()),
+        "incremental_records_written": sum(incremental.writes.values()),
+    }

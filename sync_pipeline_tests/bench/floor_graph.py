@@ -1,0 +1,97 @@
+"""Dagster's own floor for figure 4: the pipeline's asset graph with empty bodies, run the way
+`sync-pipeline sync` runs it (a fresh process, the persistent instance under DAGSTER_HOME, the
+in-process executor, today's partition, the job's tags, the same asset selection).
+
+`python -m sync_pipeline_tests.bench.floor_graph SHAPE.json` (see `graph_shape`). Imports only
+Dagster: the floor is what any pipeline of this shape pays before doing any work. Each node
+reports its assets materialised and its checks passed, as the real ones do.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _partitions(spec: dict[str, Any] | None) -> dg.DailyPartitionsDefinition | None:
+    if spec is None:
+        return None
+    return dg.DailyPartitionsDefinition(
+        start_date=spec["start"], end_offset=spec["end_offset"], timezone=spec["timezone"]
+    )
+
+
+def _empty_node(node: dict[str, Any]) -> dg.AssetsDefinition:
+    partitions = _partitions(node["partitions"])
+    specs = [
+        dg.AssetSpec(
+            dg.AssetKey(a["key"]),
+            deps=[dg.AssetKey(d) for d in a["deps"]],
+            group_name=a["group"],
+            partitions_def=partitions,
+        )
+        for a in node["assets"]
+    ]
+    checks = [
+        dg.AssetCheckSpec(c["name"], asset=dg.AssetKey(c["asset"]), blocking=c["blocking"])
+        for c in node["checks"]
+    ]
+
+    @dg.multi_asset(
+        name=node["name"],
+        specs=specs,
+        check_specs=checks,
+        pool=node["pool"],
+        can_subset=len(specs) > 1,
+        backfill_policy=dg.BackfillPolicy.single_run() if node["single_run_backfill"] else None,
+    )
+    def empty(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        for key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=key)
+        for check in context.selected_asset_check_keys:
+            yield dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=True)
+
+    return empty
+
+
+def floor_definitions(shape: dict[str, Any]) -> dg.Definitions:
+    """Empty-bodied assets of the same shape, and the same job over them."""
+    assets = [_empty_node(node) for node in shape["nodes"]]
+    partitions = _partitions(next(n["partitions"] for n in shape["nodes"]))
+    job = dg.define_asset_job(
+        shape["job"]["name"],
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions,
+        tags=shape["job"]["tags"],
+    )
+    return dg.Definitions(assets=assets, jobs=[job], executor=dg.in_process_executor)
+
+
+def main() -> int:
+    """Run the empty graph once, like the CLI's incremental run; exit 0 on success."""
+    shape = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    defs = floor_definitions(shape)
+    keys = [dg.AssetKey(k) for k in shape["selection"]]
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(shape["job"]["name"]).execute_in_process(
+            run_config=QUIET_LOGS,
+            instance=instance,
+            partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
+            tags=shape["job"]["tags"],
+            asset_selection=sorted(keys),
+            raise_on_error=False,
+        )
+    print(f"floor run: {'success' if result.success else 'failure'}")
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
