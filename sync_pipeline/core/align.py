@@ -18,7 +18,7 @@ from sync_pipeline.core.normalize import ArrowStrings, to_arrow
 IntArray = npt.NDArray[np.int64]
 
 
-def _as_int64(values: ArrowStrings) -> IntArray | None:
+def as_int64(values: ArrowStrings) -> IntArray | None:
     """The values as int64 when every one is canonical decimal text (no sign, no leading 0)."""
     if values.null_count or not pc.all(pc.ascii_is_decimal(values)).as_py():
         return None
@@ -37,8 +37,8 @@ def positions(keys: pd.Series, ids: pd.Series) -> IntArray:
     key_arr, id_arr = to_arrow(keys), to_arrow(ids)
     if len(key_arr) == 0:
         return np.empty(0, dtype=np.int64)
-    id_ints = _as_int64(id_arr)
-    key_ints = _as_int64(key_arr) if id_ints is not None else None
+    id_ints = as_int64(id_arr)
+    key_ints = as_int64(key_arr) if id_ints is not None else None
     if id_ints is not None and key_ints is not None:
         index = pd.Index(id_ints)
         if index.is_unique:

@@ -9,6 +9,7 @@ column holding a wrong value is looked at value by value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -16,10 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sync_pipeline.core.align import as_int64
 from sync_pipeline.core.normalize import ArrowStrings, normalize_arrow
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 
 IntArray = npt.NDArray[np.int64]
+# A raw column: object values as read, or Arrow strings when the snapshot is already typed.
+RawColumn: TypeAlias = npt.NDArray[np.object_] | pa.Array
 # A time of day followed by a UTC offset (`Z`, `+02:00`, `+0200`, `+02`).
 _OFFSET_SUFFIX = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 # Before datetime64[ns] can represent (.NET's DateTimeOffset.MinValue renders as year 1).
@@ -76,8 +80,10 @@ def _value_problem(value: object) -> str | None:
     return None
 
 
-def _strings(values: npt.NDArray[np.object_], prop: str, problems: Problems) -> pa.Array:
+def _strings(values: RawColumn, prop: str, problems: Problems) -> pa.Array:
     """Arrow strings of `values`; wrong values become null and are recorded in `problems`."""
+    if isinstance(values, pa.Array):
+        return values
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         try:
             return pa.array(values, type=pa.large_string(), from_pandas=True)
@@ -91,15 +97,19 @@ def _strings(values: npt.NDArray[np.object_], prop: str, problems: Problems) -> 
     return pa.array(cleaned, type=pa.large_string(), from_pandas=True)
 
 
-def coerce_field(values: npt.NDArray[np.object_], prop: str, problems: Problems) -> ArrowStrings:
+def coerce_field(values: RawColumn, prop: str, problems: Problems) -> ArrowStrings:
     """A mapped string field: normalised Arrow strings (empty where the raw value was bad)."""
     return normalize_arrow(_strings(values, prop, problems))
 
 
-def coerce_ids(
-    values: npt.NDArray[np.object_], prop: str, integer_ids: bool, problems: Problems
-) -> ArrowStrings:
+def coerce_ids(values: RawColumn, prop: str, integer_ids: bool, problems: Problems) -> ArrowStrings:
     """Record ids as strings; WebCRM ids (`integer_ids`) must be integers (`str(int)`)."""
+    if isinstance(values, pa.Array):
+        trimmed = pc.utf8_trim_whitespace(pc.fill_null(values, ""))
+        ints = as_int64(trimmed) if integer_ids else None
+        if not integer_ids or ints is not None:
+            return trimmed if ints is None else pc.cast(pa.array(ints), pa.large_string())
+        values = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
     if integer_ids and pd.api.types.infer_dtype(values, skipna=True) == "integer":
         ints = pa.array(values, type=pa.int64(), from_pandas=True)
         return pc.fill_null(pc.cast(ints, pa.large_string()), "")
@@ -133,7 +143,7 @@ def _int_id(value: object) -> object:
     return _BadId(_describe(value))
 
 
-def coerce_timestamps(values: npt.NDArray[np.object_], prop: str, problems: Problems) -> pd.Series:
+def coerce_timestamps(values: RawColumn, prop: str, problems: Problems) -> pd.Series:
     """`datetime64[ns, UTC]` from ISO-8601 text with an offset; NaT (and a problem) otherwise."""
     text = pc.utf8_trim_whitespace(pc.fill_null(_strings(values, prop, problems), ""))
     series = pd.Series(text, dtype="str")

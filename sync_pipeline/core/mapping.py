@@ -14,13 +14,18 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pandera.pandas as pa
 
-from sync_pipeline.core.coerce import Problems, coerce_field, coerce_ids, coerce_timestamps
+from sync_pipeline.core.coerce import (
+    Problems,
+    RawColumn,
+    coerce_field,
+    coerce_ids,
+    coerce_timestamps,
+)
 from sync_pipeline.core.fieldmap import EntitySpec, PairSpec
-from sync_pipeline.core.normalize import from_arrow
+from sync_pipeline.core.normalize import from_arrow, to_arrow
 from sync_pipeline.core.schemas import CHECK_REASONS, TIMESTAMP_DTYPE, mapped_frame_model
 from sync_pipeline.core.types import Side, Verdict
 
@@ -52,10 +57,13 @@ def empty_side_frame(pair: PairSpec) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _column(raw: pd.DataFrame, prop: str) -> npt.NDArray[np.object_]:
+def _column(raw: pd.DataFrame, prop: str) -> RawColumn:
     """The raw values of `prop`; a property absent from every record is empty, not an error."""
     if prop in raw.columns:
-        return raw[prop].to_numpy(dtype=object)
+        column = raw[prop]
+        if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+            return to_arrow(column)  # already strings: no per-value type check needed
+        return column.to_numpy(dtype=object)
     return np.full(len(raw), None, dtype=object)
 
 
@@ -95,7 +103,7 @@ def _validate(
             reason = template.format(prop=props.get(str(column), column))
             rows = group["index"].to_numpy(dtype=np.int64)
             if check == "id_unique":
-                ids = mapped["id"].to_numpy(dtype=object)[rows]
+                ids = mapped["id"].iloc[rows].to_numpy(dtype=object)
                 counts = pd.Series(ids).value_counts()
                 problems.add(rows, [f"duplicate id {i!r} ({counts[i]} records)" for i in ids])
             else:
@@ -123,7 +131,9 @@ def _quarantine_frame(raw: pd.DataFrame, mapped: pd.DataFrame, reasons: pd.Serie
     payloads = [raw_payload(r) for r in records] if records else ["{}"] * len(positions)
     return pd.DataFrame(
         {
-            "record_id": pd.Series(mapped["id"].to_numpy(dtype=object)[positions], dtype="str"),
+            "record_id": pd.Series(
+                mapped["id"].iloc[positions].to_numpy(dtype=object), dtype="str"
+            ),
             "reason": pd.Series(reasons.to_numpy(dtype=object), dtype="str"),
             "payload": pd.Series(payloads, dtype="str"),
         }

@@ -17,6 +17,7 @@ import pandera.pandas as pa
 import pyarrow.compute as pc
 from pandera.typing import Series
 
+from sync_pipeline.core.align import as_int64
 from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.normalize import (
     MAX_STRING_LENGTH,
@@ -65,7 +66,9 @@ def _blank(values: ArrowStrings) -> BoolArray:
 
 
 def _id_unique(values: pd.Series) -> pd.Series:
-    return ~(values.duplicated(keep=False) & (values.fillna("") != ""))
+    ints = as_int64(to_arrow(values))  # WebCRM ids: hashing integers is much cheaper
+    keys = values if ints is None else pd.Series(ints, index=values.index)
+    return ~(keys.duplicated(keep=False) & (values.fillna("") != ""))
 
 
 def _model_check(column: str, name: str, test: Callable[[pd.Series], pd.Series]) -> Any:

@@ -335,3 +335,16 @@ def test_bad_share_threshold_verdict() -> None:
     verdict = quarantine_verdict(result)
     assert not verdict.passed and "3 of 5 rows quarantined (60.0%)" in verdict.message
     assert quarantine_verdict(result, threshold=0.6).passed
+
+
+def test_typed_snapshot_gives_the_same_frames() -> None:
+    """A snapshot whose columns are already Arrow strings maps exactly like an object one."""
+    records = [*GOOD[W], bad_record(W, {"PersonId": 7, "PersonDirectPhone": "call me"})]
+    records.append(bad_record(W, {"PersonId": 8, "PersonUpdatedAt": "2024-09-14T10:00:00"}))
+    untyped = pd.DataFrame(records, dtype=object)
+    typed = untyped.astype({c: "str" for c in untyped.columns if c != "PersonId"})
+    typed["PersonId"] = typed["PersonId"].astype("str")
+    a = prepare_side(untyped, PAIR, W, FM.entities)
+    b = prepare_side(typed, PAIR, W, FM.entities)
+    pd.testing.assert_frame_equal(a.valid, b.valid)
+    assert a.quarantined["reason"].tolist() == b.quarantined["reason"].tolist()
