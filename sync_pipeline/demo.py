@@ -15,6 +15,7 @@ from sync_pipeline.processes import (
     BIN,
     free_port,
     port_is_free,
+    prepare_dagster_home,
     start_group,
     stop_group,
     wait_until_serving,
@@ -39,13 +40,13 @@ def _sync(env: dict[str, str], *args: str) -> int:
 def main() -> int:
     """Run the demo; returns the exit code."""
     shutil.rmtree(STATE, ignore_errors=True)
-    (STATE / "dagster_home").mkdir(parents=True)
+    home = prepare_dagster_home(STATE / "dagster_home")
     webcrm_port, crmoffice_port = _ports()
     env = {
         **os.environ,
         "WEBCRM_BASE_URL": f"http://127.0.0.1:{webcrm_port}",
         "CRMOFFICE_BASE_URL": f"http://127.0.0.1:{crmoffice_port}",
-        "DAGSTER_HOME": str((STATE / "dagster_home").resolve()),
+        "DAGSTER_HOME": str(home),
     }
     for secret in ("WEBCRM_API_TOKEN", "CRMOFFICE_CLIENT_ID", "CRMOFFICE_CLIENT_SECRET"):
         env.pop(secret, None)  # the sandbox's own credentials

@@ -10,24 +10,20 @@ import sys
 import time
 from pathlib import Path
 
-from sync_pipeline.processes import BIN, start_group, stop_group, wait_until_serving
+from sync_pipeline.processes import (
+    BIN,
+    prepare_dagster_home,
+    start_group,
+    stop_group,
+    wait_until_serving,
+)
 
 STATE = Path(".sync_state/dev")
-# One writer per pair: each pair's sink steps run in a pool of size 1.
-INSTANCE_YAML = """\
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
 
 
 def main() -> int:
     """Start both, wait for Ctrl-C, stop both."""
-    home = (STATE / "dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    home = prepare_dagster_home(STATE / "dagster_home")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     sandbox = start_group(
         [

@@ -14,6 +14,23 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+# The Dagster instance of `make demo` and `make dev`: one writer per pair (each pair's sink steps
+# share a pool of size 1), and no telemetry from a sandbox demo.
+INSTANCE_YAML = """\
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Create `home` with our instance settings; returns its absolute path."""
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    return home
 
 
 def port_is_free(host: str, port: int) -> bool:
