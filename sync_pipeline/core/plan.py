@@ -7,171 +7,22 @@ created in the pair's allowed directions. Nothing here depends on input row orde
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from sync_pipeline.core.align import IntArray, member_mask, positions
-from sync_pipeline.core.diff import DiffResult, LinkedValues, SideValues, three_way_diff
+from sync_pipeline.core.align import member_mask, positions
+from sync_pipeline.core.diff import DiffResult, three_way_diff
 from sync_pipeline.core.fieldmap import PairSpec
-from sync_pipeline.core.frames import creates_frame, held_frame, links_frame, orphans_frame
+from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
 from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
+from sync_pipeline.core.linked import linked_values, plan_linked, side_input
 from sync_pipeline.core.matching import MatchOutcome, match_records
-from sync_pipeline.core.normalize import ArrowStrings, join_columns, to_arrow
+from sync_pipeline.core.normalize import to_arrow
 from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
-from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
-
-
-def _side_input(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
-    """The side frame with `str` ids and every field column present ("" when absent)."""
-    columns = {"id": frame["id"] if frame["id"].dtype == "str" else frame["id"].astype("str")}
-    columns["updated_at"] = frame["updated_at"].astype(TIMESTAMP_DTYPE)
-    for f in fields:
-        columns[f] = frame[f] if f in frame.columns else pd.Series([""] * len(frame), dtype="str")
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
-
-
-def _shadow(links: pd.DataFrame, field: str) -> ArrowStrings:
-    if field not in links.columns:  # a field newly added to the map: nothing agreed yet
-        return pa.array([""] * len(links), type=pa.large_string())
-    values = to_arrow(links[field])
-    return pc.fill_null(values, "") if values.null_count else values
-
-
-def _side_values(
-    frame: pd.DataFrame, fields: tuple[str, ...], rows: IntArray, joined: ArrowStrings | None = None
-) -> SideValues:
-    return SideValues(
-        fields={f: to_arrow(frame[f]) for f in fields},
-        updated_ns=np.asarray(frame["updated_at"].array.asi8, dtype=np.int64),
-        rows=rows,
-        joined=joined,
-    )
-
-
-@dataclass(frozen=True)
-class _Aligned:
-    """Per link, the row of each side's record (-1 absent); all fields joined per row."""
-
-    rows: tuple[IntArray, IntArray]
-    joined: dict[str, ArrowStrings]
-
-
-def _align(
-    web: pd.DataFrame, crm: pd.DataFrame, links: pd.DataFrame, fields: tuple[str, ...]
-) -> _Aligned:
-    """Join the links to both snapshots. The CRMOffice join (string ids: the costliest step)
-    runs on a second core while this one joins WebCRM and prepares the change detection."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        crm_rows = pool.submit(positions, links["crmoffice_id"], crm["id"])
-        web_rows = positions(links["webcrm_id"], web["id"])
-        joined: dict[str, ArrowStrings] = {}
-        if fields:
-            joined["webcrm"] = join_columns([to_arrow(web[f]) for f in fields])
-            joined["crmoffice"] = join_columns([to_arrow(crm[f]) for f in fields])
-            joined["shadow"] = join_columns([_shadow(links, f) for f in fields])
-        return _Aligned((web_rows, crm_rows.result()), joined)
-
-
-def _linked_values(
-    web: pd.DataFrame,
-    crm: pd.DataFrame,
-    ids: tuple[ArrowStrings, ArrowStrings],
-    rows: tuple[IntArray, IntArray],
-    shadow: dict[str, ArrowStrings],
-) -> LinkedValues:
-    fields = tuple(shadow)
-    return LinkedValues(
-        webcrm_id=ids[0],
-        crmoffice_id=ids[1],
-        shadow=shadow,
-        webcrm=_side_values(web, fields, rows[0]),
-        crmoffice=_side_values(crm, fields, rows[1]),
-    )
-
-
-def _present_anyway(ids: pd.Series, missing: np.ndarray, quarantined: frozenset[str]) -> np.ndarray:
-    """Among `missing` rows, those whose record was read but quarantined (not orphaned)."""
-    result = np.zeros(len(ids), dtype=bool)
-    rows = np.flatnonzero(missing)
-    if len(rows) and quarantined:
-        result[rows] = member_mask(ids.iloc[rows], quarantined)
-    return result
-
-
-def _orphans(
-    links: pd.DataFrame,
-    pos: tuple[IntArray, IntArray],
-    active: np.ndarray,
-    quarantined: dict[Side, frozenset[str]],
-) -> np.ndarray:
-    """Active links whose record is missing from a complete snapshot, as a missing-side code
-    (0 none, 1 webcrm, 2 crmoffice, 3 both)."""
-    missing_w = pos[0] < 0
-    missing_w &= ~_present_anyway(links["webcrm_id"], missing_w, quarantined["webcrm"])
-    missing_c = pos[1] < 0
-    missing_c &= ~_present_anyway(links["crmoffice_id"], missing_c, quarantined["crmoffice"])
-    return np.where(active, missing_w.astype(np.int64) + 2 * missing_c.astype(np.int64), 0)
-
-
-def _orphans_frame(links: pd.DataFrame, code: np.ndarray) -> pd.DataFrame:
-    rows = np.flatnonzero(code)
-    names = np.array(["", "webcrm", "crmoffice", "both"], dtype=object)
-    frame = orphans_frame(
-        {
-            "webcrm_id": links["webcrm_id"].iloc[rows].to_numpy(dtype=object),
-            "crmoffice_id": links["crmoffice_id"].iloc[rows].to_numpy(dtype=object),
-            "missing_side": names[code[rows]],
-        }
-    )
-    return frame.sort_values(["webcrm_id", "crmoffice_id"], kind="stable").reset_index(drop=True)
-
-
-def _diff_existing(
-    web: pd.DataFrame,
-    crm: pd.DataFrame,
-    links: pd.DataFrame,
-    aligned: _Aligned,
-    keep: np.ndarray,
-    fields: tuple[str, ...],
-    policy: ConflictPolicy,
-) -> DiffResult:
-    """Three-way diff of the links in `keep` (active, not orphaned)."""
-    ids: tuple[ArrowStrings, ArrowStrings] = (
-        to_arrow(links["webcrm_id"]),
-        to_arrow(links["crmoffice_id"]),
-    )
-    shadow = {f: _shadow(links, f) for f in fields}
-    shadow_joined = aligned.joined.get("shadow")
-    rows = aligned.rows
-    if not keep.all():
-        sel = np.flatnonzero(keep)
-        picked = pa.array(sel)
-        ids = (pc.take(ids[0], picked), pc.take(ids[1], picked))
-        shadow = {f: pc.take(v, picked) for f, v in shadow.items()}
-        shadow_joined = None if shadow_joined is None else pc.take(shadow_joined, picked)
-        rows = (rows[0][sel], rows[1][sel])
-    linked = LinkedValues(
-        webcrm_id=ids[0],
-        crmoffice_id=ids[1],
-        shadow=shadow,
-        webcrm=_side_values(web, fields, rows[0], aligned.joined.get("webcrm")),
-        crmoffice=_side_values(crm, fields, rows[1], aligned.joined.get("crmoffice")),
-        shadow_joined=shadow_joined,
-    )
-    return three_way_diff(linked, fields, policy.tie_winner, keep_all=False)
-
-
-def _linked_rows(size: int, pos: IntArray) -> np.ndarray:
-    mask = np.zeros(size, dtype=bool)
-    mask[pos[pos >= 0]] = True
-    return mask
 
 
 def _intent_sources_linked(
@@ -215,7 +66,7 @@ def _diff_new_links(
     shadow = {
         f: to_arrow(pd.concat([adopted[f], blank], ignore_index=True).astype("str")) for f in fields
     }
-    linked = _linked_values(web, crm, (to_arrow(web_ids), to_arrow(crm_ids)), rows, shadow)
+    linked = linked_values(web, crm, (to_arrow(web_ids), to_arrow(crm_ids)), rows, shadow)
     actions = pd.DataFrame(
         {
             "action": pd.Series(["adopt"] * len(adopted) + ["match"] * len(matched), dtype="str"),
@@ -281,12 +132,6 @@ def _creates(pair: PairSpec, rows: dict[Side, pd.DataFrame]) -> dict[Direction, 
     return result
 
 
-def _active(links: pd.DataFrame) -> np.ndarray:
-    if "status" not in links.columns:
-        return np.ones(len(links), dtype=bool)
-    return np.asarray(links["status"].fillna("active") != "orphaned", dtype=bool)
-
-
 @dataclass(frozen=True)
 class _Unlinked:
     """What happens to records without a link: intents settled, matches, what is left free."""
@@ -349,21 +194,18 @@ def plan_pair_sync(
     adopted or created from). `orphaned_*_ids`: records of orphaned links (never re-created).
     `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned)."""
     fields = pair.field_names
-    web, crm = _side_input(webcrm, fields), _side_input(crmoffice, fields)
-    aligned = _align(web, crm, links, fields)
-    pos = aligned.rows
-    active = _active(links)
+    web, crm = side_input(webcrm, fields), side_input(crmoffice, fields)
     quarantined: dict[Side, frozenset[str]] = {
         "webcrm": quarantined_webcrm_ids,
         "crmoffice": quarantined_crmoffice_ids,
     }
-    orphan_code = (
-        _orphans(links, pos, active, quarantined) if complete else np.zeros(len(links), np.int64)
+    linked = plan_linked(
+        web, crm, links, fields, policy, complete=complete, quarantined=quarantined
     )
-    existing = _diff_existing(web, crm, links, aligned, active & (orphan_code == 0), fields, policy)
-    free_w = ~_linked_rows(len(web), pos[0]) & ~member_mask(web["id"], orphaned_webcrm_ids)
+    existing = linked.diff
+    free_w = ~linked.has_link["webcrm"] & ~member_mask(web["id"], orphaned_webcrm_ids)
     not_ours = orphaned_crmoffice_ids | excluded_crmoffice_ids
-    free_c = ~_linked_rows(len(crm), pos[1]) & ~member_mask(crm["id"], not_ours)
+    free_c = ~linked.has_link["crmoffice"] & ~member_mask(crm["id"], not_ours)
     unlinked = _plan_unlinked(
         pair, web, crm, links, intents, free_w, free_c, intent_tolerance_seconds
     )
@@ -382,7 +224,7 @@ def plan_pair_sync(
         conflicts=_conflicts_out(
             [existing.conflicts, *([new.diff.conflicts] if new else [])], fields
         ),
-        orphans=_orphans_frame(links, orphan_code),
+        orphans=linked.orphans,
         held=_sorted(held.drop_duplicates(["side", "id"]), ["side", "id"]),
         intents_not_applied=_sorted(settled.not_applied, ["intent_id"]),
     )
