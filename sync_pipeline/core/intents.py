@@ -97,6 +97,23 @@ def _reconcile_group(
             )
 
 
+def _reconcile_direction(
+    intents: pd.DataFrame,
+    target: pd.DataFrame,
+    fields: tuple[str, ...],
+    direction: Direction,
+    tolerance: pd.Timedelta,
+    acc: _Acc,
+) -> None:
+    """Reconcile one direction's intents against its unlinked target records, per payload."""
+    if intents.empty:
+        return
+    target = target.assign(key=payload_keys(target, fields))
+    target = target[target["key"].isin(set(intents["key"]))]
+    for key, group in intents.groupby("key", sort=True):
+        _reconcile_group(group, target[target["key"] == key], direction, tolerance, acc)
+
+
 def _closure(intent: Any, direction: Direction, reason: str) -> dict[str, object]:
     return {
         "intent_id": int(intent.intent_id),
@@ -141,15 +158,9 @@ def reconcile_intents(
             _closure(i, direction, "source already linked")
             for i in mine[stale].itertuples(index=False)
         ]
-        mine = mine[~stale]
-        if mine.empty:
-            continue
         target = free[TARGET_SIDE[direction]]
         target = target[~target["id"].isin(blocked[TARGET_SIDE[direction]])]
-        target = target.assign(key=payload_keys(target, fields))
-        target = target[target["key"].isin(set(mine["key"]))]
-        for key, group in mine.groupby("key", sort=True):
-            _reconcile_group(group, target[target["key"] == key], direction, tolerance, acc)
+        _reconcile_direction(mine[~stale], target, fields, direction, tolerance, acc)
     return _outcome(acc, fields, blocked)
 
 
