@@ -1,0 +1,87 @@
+"""Figures as `name: value` lines, with the notes and samples that explain a figure off target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Counted = tuple[int, list[str]]
+
+
+@dataclass
+class Part:
+    """One part's figures (in the order they were set) and its notes."""
+
+    name: str
+    figures: dict[str, float | int | str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def figure(self, name: str, value: float | int | str) -> None:
+        """Set one figure."""
+        self.figures[name] = value
+
+    def counted(self, name: str, counted: Counted) -> None:
+        """Set a count figure and keep its samples as notes."""
+        value, samples = counted
+        self.figures[name] = value
+        self.notes += [f"{name}: {s}" for s in samples]
+
+    def add(self, name: str, value: int) -> None:
+        """Add to a count figure."""
+        current = self.figures.get(name, 0)
+        assert isinstance(current, int)
+        self.figures[name] = current + value
+
+    def note(self, text: str) -> None:
+        """Keep one line of explanation."""
+        self.notes.append(text)
+
+
+# Figures the issue sets a target for, and the target.
+TARGETS: dict[str, int] = {
+    "duplicates": 0,
+    "lost_updates": 0,
+    "mismatched_fields": 0,
+    "store_integrity_errors": 0,
+    "bad_input_leaks": 0,
+    "leaked_secrets": 0,
+    "double_writes": 0,
+}
+ORDER = (
+    "runs_to_converge",
+    "duplicates",
+    "lost_updates",
+    "mismatched_fields",
+    "crash_trials",
+    "store_integrity_errors",
+    "bad_input_kinds",
+    "bad_input_leaks",
+    "leaked_secrets",
+    "double_writes",
+)
+# Figures several parts measure are summed into the headline figure.
+SUMMED = frozenset({"duplicates", "store_integrity_errors", "mismatched_fields"})
+
+
+def headline(parts: list[Part]) -> dict[str, float | int | str]:
+    """The issue's figures first (summed over parts where several measure them), then the rest."""
+    out: dict[str, float | int | str] = {}
+    for part in parts:
+        for name, value in part.figures.items():
+            if name in SUMMED and name in out and isinstance(value, int):
+                out[name] = int(out[name]) + value
+            elif name in ORDER:
+                out.setdefault(name, value)
+    extras = {
+        f"{part.name}.{name}": value
+        for part in parts
+        for name, value in part.figures.items()
+        if name not in ORDER
+    }
+    ordered = {name: out[name] for name in ORDER if name in out}
+    return {**ordered, **extras}
+
+
+def render(figures: dict[str, float | int | str]) -> str:
+    """`name: value` lines."""
+    return "\n".join(f"{name}: {value}" for name, value in figures.items())
