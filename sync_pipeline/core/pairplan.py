@@ -34,6 +34,10 @@ class ConflictPolicy:
 
     tie_winner: Side = "webcrm"
 
+    def __post_init__(self) -> None:
+        if self.tie_winner not in ("webcrm", "crmoffice"):
+            raise ValueError(f"tie_winner must be 'webcrm' or 'crmoffice', not {self.tie_winner!r}")
+
 
 @dataclass(frozen=True)
 class PairPlan:

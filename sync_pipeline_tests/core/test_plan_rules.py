@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sync_pipeline.core import ConflictPolicy, load_field_map, prepare_side
+from sync_pipeline.core import ConflictPolicy, load_field_map, plan_pair_sync, prepare_side
 from sync_pipeline_tests.core.world import World
 
 FM = load_field_map()
@@ -155,7 +155,6 @@ def test_empty_forms_never_flap() -> None:
                 "mobilePhone": [""],
             }
         )
-        from sync_pipeline.core import plan_pair_sync
 
         plan = plan_pair_sync(
             PERSONS,
@@ -168,3 +167,68 @@ def test_empty_forms_never_flap() -> None:
             now=w.clock,
         )
         assert plan.is_empty, plan.counts()
+
+
+def test_policy_rejects_unknown_side() -> None:
+    """A misspelt tie winner is an error, not a silent CRMOffice win."""
+    with pytest.raises(ValueError, match="tie_winner"):
+        ConflictPolicy(tie_winner="webcrn")  # type: ignore[arg-type]
+
+
+def test_unmapped_fields_never_reach_frames_or_plan() -> None:
+    """Unmapped properties (email, title, custom fields) are in no frame: no write touches them."""
+
+    raw = pd.DataFrame(
+        [
+            {
+                "PersonId": 1,
+                "PersonUpdatedAt": "2024-09-14T10:00:00+02:00",
+                "PersonFirstName": "Anne",
+                "PersonEmail": "a@b.dk",
+                "PersonTitle": "CEO",
+                "PersonCustom1": "x",
+            }
+        ],
+        dtype=object,
+    )
+    crm_raw = pd.DataFrame(
+        [
+            {
+                "id": "c1",
+                "updatedAt": "2024-09-14T07:00:00.000Z",
+                "givenName": "Old",
+                "email": "c@d.no",
+                "title": "CTO",
+                "company": {"id": "co1"},
+            }
+        ],
+        dtype=object,
+    )
+    web = prepare_side(raw, PERSONS, "webcrm", FM.entities).valid
+    crm = prepare_side(crm_raw, PERSONS, "crmoffice", FM.entities).valid
+    mapped = {"id", "updated_at", *PERSONS.field_names}
+    assert set(web.columns) == mapped and set(crm.columns) == mapped
+    links = pd.DataFrame(
+        {
+            "webcrm_id": ["1"],
+            "crmoffice_id": ["c1"],
+            "givenName": ["Old"],
+            "familyName": [""],
+            "directPhone": [""],
+            "mobilePhone": [""],
+        }
+    )
+    w = World(PERSONS)
+    plan = plan_pair_sync(
+        PERSONS,
+        web,
+        crm,
+        links,
+        w.intents_frame(),
+        complete=True,
+        policy=ConflictPolicy(),
+        now=w.clock,
+    )
+    update = plan.updates["to_crmoffice"]
+    assert update["changed"].tolist() == [("givenName",)]
+    assert not {"email", "title", "company", "PersonEmail"} & set(update.columns)
