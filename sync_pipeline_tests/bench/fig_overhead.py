@@ -49,14 +49,20 @@ def _cli_noop(sandbox: SandboxProcess, env: Mapping[str, str]) -> tuple[float, i
 
 
 def measure_overhead(
-    sandbox: SandboxProcess, env: Mapping[str, str], floor_home: Path, repeats: int
+    sandbox: SandboxProcess,
+    env: Mapping[str, str],
+    floor_home: Path,
+    repeats: int,
+    *,
+    warm_up: bool = True,
 ) -> Figures:
     """Alternate timed real and floor runs; medians and the no-op's price."""
     shape_file = floor_home / "shape.json"
     shape_file.write_text(json.dumps(graph_shape()), encoding="utf-8")
     floor_env = {**env, "DAGSTER_HOME": str(floor_home)}
     floor = [sys.executable, "-m", "sync_pipeline_tests.bench.floor_graph", str(shape_file)]
-    timed_process(floor, floor_env)  # creates the floor's instance, like the real one's
+    if warm_up:
+        timed_process(floor, floor_env)  # creates the floor's instance, like the real one's
     real_runs, floor_runs = [], []
     for _ in range(max(1, repeats)):
         real_runs.append(_cli_noop(sandbox, env))

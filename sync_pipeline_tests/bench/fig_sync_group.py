@@ -29,6 +29,10 @@ def measure_sync(config: BenchConfig) -> Figures:
         home.mkdir()
         floor_home.mkdir()
         env = sync_env(sandbox, str(home))
-        figures = measure_requests(sandbox, env, config.edit_share)
-        figures.update(fig_overhead.measure_overhead(sandbox, env, floor_home, config.noop_repeats))
+        figures = measure_requests(sandbox, env, config.edit_share, settle=not config.quick)
+        figures.update(
+            fig_overhead.measure_overhead(
+                sandbox, env, floor_home, config.noop_repeats, warm_up=not config.quick
+            )
+        )
     return figures
