@@ -37,7 +37,8 @@ def payload_keys(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
     """All mapped field values joined into one comparable key per row."""
     if not fields:
         return pd.Series([""] * len(frame), dtype="str", index=frame.index)
-    parts = [to_arrow(normalize_values(frame[f])) for f in fields]
+    blank = pd.Series([""] * len(frame), dtype="str", index=frame.index)
+    parts = [to_arrow(normalize_values(frame[f] if f in frame.columns else blank)) for f in fields]
     return pd.Series(join_columns(parts), dtype="str", index=frame.index)
 
 
