@@ -33,6 +33,14 @@ class LatestValueIOManager(dg.ConfigurableIOManager):
             pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
 
+    def latest(self, key: dg.AssetKey) -> Any:
+        """An asset's latest value, or None if it was never materialised."""
+        path = self._path(key)
+        if not path.exists():
+            return None
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+
     def load_input(self, context: dg.InputContext) -> Any:
         """Read the upstream asset's latest value."""
         upstream = context.upstream_output

@@ -9,6 +9,7 @@ import dagster as dg
 
 from sync_pipeline.core import ConflictPolicy, FieldMap, PairSpec, mass_change_verdict
 from sync_pipeline.dagster_defs.extract_assets import SINGLE_RUN
+from sync_pipeline.dagster_defs.io_manager import LatestValueIOManager
 from sync_pipeline.dagster_defs.partitions import modification_date
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
@@ -91,16 +92,23 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: str) -> dg.AssetsDefin
     return rows
 
 
-def _shared_target_deps(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetKey]:
-    """A pair that creates WebCRM records from a shared CRMOffice entity plans after the other
-    pairs on that entity have linked their matches, so a user's contact never spawns a person."""
+def _sharing_plans(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetKey]:
+    """Contacts are shared by two pairs: a pair that creates WebCRM records from a shared
+    CRMOffice entity plans after the other pairs on it, and leaves alone the records their
+    plans link or hold (a user's contact never spawns a person)."""
     if "to_webcrm" not in pair.creates:
         return []
     return [
-        _key(other, "apply_links")
+        _key(other, "plan_links")
         for other in field_map.pairs.values()
         if other.name != pair.name and other.crmoffice_entity == pair.crmoffice_entity
     ]
+
+
+def _claimed(io_manager: LatestValueIOManager, keys: list[dg.AssetKey]) -> set[str]:
+    """CRMOffice ids the other pairs' latest plans claim (this run's, when they ran in it)."""
+    plans = [io_manager.latest(key) for key in keys]
+    return {i for p in plans if isinstance(p, LinkPlan) for i in p.plan.claimed_ids("crmoffice")}
 
 
 def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
@@ -125,21 +133,26 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         outs=outs,
         ins=ins,
         check_specs=[breaker],
-        deps=_shared_target_deps(pair, field_map),
+        deps=_sharing_plans(pair, field_map),
+        required_resource_keys={"link_store", "sync_policy", "io_manager"},
         partitions_def=modification_date,
         backfill_policy=SINGLE_RUN,
     )
     def plan(
-        context: dg.AssetExecutionContext,
-        link_store: LinkStoreResource,
-        sync_policy: SyncPolicy,
-        webcrm_rows: SideRows,
-        crmoffice_rows: SideRows,
+        context: dg.AssetExecutionContext, webcrm_rows: SideRows, crmoffice_rows: SideRows
     ) -> Any:
-        store = link_store.store()
+        store = context.resources.link_store.store()
+        sync_policy: SyncPolicy = context.resources.sync_policy
         policy = ConflictPolicy(tie_winner=sync_policy.tie_winner)  # type: ignore[arg-type]
+        claimed = _claimed(context.resources.io_manager, _sharing_plans(pair, field_map))
         full = plan_pair(
-            pair, webcrm_rows, crmoffice_rows, store, policy=policy, now=datetime.now(UTC)
+            pair,
+            webcrm_rows,
+            crmoffice_rows,
+            store,
+            policy=policy,
+            now=datetime.now(UTC),
+            claimed_elsewhere=claimed,
         )
         to_crm, to_web, planned = split_plan(pair, full, store, webcrm_rows, crmoffice_rows)
         counts = full.counts()

@@ -93,12 +93,14 @@ def plan_pair(
     *,
     policy: ConflictPolicy,
     now: datetime,
+    claimed_elsewhere: set[str] | frozenset[str] = frozenset(),
 ) -> PairPlan:
     """The pair's plan over the rows that are usable right now.
 
     Quarantined records, and records whose writes were given up on, count as unchanged (never
-    as deleted or unlinked, which would re-create them); contacts owned by another pair are
-    neither matched nor created from.
+    as deleted or unlinked, which would re-create them); contacts owned by another pair (in
+    the store, or `claimed_elsewhere` by its plan in this run) are neither matched nor created
+    from.
     """
     names = list(pair.field_names)
     orphaned = store.links_frame(pair.name, names, status="orphaned")
@@ -113,7 +115,7 @@ def plan_pair(
         policy=policy,
         now=now,
         excluded_crmoffice_ids=frozenset(
-            store.linked_ids(pair.crmoffice_entity, exclude_pair=pair.name)
+            store.linked_ids(pair.crmoffice_entity, exclude_pair=pair.name) | claimed_elsewhere
         ),
         orphaned_webcrm_ids=frozenset(orphaned["webcrm_id"]),
         orphaned_crmoffice_ids=frozenset(orphaned["crmoffice_id"]),

@@ -189,3 +189,14 @@ def test_bad_rows_are_quarantined_while_the_rest_syncs(pipeline: Pipeline) -> No
     quarantine = pipeline.store().quarantine_frame("persons_contacts")
     assert str(bad) in set(quarantine["record_id"])
     assert pipeline.store().find_links(str(bad)) == []
+
+
+def test_contact_a_user_pair_holds_never_spawns_a_person(pipeline: Pipeline) -> None:
+    """A contact that two users could own (ambiguous) is held: no person is made from it."""
+    sandbox = pipeline.sandbox
+    for name in ("A", "B"):
+        sandbox.webcrm.insert("Users", {"UserName": name, "UserMobilePhone": "+45 50 50 50 50"})
+    sandbox.crmoffice.insert("contacts", {"mobilePhone": "+45 50 50 50 50"})
+    pipeline.sync(full=True)
+    assert persons(sandbox) == []
+    assert pipeline.store().count_links("users_contacts") == 0
