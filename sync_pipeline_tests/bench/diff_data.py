@@ -160,13 +160,22 @@ def _side(
     return pd.DataFrame(columns)
 
 
-def build_frames(n: int, seed: int = 0) -> DiffFrames:
-    """n linked records of `persons_contacts` (see the module doc for what changed)."""
+def _crmoffice_ids(rng: np.random.Generator, n: int, style: str) -> pa.Array:
+    """UUID-shaped ids (opaque strings: the conservative case), or the sandbox's `c-<n>`."""
+    if style == "uuid":
+        return uuid_strings(rng, n)
+    numbers = pc.cast(pa.array(rng.permutation(n) + 1), pa.string())
+    return pc.binary_join_element_wise("c-", numbers, "")
+
+
+def build_frames(n: int, seed: int = 0, crmoffice_ids: str = "uuid") -> DiffFrames:
+    """n linked records of `persons_contacts` (see the module doc for what changed);
+    `crmoffice_ids` is "uuid" or "sandbox" (`c-<n>`, as the emulator numbers contacts)."""
     rng = np.random.default_rng(seed)
     shadow = _shadow(rng, n)
     changes = _changes(rng, n)
     web_ids = pc.cast(pa.array(np.arange(100_000, 100_000 + n)), pa.string())
-    crm_ids = uuid_strings(rng, n)
+    crm_ids = _crmoffice_ids(rng, n, crmoffice_ids)
     web_stamps = _stamps(rng, n, changes.web_rows, 10**9)
     crm_stamps = _stamps(rng, n, changes.crm_rows, 10**6)
     crm_stamps[changes.ties] = web_stamps[changes.ties]
