@@ -48,7 +48,10 @@ def test_each_pair_is_its_own_group_from_both_sources_to_both_sinks() -> None:
     """Each pair's group reaches both sinks from both system sources."""
     graph = build_definitions(load_field_map()).resolve_asset_graph()
     for pair in load_field_map().pairs.values():
-        sinks = [dg.AssetKey([pair.name, "apply_to_crmoffice"]), dg.AssetKey([pair.name, "apply_to_webcrm"])]
+        sinks = [
+            dg.AssetKey([pair.name, "apply_to_crmoffice"]),
+            dg.AssetKey([pair.name, "apply_to_webcrm"]),
+        ]
         for sink in sinks:
             upstream = graph.upstream_key_iterator(sink)
             ancestors = {k.to_user_string() for k in upstream}

@@ -8,6 +8,9 @@ from sync_pipeline.core.pairplan import PairPlan
 from sync_pipeline.core.types import DIRECTIONS, Verdict
 
 DEFAULT_MAX_SHARE = 0.2
+# A share means little on a handful of links (1 edit of 3 links is 33%): below this many
+# updates the breaker never trips.
+DEFAULT_MIN_UPDATES = 25
 
 
 def updated_link_count(plan: PairPlan) -> int:
@@ -24,15 +27,18 @@ def updated_link_count(plan: PairPlan) -> int:
 
 
 def mass_change_verdict(
-    plan: PairPlan, linked_count: int, max_share: float = DEFAULT_MAX_SHARE
+    plan: PairPlan,
+    linked_count: int,
+    max_share: float = DEFAULT_MAX_SHARE,
+    min_updates: int = DEFAULT_MIN_UPDATES,
 ) -> Verdict:
-    """Fails when the share of linked records updated passes `max_share`; an initial load
-    (nothing linked yet) always passes."""
+    """Fails when the share of linked records updated passes `max_share` and the run updates
+    at least `min_updates` of them; an initial load (nothing linked yet) always passes."""
     updated = updated_link_count(plan)
     if linked_count <= 0:
         return Verdict(True, 0.0, f"initial load: nothing linked yet, {updated} updates")
     share = updated / linked_count
-    passed = share <= max_share
+    passed = share <= max_share or updated < min_updates
     verdict = "within" if passed else "over"
     message = (
         f"{plan.pair}: {updated} of {linked_count} linked records would be updated "

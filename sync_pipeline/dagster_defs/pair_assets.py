@@ -187,7 +187,10 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             },
         )
         verdict = mass_change_verdict(
-            full, store.count_links(pair.name), max_share=sync_policy.max_update_share
+            full,
+            store.count_links(pair.name),
+            max_share=sync_policy.max_update_share,
+            min_updates=sync_policy.min_updates_for_breaker,
         )
         yield dg.AssetCheckResult(
             check_name="mass_change",

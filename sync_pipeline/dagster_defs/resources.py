@@ -79,5 +79,6 @@ class SyncPolicy(dg.ConfigurableResource):  # type: ignore[type-arg]
     tie_winner: str = "webcrm"
     max_bad_share: float = 0.10
     max_update_share: float = 0.20
+    min_updates_for_breaker: int = 25
     overlap_seconds: int = 120
     max_failure_attempts: int = 5

@@ -100,10 +100,17 @@ def test_empty_plan_frames_have_their_columns() -> None:
 def test_mass_change_breaker() -> None:
     """Updating more than max_share of the linked records fails; within it passes."""
     plan = busy_world(10).plan()
-    verdict = mass_change_verdict(plan, linked_count=10)
+    verdict = mass_change_verdict(plan, linked_count=10, min_updates=0)
     assert not verdict.passed and verdict.share == 0.3
     assert "3 of 10 linked records" in verdict.message
-    assert mass_change_verdict(plan, linked_count=10, max_share=0.3).passed
+    assert mass_change_verdict(plan, linked_count=10, max_share=0.3, min_updates=0).passed
+
+
+def test_breaker_ignores_a_handful_of_updates() -> None:
+    """Below `min_updates` updated links the share alone never trips the breaker."""
+    plan = busy_world(10).plan()
+    assert mass_change_verdict(plan, linked_count=10, min_updates=4).passed
+    assert not mass_change_verdict(plan, linked_count=10, min_updates=3).passed
 
 
 def test_breaker_counts_a_link_once_across_directions() -> None:

@@ -24,7 +24,7 @@ def _persons(pipeline: Pipeline, count: int) -> list[int]:
 
 def test_mass_change_breaker_stops_the_sinks(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """Editing every linked person trips the breaker: nothing is written, the CLI line says why."""
-    pipeline = Pipeline(sandbox, tmp_path, max_update_share=0.2)
+    pipeline = Pipeline(sandbox, tmp_path, max_update_share=0.2, min_updates_for_breaker=5)
     ids = _persons(pipeline, 10)
     pipeline.sync("persons_contacts")
     for person_id in ids:
