@@ -18,6 +18,7 @@ from sync_pipeline.processes import (
     prepare_dagster_home,
     start_group,
     stop_group,
+    stop_on_signals,
     wait_until_serving,
 )
 
@@ -39,6 +40,7 @@ def _sync(env: dict[str, str], *args: str) -> int:
 
 def main() -> int:
     """Run the demo; returns the exit code."""
+    stop_on_signals()
     shutil.rmtree(STATE, ignore_errors=True)
     home = prepare_dagster_home(STATE / "dagster_home")
     webcrm_port, crmoffice_port = _ports()

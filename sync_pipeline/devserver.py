@@ -15,6 +15,7 @@ from sync_pipeline.processes import (
     prepare_dagster_home,
     start_group,
     stop_group,
+    stop_on_signals,
     wait_until_serving,
 )
 
@@ -23,6 +24,7 @@ STATE = Path(".sync_state/dev")
 
 def main() -> int:
     """Start both, wait for Ctrl-C, stop both."""
+    stop_on_signals()
     home = prepare_dagster_home(STATE / "dagster_home")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     sandbox = start_group(
