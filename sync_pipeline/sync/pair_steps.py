@@ -14,14 +14,12 @@ from typing import Any
 
 from sync_pipeline.core import PairPlan, PairSpec
 from sync_pipeline.store import LinkStore
-from sync_pipeline.sync.apply import (
-    ApplyReport,
-    apply_links,
-    apply_to_crmoffice,
-    apply_to_webcrm,
-)
+from sync_pipeline.sync.apply import apply_links
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan, LinkPlan, SideRows
+from sync_pipeline.sync.sink import ApplyReport
+from sync_pipeline.sync.to_crmoffice import apply_to_crmoffice
+from sync_pipeline.sync.to_webcrm import apply_to_webcrm
 
 Log = Callable[[str], None]
 
