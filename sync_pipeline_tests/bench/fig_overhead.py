@@ -2,10 +2,13 @@
 
 `noop_sync_seconds_10k`: `sync-pipeline sync` (the console script, default settings) as a fresh
 process over a fully linked sandbox, from start to exit. `noop_over_dagster_floor`: that over
-the same asset graph with empty bodies (`floor_graph`), run the same way -- a fresh process,
-its own persistent instance, the same job, tags, partition and selection. The runs alternate
-(real, floor, real, floor, ...) so load on the machine hits both alike; medians count. The floor
-runs once untimed first to create its instance, as the real one already has.
+the same asset graph with empty bodies (`floor_graph --io`: same keys, data edges, plain deps,
+partitions, pools and checks; outputs `None`), run the same way -- a fresh process, its own
+persistent instance, the same job, tags, partition and selection.
+`noop_over_dagster_floor_deps_only` compares with the leanest run of that graph (every edge a
+plain dependency, nothing stored). The runs alternate (real, floor, floor, real, ...) so load on
+the machine hits all alike; medians count. Each floor runs once untimed first to create its
+instance, as the real one already has.
 Every real run is also priced (requests and records written; a no-op writes nothing).
 """
 
@@ -24,6 +27,7 @@ from sync_pipeline_tests.bench.harness import Figures
 from sync_pipeline_tests.bench.sandbox_process import SandboxProcess
 
 FIGURES = ("noop_sync_seconds_10k", "noop_over_dagster_floor")
+FLOORS = {"": ["--io"], "_deps_only": []}
 CLI = Path(sys.executable).with_name("sync-pipeline")
 RUN_TIMEOUT = 300
 
@@ -54,25 +58,29 @@ def measure_overhead(
     floor_home: Path,
     repeats: int,
     *,
-    warm_up: bool = True,
+    thorough: bool = True,
 ) -> Figures:
-    """Alternate timed real and floor runs; medians and the no-op's price."""
+    """Alternate timed real and floor runs; medians and the no-op's price. `thorough=False`
+    (the smoke test) skips the warm-ups and the deps-only floor."""
     shape_file = floor_home / "shape.json"
     shape_file.write_text(json.dumps(graph_shape()), encoding="utf-8")
     floor_env = {**env, "DAGSTER_HOME": str(floor_home)}
-    floor = [sys.executable, "-m", "sync_pipeline_tests.bench.floor_graph", str(shape_file)]
-    if warm_up:
-        timed_process(floor, floor_env)  # creates the floor's instance, like the real one's
-    real_runs, floor_runs = [], []
+    module = [sys.executable, "-m", "sync_pipeline_tests.bench.floor_graph", str(shape_file)]
+    floors = {name: [*module, *flags] for name, flags in FLOORS.items() if thorough or not name}
+    if thorough:
+        for args in floors.values():
+            timed_process(args, floor_env)  # creates the floor's instance, like the real one's
+    real_runs: list[tuple[float, int, int]] = []
+    floor_runs: dict[str, list[float]] = {name: [] for name in floors}
     for _ in range(max(1, repeats)):
         real_runs.append(_cli_noop(sandbox, env))
-        floor_runs.append(timed_process(floor, floor_env))
+        for name, args in floors.items():
+            floor_runs[name].append(timed_process(args, floor_env))
     real = statistics.median(r[0] for r in real_runs)
-    floor_seconds = statistics.median(floor_runs)
-    return {
-        "noop_sync_seconds_10k": round(real, 2),
-        "noop_over_dagster_floor": round(real / floor_seconds, 2),
-        "dagster_floor_seconds": round(floor_seconds, 2),
-        "noop_requests": max(r[1] for r in real_runs),
-        "noop_records_written": max(r[2] for r in real_runs),
-    }
+    figures: Figures = {"noop_sync_seconds_10k": round(real, 2)}
+    for name, runs in floor_runs.items():
+        figures[f"noop_over_dagster_floor{name}"] = round(real / statistics.median(runs), 2)
+        figures[f"dagster_floor_seconds{name}"] = round(statistics.median(runs), 2)
+    figures["noop_requests"] = max(r[1] for r in real_runs)
+    figures["noop_records_written"] = max(r[2] for r in real_runs)
+    return figures

@@ -32,7 +32,7 @@ def measure_sync(config: BenchConfig) -> Figures:
         figures = measure_requests(sandbox, env, config.edit_share, settle=not config.quick)
         figures.update(
             fig_overhead.measure_overhead(
-                sandbox, env, floor_home, config.noop_repeats, warm_up=not config.quick
+                sandbox, env, floor_home, config.noop_repeats, thorough=not config.quick
             )
         )
     return figures

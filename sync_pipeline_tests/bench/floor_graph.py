@@ -2,9 +2,15 @@
 `sync-pipeline sync` runs it (a fresh process, the persistent instance under DAGSTER_HOME, the
 in-process executor, today's partition, the job's tags, the same asset selection).
 
-`python -m sync_pipeline_tests.bench.floor_graph SHAPE.json` (see `graph_shape`). Imports only
-Dagster: the floor is what any pipeline of this shape pays before doing any work. Each node
+`python -m sync_pipeline_tests.bench.floor_graph SHAPE.json [--io]` (see `graph_shape`). Imports
+only Dagster: the floor is what any pipeline of this shape pays before doing any work. Each node
 reports its assets materialised and its checks passed, as the real ones do.
+
+Two floors: by default every edge is a plain dependency and bodies return `MaterializeResult`s
+(no values stored: the leanest run of this graph). With `--io` the data edges stay data edges
+(`ins`) and every output is a `None` kept by Dagster's in-memory IO manager (the cheapest it
+has), so the run pays the same input/output events as the real one -- the same graph with only
+the bodies emptied.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
@@ -62,9 +68,47 @@ def _empty_node(node: dict[str, Any]) -> dg.AssetsDefinition:
     return empty
 
 
-def floor_definitions(shape: dict[str, Any]) -> dg.Definitions:
+def _io_node(node: dict[str, Any]) -> dg.AssetsDefinition:
+    """Like `_empty_node`, but data edges are `ins` and outputs go through the IO manager."""
+    partitions = _partitions(node["partitions"])
+    group = {tuple(a["key"]): a["group"] for a in node["assets"]}
+    data = {tuple(k) for k in node["ins"].values()}
+    deps = {tuple(d) for a in node["assets"] for d in a["deps"]} - data
+    outs = {
+        name: dg.AssetOut(key=dg.AssetKey(key), group_name=group[tuple(key)])
+        for name, key in node["outs"].items()
+    }
+    checks = [
+        dg.AssetCheckSpec(c["name"], asset=dg.AssetKey(c["asset"]), blocking=c["blocking"])
+        for c in node["checks"]
+    ]
+
+    def emit(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        for name in node["outs"]:
+            yield dg.Output(None, output_name=name)
+        for check in context.selected_asset_check_keys:
+            yield dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=True)
+
+    # Dagster maps `ins` to the body's parameter names, so the body needs one per input.
+    names = ", ".join(node["ins"])
+    scope: dict[str, Any] = {"emit": emit, "Context": dg.AssetExecutionContext}
+    exec(f"def body(context: Context, {names}):\n    yield from emit(context)\n", scope)
+    body = scope["body"]
+    return dg.multi_asset(
+        name=node["name"],
+        outs=outs,
+        ins={n: dg.AssetIn(dg.AssetKey(k)) for n, k in node["ins"].items()},
+        deps=[dg.AssetKey(list(d)) for d in sorted(deps)],
+        check_specs=checks,
+        pool=node["pool"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if node["single_run_backfill"] else None,
+    )(body)
+
+
+def floor_definitions(shape: dict[str, Any], io: bool = False) -> dg.Definitions:
     """Empty-bodied assets of the same shape, and the same job over them."""
-    assets = [_empty_node(node) for node in shape["nodes"]]
+    assets = [(_io_node if io else _empty_node)(node) for node in shape["nodes"]]
     partitions = _partitions(next(n["partitions"] for n in shape["nodes"]))
     job = dg.define_asset_job(
         shape["job"]["name"],
@@ -72,13 +116,16 @@ def floor_definitions(shape: dict[str, Any]) -> dg.Definitions:
         partitions_def=partitions,
         tags=shape["job"]["tags"],
     )
-    return dg.Definitions(assets=assets, jobs=[job], executor=dg.in_process_executor)
+    resources = {"io_manager": dg.mem_io_manager} if io else {}
+    return dg.Definitions(
+        assets=assets, jobs=[job], executor=dg.in_process_executor, resources=resources
+    )
 
 
 def main() -> int:
     """Run the empty graph once, like the CLI's incremental run; exit 0 on success."""
     shape = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    defs = floor_definitions(shape)
+    defs = floor_definitions(shape, io="--io" in sys.argv[2:])
     keys = [dg.AssetKey(k) for k in shape["selection"]]
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(shape["job"]["name"]).execute_in_process(

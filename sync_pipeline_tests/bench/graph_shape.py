@@ -41,6 +41,12 @@ def _node(ad: dg.AssetsDefinition) -> dict[str, Any]:
             }
             for key in sorted(ad.keys, key=lambda k: k.path)
         ],
+        "ins": {
+            name: list(key.path)
+            for name, key in sorted(ad.keys_by_input_name.items())
+            if not ad.op.input_def_named(name).dagster_type.is_nothing
+        },
+        "outs": {name: list(key.path) for name, key in sorted(ad.keys_by_output_name.items())},
         "checks": [
             {"name": c.name, "asset": list(c.asset_key.path), "blocking": c.blocking}
             for c in sorted(ad.check_specs, key=lambda c: (c.asset_key.path, c.name))
