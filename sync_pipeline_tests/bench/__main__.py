@@ -13,9 +13,9 @@ from sync_pipeline_tests.bench.harness import report, run_groups
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure the selected figure groups and print every figure."""
     config = load_config(argv)
-    figures = run_groups(config, GROUPS, out=sys.stderr)
-    report(config, figures)
-    return 0
+    figures, failures = run_groups(config, GROUPS, out=sys.stderr)
+    report(config, figures, failures)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

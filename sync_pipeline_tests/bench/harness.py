@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
@@ -73,30 +74,46 @@ def format_value(value: float) -> str:
 
 def run_groups(
     config: BenchConfig, groups: Mapping[str, Group], out: TextIO = sys.stdout
-) -> Figures:
-    """Run the selected groups in order; progress on stderr-like `out` comments."""
+) -> tuple[Figures, list[str]]:
+    """Run the selected groups in order (progress as `#` lines on `out`). A failing group is
+    reported and the others still run: returns the figures and one line per failure."""
     figures: Figures = {}
+    failures: list[str] = []
     print(load_line("at start"), file=out, flush=True)
     for name in config.groups:
         group = groups[name]
         start = time.perf_counter()
         print(f"# running {name} ...", file=out, flush=True)
-        measured = group.measure(config)
+        try:
+            measured = group.measure(config)
+        except Exception as exc:
+            traceback.print_exc(file=out)
+            failures.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            continue
         missing = sorted(set(group.figures) - set(measured))
         if missing:
-            raise RuntimeError(f"figure group {name} did not produce {', '.join(missing)}")
+            failures.append(f"{name}: did not produce {', '.join(missing)}")
         figures.update(measured)
         print(f"# {name} took {time.perf_counter() - start:.1f} s", file=out, flush=True)
-    return figures
+    return figures, failures
 
 
-def report(config: BenchConfig, figures: Figures, out: TextIO = sys.stdout) -> None:
-    """The machine header, then one `name: value` line per figure (and the JSON file)."""
+def report(
+    config: BenchConfig, figures: Figures, failures: list[str], out: TextIO = sys.stdout
+) -> None:
+    """The machine header, one `name: value` line per figure, failures (and the JSON file)."""
     for line in [*machine_lines(), load_line("at end"), *config_lines(config)]:
         print(line, file=out)
     for name, value in figures.items():
         print(f"{name}: {format_value(value)}", file=out)
+    for failure in failures:
+        print(f"# FAILED {failure}", file=out)
     out.flush()
     if config.json_path is not None:
-        document = {"machine": machine_lines(), "sizes": config_lines(config), "figures": figures}
+        document = {
+            "machine": machine_lines(),
+            "sizes": config_lines(config),
+            "figures": figures,
+            "failures": failures,
+        }
         config.json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
