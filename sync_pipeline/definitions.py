@@ -9,7 +9,7 @@ import dagster as dg
 
 from sync_pipeline.core import FieldMap, load_field_map
 from sync_pipeline.dagster_defs.extract_assets import extract_assets
-from sync_pipeline.dagster_defs.io_manager import LatestValueIOManager
+from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
 from sync_pipeline.dagster_defs.jobs import SCHEDULES, sync_jobs
 from sync_pipeline.dagster_defs.pair_assets import pair_assets
 from sync_pipeline.dagster_defs.resources import (
@@ -39,7 +39,7 @@ def build_resources() -> dict[str, object]:
         ),
         "link_store": LinkStoreResource(url=state_url_from(os.environ, Path.cwd())),
         "sync_policy": SyncPolicy(),
-        "io_manager": LatestValueIOManager(
+        "io_manager": RunValuesIOManager(
             base_dir=str(state_folder(os.environ, Path.cwd()) / "values")
         ),
     }

@@ -115,7 +115,7 @@ def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
             "crmoffice_report": dg.AssetIn(_key(pair, "apply_to_crmoffice")),
         },
         description=f"Creates and updates {pair.webcrm_entity} in WebCRM; then moves the "
-        "pair's cursors if nothing failed.",
+        "pair's cursors, never past a record whose write failed.",
     )
     def apply_to_webcrm(
         context: dg.AssetExecutionContext,

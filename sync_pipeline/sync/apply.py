@@ -6,7 +6,8 @@ per bulk chunk for WebCRM), so a crash loses at most the in-flight requests — 
 covered by the create intents recorded before them. A create whose outcome is unknown (the
 connection dropped) keeps its intent open: the next plan adopts the record if it was made.
 Failures are keyed by the source record of the direction (WebCRM id for `to_crmoffice`,
-CRMOffice id for `to_webcrm`), as the store settles them.
+CRMOffice id for `to_webcrm`), as the store settles them. A conflict is written to the link's
+history by the write that resolves it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sync_pipeline.sync.sink import ApplyReport, values_of
 
 
 def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -> ApplyReport:
-    """Matches, adoptions, shadow moves, conflicts, orphans and dead intents: no API request."""
+    """Matches, adoptions, shadow moves, orphans and dead intents: no API request."""
     report = ApplyReport(pair.name, "links")
     names = list(pair.field_names)
     new = plan.links[plan.links["action"].isin(["match", "adopt"])]
@@ -46,7 +47,6 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
         ShadowWrite(str(r["webcrm_id"]), values_of(r, names), "shadow_move")
         for r in moves.to_dict("records")
     ]
-    shadow_writes += _conflict_entries(plan.conflicts)
     if shadow_writes:
         store.update_shadows(pair.name, shadow_writes, run_id)
     if not plan.orphans.empty:
@@ -59,18 +59,3 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
         store.close_intents([int(i) for i in plan.intents_not_applied["intent_id"]], "not_applied")
     crash_point("after_links")
     return report
-
-
-def _conflict_entries(conflicts: pd.DataFrame) -> list[ShadowWrite]:
-    """One history entry per conflicted link; the shadow moves when the winner is written."""
-    entries = []
-    for webcrm_id, rows in conflicts.groupby("webcrm_id", sort=True):
-        detail = {
-            str(r["field"]): {
-                key: r[key]
-                for key in ("webcrm_value", "crmoffice_value", "shadow_value", "winner", "rule")
-            }
-            for r in rows.to_dict("records")
-        }
-        entries.append(ShadowWrite(str(webcrm_id), {}, "conflict", None, detail))
-    return entries

@@ -1,16 +1,19 @@
 """The sink steps of a pair, with their guards: one writer per pair, and no stale plan.
 
-A plan is computed from the store as it was; if another run changed the pair since, applying
-it could create the same records twice. So each plan carries the pair's store `basis` (the
-newest history entry when it was made) and every sink step, holding the pair lock, checks that
-nothing but this run's own earlier steps has written to the pair since.
+A plan is computed from the store as it was; applied later, or by another run, it could create
+the same records twice or overwrite newer edits. So a plan is applied only by the run that made
+it, and only if the pair's store state (`basis`: newest history entry and open create intents)
+is still the one it was made from, give or take this run's own earlier steps. Every step holds
+the pair lock, kept alive while it writes; a killed run's lock expires after `LOCK_TTL`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from sync_pipeline.core import PairPlan, PairSpec
 from sync_pipeline.store import LinkStore
@@ -22,48 +25,93 @@ from sync_pipeline.sync.to_crmoffice import apply_to_crmoffice
 from sync_pipeline.sync.to_webcrm import apply_to_webcrm
 
 Log = Callable[[str], None]
+LOCK_TTL = 300.0
+ONE_SECOND = timedelta(seconds=1)
 
 
 class StalePlanError(RuntimeError):
-    """Another run wrote to the pair after this plan was made."""
+    """The plan was made by another run, or the pair changed since it was made."""
 
 
-def pair_basis(store: LinkStore, pair: str) -> int:
-    """The id of the pair's newest history entry (0 when it has none)."""
+def pair_basis(store: LinkStore, pair: str) -> str:
+    """The pair's store state: its newest history entry and its open create intents."""
     newest = store.history_frame(pair=pair, limit=1)
-    return int(newest["id"].iloc[0]) if len(newest) else 0
+    history = int(newest["id"].iloc[0]) if len(newest) else 0
+    intents = store.open_intents(pair, [])["intent_id"]
+    return f"history {history}, intents {len(intents)}/{int(intents.max()) if len(intents) else 0}"
 
 
-def _check_basis(store: LinkStore, pair: str, expected: int) -> None:
+def _check(store: LinkStore, pair: str, plan_run: str, run_id: str, expected: str) -> None:
+    if plan_run != run_id:
+        raise StalePlanError(
+            f"{pair}: this plan was made by run {plan_run[:8]}; a plan is applied only by the "
+            "run that made it. Nothing was applied: start a new sync"
+        )
     current = pair_basis(store, pair)
     if current != expected:
         raise StalePlanError(
-            f"{pair}: another run wrote to this pair after this plan was made "
-            f"(history {expected} -> {current}); nothing was applied, run the sync again"
+            f"{pair}: another run wrote to this pair after this plan was made ({expected} -> "
+            f"{current}). Nothing was applied: run the sync again"
         )
 
 
-def _cursors(pair: PairSpec, rows: tuple[SideRows, ...]) -> dict[tuple[str, str], datetime]:
-    """New cursor values: only incremental and full reads move them, never a window."""
+def _times(frame: pd.DataFrame, ids: pd.Series) -> dict[str, datetime]:
+    rows = frame[frame["id"].isin(ids)]
+    return dict(zip(rows["id"], rows["updated_at"].dt.to_pydatetime(), strict=True))
+
+
+def _conflicts(plan: PairPlan, winner: str) -> dict[str, dict[str, object]]:
+    rows = plan.conflicts[plan.conflicts["winner"] == winner]
+    keep = ["webcrm_value", "crmoffice_value", "shadow_value", "winner", "rule"]
     return {
-        (pair.name, f"{side.side}/{side.entity}"): side.high_water
-        for side in rows
-        if side.mode != "window" and side.high_water is not None
+        str(webcrm_id): {str(r["field"]): {k: r[k] for k in keep} for r in group.to_dict("records")}
+        for webcrm_id, group in rows.groupby("webcrm_id", sort=True)
     }
 
 
 def split_plan(
-    pair: PairSpec, plan: PairPlan, store: LinkStore, webcrm: SideRows, crmoffice: SideRows
+    pair: PairSpec,
+    plan: PairPlan,
+    store: LinkStore,
+    webcrm: SideRows,
+    crmoffice: SideRows,
+    run_id: str,
 ) -> tuple[DirectionPlan, DirectionPlan, LinkPlan]:
-    """Split a pair plan into what each sink needs, stamped with the store basis."""
+    """Split a pair plan into what each sink needs, stamped with the run and the store basis."""
     crash_point("after_plan")
     basis = pair_basis(store, pair.name)
-    cursors = _cursors(pair, (webcrm, crmoffice))
-    to_crmoffice, to_webcrm = (
-        DirectionPlan(pair.name, d, plan.creates[d], plan.updates[d], basis, cursors)
-        for d in ("to_crmoffice", "to_webcrm")
+    cursors = {
+        (pair.name, f"{side.side}/{side.entity}"): side.high_water
+        for side in (webcrm, crmoffice)
+        if side.mode != "window" and side.high_water is not None
+    }
+    web, crm = webcrm.frame.valid, crmoffice.frame.valid
+    to_c, to_w = plan.creates, plan.updates
+    to_crmoffice = DirectionPlan(
+        pair.name,
+        "to_crmoffice",
+        run_id,
+        basis,
+        to_c["to_crmoffice"],
+        to_w["to_crmoffice"],
+        _times(
+            web, pd.concat([to_c["to_crmoffice"]["source_id"], to_w["to_crmoffice"]["webcrm_id"]])
+        ),
+        _conflicts(plan, "webcrm"),
+        cursors,
     )
-    return to_crmoffice, to_webcrm, LinkPlan(plan, basis)
+    to_webcrm = DirectionPlan(
+        pair.name,
+        "to_webcrm",
+        run_id,
+        basis,
+        to_c["to_webcrm"],
+        to_w["to_webcrm"],
+        _times(crm, pd.concat([to_c["to_webcrm"]["source_id"], to_w["to_webcrm"]["crmoffice_id"]])),
+        _conflicts(plan, "crmoffice"),
+        cursors,
+    )
+    return to_crmoffice, to_webcrm, LinkPlan(plan, run_id, basis)
 
 
 def apply_links_step(
@@ -75,8 +123,8 @@ def apply_links_step(
     run_id: str,
 ) -> ApplyReport:
     """Quarantine bookkeeping, then link-only actions, under the pair lock."""
-    with store.pair_lock(pair.name, run_id):
-        _check_basis(store, pair.name, planned.basis)
+    with store.pair_lock(pair.name, run_id, ttl_seconds=LOCK_TTL):
+        _check(store, pair.name, planned.run_id, run_id, planned.basis)
         for rows in (webcrm, crmoffice):
             store.quarantine_rows(pair.name, rows.side, rows.frame.quarantined, run_id)
             store.resolve_quarantine(pair.name, rows.side, list(rows.frame.valid["id"]))
@@ -97,10 +145,17 @@ def apply_to_crmoffice_step(
     max_attempts: int,
 ) -> ApplyReport:
     """CRMOffice writes, only if the pair is as the previous step left it."""
-    with store.pair_lock(pair.name, run_id):
-        _check_basis(store, pair.name, earlier.basis_after)
+    with store.pair_lock(pair.name, run_id, ttl_seconds=LOCK_TTL) as lock:
+        _check(store, pair.name, plan.run_id, run_id, earlier.basis_after)
         report = apply_to_crmoffice(
-            pair, plan, client, store, run_id, max_attempts=max_attempts, on_progress=log
+            pair,
+            plan,
+            client,
+            store,
+            run_id,
+            max_attempts=max_attempts,
+            on_progress=log,
+            heartbeat=lock.refresh,
         )
         report.basis_after = pair_basis(store, pair.name)
         return report
@@ -118,9 +173,9 @@ def apply_to_webcrm_step(
     log: Log,
     max_attempts: int,
 ) -> ApplyReport:
-    """WebCRM writes; then, if no record failed in this run, the pair's cursors move on."""
-    with store.pair_lock(pair.name, run_id):
-        _check_basis(store, pair.name, earlier.basis_after)
+    """WebCRM writes; then the pair's cursors move on, but never past a record that failed."""
+    with store.pair_lock(pair.name, run_id, ttl_seconds=LOCK_TTL) as lock:
+        _check(store, pair.name, plan.run_id, run_id, earlier.basis_after)
         report = apply_to_webcrm(
             pair,
             plan,
@@ -130,11 +185,17 @@ def apply_to_webcrm_step(
             id_property=id_property,
             max_attempts=max_attempts,
             on_progress=log,
+            heartbeat=lock.refresh,
         )
-        if earlier.failed == 0 and report.failed == 0:
-            for (cursor_pair, entity), value in plan.cursors.items():
-                store.set_cursor(cursor_pair, entity, value)
-        else:
-            log(f"{pair.name}: cursors kept where they were, so failed records are read again")
+        holds = {"webcrm": earlier.hold_before, "crmoffice": report.hold_before}
+        for (cursor_pair, side_entity), high_water in plan.cursors.items():
+            hold = holds[side_entity.split("/", 1)[0]]
+            value = high_water if hold is None else min(high_water, hold - ONE_SECOND)
+            store.set_cursor(cursor_pair, side_entity, value)
+            if hold is not None:
+                log(
+                    f"{pair.name}: {side_entity} cursor held at {value.isoformat()} so failed "
+                    "records are read again"
+                )
         report.basis_after = pair_basis(store, pair.name)
         return report

@@ -5,18 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sync_pipeline.core import PairSpec
-from sync_pipeline.store import LinkStore, LinkWrite
+from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.sync.planning import DirectionPlan
 
 MAX_ERROR_SAMPLES = 5
 Progress = Callable[[str], None]
+Heartbeat = Callable[[], object]
 
 
 @dataclass
 class ApplyReport:
-    """What one sink step did, for metadata and the CLI table."""
+    """What one sink step did, for metadata, the CLI table and the cursors.
+
+    `hold_before`: the oldest modification time among source records whose write failed in
+    this step; the pair's cursor on that side must stay before it so they are read again.
+    """
 
     pair: str
     direction: str
@@ -26,15 +33,18 @@ class ApplyReport:
     failed: int = 0
     orphaned: int = 0
     errors: list[str] = field(default_factory=list)
-    basis_after: int = 0
+    basis_after: str = ""
     requests: int = 0
     throttled_429s: int = 0
+    hold_before: datetime | None = None
 
-    def fail(self, record_id: str, message: str) -> None:
-        """Count a per-record failure and keep a few samples."""
+    def fail(self, record_id: str, message: str, source_time: datetime | None = None) -> None:
+        """Count a per-record failure, keep a few samples, and hold the cursor before it."""
         self.failed += 1
         if len(self.errors) < MAX_ERROR_SAMPLES:
             self.errors.append(f"{record_id}: {message}")
+        if source_time is not None and (self.hold_before is None or source_time < self.hold_before):
+            self.hold_before = source_time
 
     def counts(self) -> dict[str, int]:
         """The numeric outcome."""
@@ -49,11 +59,13 @@ class ApplyReport:
 
 @dataclass
 class ProgressLog:
-    """Says how far a long write step is, at most every `every` seconds and at the end."""
+    """Says how far a long write step is (at most every `every` seconds, and at the end) and
+    keeps the pair lock alive meanwhile."""
 
     label: str
     total: int
     log: Progress | None
+    heartbeat: Heartbeat | None = None
     every: float = 10.0
     last: float = field(default_factory=time.monotonic)
 
@@ -61,16 +73,20 @@ class ProgressLog:
         """Called after each record or chunk."""
         done = report.created + report.updated + report.failed + report.orphaned
         now = time.monotonic()
-        if self.log and (now - self.last >= self.every or done >= self.total):
+        if now - self.last >= self.every or done >= self.total:
             self.last = now
-            self.log(f"{self.label}: {done} of {self.total} records done, {report.failed} failed")
+            if self.heartbeat:
+                self.heartbeat()
+            if self.log:
+                self.log(f"{self.label}: {done} of {self.total} done, {report.failed} failed")
 
 
 @dataclass(frozen=True)
 class Sink:
-    """Everything a write step needs besides the plan."""
+    """Everything a write step needs besides the client."""
 
     pair: PairSpec
+    plan: DirectionPlan
     store: LinkStore
     run_id: str
     max_attempts: int
@@ -82,14 +98,23 @@ class Sink:
         """Canonical field names of the pair."""
         return list(self.pair.field_names)
 
-    def fail_records(self, direction: str, rows: Sequence[tuple[str, str]]) -> None:
-        """Record per-record failures (retried on later runs, given up at the cap)."""
+    def reject(self, rows: Sequence[tuple[str, str]]) -> None:
+        """The API refused these records (4xx): recorded, retried on later runs up to the cap."""
         if rows:
             self.store.record_failures(
-                self.pair.name, direction, list(rows), self.run_id, max_attempts=self.max_attempts
+                self.pair.name,
+                self.plan.direction,
+                list(rows),
+                self.run_id,
+                max_attempts=self.max_attempts,
             )
-            for record_id, error in rows:
-                self.report.fail(record_id, error)
+        self.miss(rows)
+
+    def miss(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Not written (the API refused, was unavailable, or the outcome is unknown): counted,
+        and the cursor is held so the next run reads them again."""
+        for source_id, error in rows:
+            self.report.fail(source_id, error, self.plan.source_times.get(source_id))
 
     def link(self, writes: Sequence[LinkWrite]) -> None:
         """Write new links (each closes its intent) and count them."""
@@ -98,11 +123,22 @@ class Sink:
         outcomes = self.store.add_links(
             self.pair.name, self.pair.crmoffice_entity, writes, self.run_id
         )
-        for outcome in outcomes:
+        to_crmoffice = self.plan.direction == "to_crmoffice"
+        for write, outcome in zip(writes, outcomes, strict=True):
             if outcome.ok:
                 self.report.created += 1
             else:
-                self.report.fail(outcome.webcrm_id, outcome.reason)
+                source = write.webcrm_id if to_crmoffice else write.crmoffice_id
+                self.report.fail(source, outcome.reason)
+
+    def settle(self, webcrm_id: str, values: dict[str, str]) -> ShadowWrite:
+        """The shadow write for a successful update (a conflict resolution, if it was one)."""
+        conflict = self.plan.conflicts.get(webcrm_id)
+        detail: dict[str, object] = {"written": values}
+        if conflict is None:
+            return ShadowWrite(webcrm_id, values, "update", self.plan.direction, detail)  # type: ignore[arg-type]
+        detail["conflict"] = conflict
+        return ShadowWrite(webcrm_id, values, "conflict", self.plan.direction, detail)  # type: ignore[arg-type]
 
 
 def ticking(sink: Sink, callback: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
@@ -116,6 +152,7 @@ def ticking(sink: Sink, callback: Callable[[int, Any], None]) -> Callable[[int, 
 
 
 def values_of(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, str]:
+    """The named field values of a plan row, as strings."""
     return {name: str(row[name]) for name in names}
 
 

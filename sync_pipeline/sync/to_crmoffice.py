@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
 from sync_pipeline.clients import CrmofficeClient, WriteOp, WriteResult
 from sync_pipeline.core import PairSpec
-from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
 from sync_pipeline.sync.sink import (
     ApplyReport,
+    Heartbeat,
     Progress,
     ProgressLog,
     Sink,
@@ -33,16 +32,16 @@ def apply_to_crmoffice(
     *,
     max_attempts: int,
     on_progress: Progress | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> ApplyReport:
     """Creates (each behind an intent) and field-level PATCHes, one request per record."""
     report = ApplyReport(pair.name, "to_crmoffice")
-    progress = ProgressLog(
-        f"{pair.name} to_crmoffice", len(plan.creates) + len(plan.updates), on_progress
-    )
-    sink = Sink(pair, store, run_id, max_attempts, report, progress)
+    total = len(plan.creates) + len(plan.updates)
+    progress = ProgressLog(f"{pair.name} to_crmoffice", total, on_progress, heartbeat)
+    sink = Sink(pair, plan, store, run_id, max_attempts, report, progress)
     before = client.stats.as_dict()
-    _create_in_crmoffice(sink, plan.creates, client)
-    _update_in_crmoffice(sink, plan.updates, client)
+    _create_in_crmoffice(sink, client)
+    _update_in_crmoffice(sink, client)
     count_requests(report, before, client.stats.as_dict())
     return report
 
@@ -52,16 +51,16 @@ def _crmoffice_body(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, A
     return {name: (str(row[name]) or None) for name in names}
 
 
-def _definitely_not_applied(result: WriteResult) -> bool:
-    """A 4xx rejection means nothing was written; anything else may have been."""
+def _rejected(result: WriteResult) -> bool:
+    """A 4xx answer: the API refused the record and wrote nothing."""
     status = result.status
     return not result.outcome_unknown and status is not None and 400 <= status < 500
 
 
-def _create_in_crmoffice(sink: Sink, creates: pd.DataFrame, client: CrmofficeClient) -> None:
-    if creates.empty:
+def _create_in_crmoffice(sink: Sink, client: CrmofficeClient) -> None:
+    if sink.plan.creates.empty:
         return
-    rows = creates.to_dict("records")
+    rows = sink.plan.creates.to_dict("records")
     items = [(str(r["source_id"]), values_of(r, sink.names)) for r in rows]
     intents = sink.store.open_intents_for(sink.pair.name, "to_crmoffice", items, sink.run_id)
     crash_point("after_intents")
@@ -72,11 +71,12 @@ def _create_in_crmoffice(sink: Sink, creates: pd.DataFrame, client: CrmofficeCli
         source_id, shadow = items[index]
         crash_point("after_create_response")
         if result.ok and result.record is not None:
+            target = str(result.record["id"])
             sink.link(
                 [
                     LinkWrite(
                         source_id,
-                        str(result.record["id"]),
+                        target,
                         shadow,
                         "create",
                         "to_crmoffice",
@@ -85,25 +85,22 @@ def _create_in_crmoffice(sink: Sink, creates: pd.DataFrame, client: CrmofficeCli
                     )
                 ]
             )
-            return
-        if _definitely_not_applied(result):
+        elif _rejected(result):
             sink.store.close_intents([intents[index]], "not_applied")
-        sink.fail_records("to_crmoffice", [(source_id, result.error or "create failed")])
+            sink.reject([(source_id, result.error or "create refused")])
+        else:  # unavailable or outcome unknown: the intent stays open for the next run
+            sink.miss([(source_id, result.error or "create not confirmed")])
 
     client.write_many(ops, on_result=ticking(sink, on_result))
 
 
-def _update_in_crmoffice(sink: Sink, updates: pd.DataFrame, client: CrmofficeClient) -> None:
-    if updates.empty:
+def _update_in_crmoffice(sink: Sink, client: CrmofficeClient) -> None:
+    if sink.plan.updates.empty:
         return
-    rows = updates.to_dict("records")
+    rows = sink.plan.updates.to_dict("records")
+    entity = sink.pair.crmoffice_entity
     ops = [
-        WriteOp(
-            "patch",
-            sink.pair.crmoffice_entity,
-            _crmoffice_body(r, list(r["changed"])),
-            str(r["crmoffice_id"]),
-        )
+        WriteOp("patch", entity, _crmoffice_body(r, list(r["changed"])), str(r["crmoffice_id"]))
         for r in rows
     ]
 
@@ -112,17 +109,15 @@ def _update_in_crmoffice(sink: Sink, updates: pd.DataFrame, client: CrmofficeCli
         webcrm_id, changed = str(row["webcrm_id"]), list(row["changed"])
         crash_point("after_update_response")
         if result.ok:
-            values = values_of(row, changed)
-            sink.store.update_shadows(
-                sink.pair.name,
-                [ShadowWrite(webcrm_id, values, "update", "to_crmoffice", {"written": values})],
-                sink.run_id,
-            )
+            write = sink.settle(webcrm_id, values_of(row, changed))
+            sink.store.update_shadows(sink.pair.name, [write], sink.run_id)
             sink.report.updated += 1
         elif result.status == 404:
             orphan = (webcrm_id, str(row["crmoffice_id"]), "crmoffice")
             sink.report.orphaned += sink.store.mark_orphaned(sink.pair.name, [orphan], sink.run_id)
+        elif _rejected(result):
+            sink.reject([(webcrm_id, result.error or "update refused")])
         else:
-            sink.fail_records("to_crmoffice", [(webcrm_id, result.error or "update failed")])
+            sink.miss([(webcrm_id, result.error or "update not confirmed")])
 
     client.write_many(ops, on_result=ticking(sink, on_result))

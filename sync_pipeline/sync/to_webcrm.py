@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import pandas as pd
-
 from sync_pipeline.clients import ItemResult, WebcrmClient
 from sync_pipeline.core import PairSpec
-from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
 from sync_pipeline.sync.sink import (
     ApplyReport,
+    Heartbeat,
     Progress,
     ProgressLog,
     Sink,
@@ -21,6 +20,9 @@ from sync_pipeline.sync.sink import (
     ticking,
     values_of,
 )
+
+# WebCRM answers a bulk-PATCH item whose id is gone with "<Entity> with id N was not found."
+NOT_FOUND = "not found"
 
 
 def apply_to_webcrm(
@@ -33,34 +35,32 @@ def apply_to_webcrm(
     id_property: str,
     max_attempts: int,
     on_progress: Progress | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> ApplyReport:
     """Creates and field-level updates through WebCRM's bulk PATCH, chunk by chunk."""
     report = ApplyReport(pair.name, "to_webcrm")
-    progress = ProgressLog(
-        f"{pair.name} to_webcrm", len(plan.creates) + len(plan.updates), on_progress
-    )
-    sink = Sink(pair, store, run_id, max_attempts, report, progress)
+    total = len(plan.creates) + len(plan.updates)
+    progress = ProgressLog(f"{pair.name} to_webcrm", total, on_progress, heartbeat)
+    sink = Sink(pair, plan, store, run_id, max_attempts, report, progress)
     props = {f.name: f.webcrm for f in pair.fields}
     before = client.stats.as_dict()
-    _create_in_webcrm(sink, plan.creates, props, client)
-    _update_in_webcrm(sink, plan.updates, props, id_property, client)
+    _create_in_webcrm(sink, props, client)
+    _update_in_webcrm(sink, props, id_property, client)
     count_requests(report, before, client.stats.as_dict())
     return report
 
 
-def _create_in_webcrm(
-    sink: Sink, creates: pd.DataFrame, props: Mapping[str, str], client: WebcrmClient
-) -> None:
-    if creates.empty:
+def _create_in_webcrm(sink: Sink, props: Mapping[str, str], client: WebcrmClient) -> None:
+    if sink.plan.creates.empty:
         return
-    rows = creates.to_dict("records")
+    rows = sink.plan.creates.to_dict("records")
     items = [(str(r["source_id"]), values_of(r, sink.names)) for r in rows]
     intents = sink.store.open_intents_for(sink.pair.name, "to_webcrm", items, sink.run_id)
     crash_point("after_intents")
 
     def on_chunk(offset: int, results: list[ItemResult]) -> None:
         crash_point("after_create_response")
-        links, failures, dead = [], [], []
+        links, refused, unknown, dead = [], [], [], []
         for i, result in enumerate(results, start=offset):
             source_id, shadow = items[i]
             if result.ok and result.id is not None:
@@ -75,48 +75,49 @@ def _create_in_webcrm(
                         {"created": shadow},
                     )
                 )
-                continue
-            if not result.outcome_unknown:  # the API answered: this item was not inserted
+            elif result.outcome_unknown:  # the intent stays open for the next run
+                unknown.append((source_id, result.error or "create not confirmed"))
+            else:  # the API answered: this item was not inserted
                 dead.append(intents[i])
-            failures.append((source_id, result.error or "create failed"))
+                refused.append((source_id, result.error or "create refused"))
         sink.link(links)
         if dead:
             sink.store.close_intents(dead, "not_applied")
-        sink.fail_records("to_webcrm", failures)
+        sink.reject(refused)
+        sink.miss(unknown)
 
     bodies = [{props[n]: r[n] for n in sink.names} for r in rows]
     client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=ticking(sink, on_chunk))
 
 
 def _update_in_webcrm(
-    sink: Sink,
-    updates: pd.DataFrame,
-    props: Mapping[str, str],
-    id_property: str,
-    client: WebcrmClient,
+    sink: Sink, props: Mapping[str, str], id_property: str, client: WebcrmClient
 ) -> None:
-    if updates.empty:
+    if sink.plan.updates.empty:
         return
-    rows = updates.to_dict("records")
+    rows = sink.plan.updates.to_dict("records")
 
     def on_chunk(offset: int, results: list[ItemResult]) -> None:
         crash_point("after_update_response")
-        writes, failures = [], []
+        writes, refused, unknown, orphans = [], [], [], []
         for row, result in zip(rows[offset : offset + len(results)], results, strict=True):
-            changed = list(row["changed"])
+            webcrm_id, crmoffice_id = str(row["webcrm_id"]), str(row["crmoffice_id"])
+            error = result.error or "update failed"
             if result.ok:
-                values = values_of(row, changed)
-                writes.append(
-                    ShadowWrite(
-                        str(row["webcrm_id"]), values, "update", "to_webcrm", {"written": values}
-                    )
-                )
+                writes.append(sink.settle(webcrm_id, values_of(row, list(row["changed"]))))
+            elif result.outcome_unknown:
+                unknown.append((crmoffice_id, error))
+            elif NOT_FOUND in error.lower():
+                orphans.append((webcrm_id, crmoffice_id, "webcrm"))
             else:
-                failures.append((str(row["crmoffice_id"]), result.error or "update failed"))
+                refused.append((crmoffice_id, error))
         if writes:
             sink.store.update_shadows(sink.pair.name, writes, sink.run_id)
             sink.report.updated += len(writes)
-        sink.fail_records("to_webcrm", failures)
+        if orphans:
+            sink.report.orphaned += sink.store.mark_orphaned(sink.pair.name, orphans, sink.run_id)
+        sink.reject(refused)
+        sink.miss(unknown)
 
     bodies = [
         {id_property: int(r["webcrm_id"]), **{props[n]: r[n] for n in r["changed"]}} for r in rows

@@ -12,7 +12,7 @@ import pytest
 
 from sync_pipeline.commands.sync import execute_sync
 from sync_pipeline.core import load_field_map
-from sync_pipeline.dagster_defs.io_manager import LatestValueIOManager
+from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
     LinkStoreResource,
@@ -55,7 +55,7 @@ class Pipeline:
             ),
             "link_store": LinkStoreResource(url=self.state_url),
             "sync_policy": SyncPolicy(**policy),
-            "io_manager": LatestValueIOManager(base_dir=str(folder / "values")),
+            "io_manager": RunValuesIOManager(base_dir=str(folder / "values")),
         }
 
     def sync(

@@ -6,13 +6,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from sync_pipeline.commands.sync_report import failure_line
 from sync_pipeline.sandbox.server import RunningSandbox
+from sync_pipeline.sync.pair_steps import StalePlanError, apply_links_step
 from sync_pipeline_tests.pipeline.conftest import Pipeline
-from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, partner
+from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, partner, persons
 
 SINKS = ("apply_links", "apply_to_crmoffice", "apply_to_webcrm")
+SIDES = ("webcrm", "crmoffice")
 
 
 def _persons(pipeline: Pipeline, count: int) -> list[int]:
@@ -48,8 +51,8 @@ def test_too_many_bad_rows_stop_the_pair(sandbox: RunningSandbox, tmp_path: Path
     assert contacts(sandbox) == []
 
 
-def test_a_stale_plan_is_never_applied(pipeline: Pipeline) -> None:
-    """Applying a plan made before another run wrote to the pair fails instead of re-creating."""
+def test_sinks_never_apply_a_plan_from_another_run(pipeline: Pipeline) -> None:
+    """Materialising only the sinks (after a dry run and a real run) applies nothing."""
     _persons(pipeline, 3)
     pipeline.sync("persons_contacts", dry_run=True)
     pipeline.sync("persons_contacts")
@@ -63,8 +66,23 @@ def test_a_stale_plan_is_never_applied(pipeline: Pipeline) -> None:
         raise_on_error=False,
     )
     assert not result.success
-    assert "another run wrote to this pair" in failure_line(result)
+    assert "was not materialised in this run" in failure_line(result)
     assert len(contacts(pipeline.sandbox)) == 3
+
+
+def test_a_plan_is_applied_only_by_its_run_and_on_its_basis(pipeline: Pipeline) -> None:
+    """A plan stamped by another run, or made before the pair changed, raises StalePlanError."""
+    _persons(pipeline, 2)
+    result = pipeline.sync("persons_contacts", dry_run=True)
+    planned = result.asset_value(dg.AssetKey(["persons_contacts", "plan_links"]))
+    rows = [result.asset_value(dg.AssetKey(["persons_contacts", f"{s}_rows"])) for s in SIDES]
+    pair = pipeline.field_map.pairs["persons_contacts"]
+    with pytest.raises(StalePlanError, match="applied only by the run that made it"):
+        apply_links_step(pair, planned, *rows, pipeline.store(), "some-other-run")
+    pipeline.sync("persons_contacts")
+    with pytest.raises(StalePlanError, match="another run wrote to this pair"):
+        apply_links_step(pair, planned, *rows, pipeline.store(), planned.run_id)
+    assert len(contacts(pipeline.sandbox)) == 2
 
 
 def test_pair_lock_keeps_a_second_writer_out(pipeline: Pipeline) -> None:
@@ -107,3 +125,49 @@ def test_incremental_run_reads_changes_only(pipeline: Pipeline) -> None:
     assert webcrm.get("GET /Queries") == 1 and "GET /Persons" not in webcrm
     assert crmoffice.get("GET /contacts") == 1 and crmoffice.get("GET /companies") == 1
     assert stats["webcrm"]["requests_total"] + stats["crmoffice"]["requests_total"] <= 7
+
+
+def test_update_to_a_deleted_person_orphans_the_link(pipeline: Pipeline) -> None:
+    """A contact edit whose WebCRM person is gone marks the link orphaned, once, and the
+    cursors move on (no endless retries)."""
+    [person_id] = _persons(pipeline, 1)
+    pipeline.sync("persons_contacts")
+    contact_id = partner(pipeline.store(), "persons_contacts", person_id)
+    pipeline.sandbox.webcrm.delete("Persons", person_id)
+    pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"givenName": "Efter"})
+    pipeline.sync("persons_contacts")
+    assert [link["status"] for link in pipeline.store().find_links(contact_id)] == ["orphaned"]
+    pipeline.sandbox.reset_stats()
+    pipeline.sync("persons_contacts")
+    assert "PATCH /Persons" not in pipeline.sandbox.stats()["webcrm"]["requests"]
+    assert pipeline.sandbox.webcrm.records("Persons") == []
+
+
+def test_contact_awaiting_another_pairs_intent_spawns_no_person(pipeline: Pipeline) -> None:
+    """After a crash between a user's contact create and its link write, a run of
+    persons_contacts alone leaves that contact to users_contacts, which adopts it."""
+    sandbox = pipeline.sandbox
+    user_id = sandbox.webcrm.insert(
+        "Users", {"UserName": "U", "UserMobilePhone": "+45 61 61 61 61"}
+    )
+    payload = {"mobilePhone": "+45 61 61 61 61", "directPhone": ""}
+    store = pipeline.store()
+    store.open_intents_for("users_contacts", "to_crmoffice", [(str(user_id), payload)], "crashed")
+    contact_id = sandbox.crmoffice.insert("contacts", {"mobilePhone": "+45 61 61 61 61"})
+    pipeline.sync("persons_contacts", full=True)
+    assert persons(sandbox) == []
+    pipeline.sync("users_contacts", full=True)
+    assert partner(pipeline.store(), "users_contacts", user_id) == contact_id
+    assert len(contacts(sandbox)) == 1
+
+
+def test_one_bad_row_in_an_incremental_window_does_not_stop_the_pair(pipeline: Pipeline) -> None:
+    """The bad-row share is taken over the linked records too: one bad edit among 30 links
+    is a warning, and the good edit next to it syncs."""
+    ids = _persons(pipeline, 30)
+    pipeline.sync("persons_contacts")
+    pipeline.sandbox.webcrm.edit("Persons", ids[0], {"PersonMobilePhone": "☎☎☎"})
+    pipeline.sandbox.webcrm.edit("Persons", ids[1], {"PersonLastName": "Fjord"})
+    pipeline.sync("persons_contacts")
+    contact_id = partner(pipeline.store(), "persons_contacts", ids[1])
+    assert pipeline.sandbox.crmoffice.get("contacts", contact_id)["familyName"] == "Fjord"
