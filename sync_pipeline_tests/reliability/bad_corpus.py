@@ -65,7 +65,7 @@ CORPUS: tuple[BadKind, ...] = (
     BadKind("impossible date", W, "wire", "PersonUpdatedAt", "2024-13-45T10:00:00+02:00", "unpars"),
     BadKind("numeric timestamp", C, "wire", "updatedAt", 1726300800, "wrong type int"),
     BadKind("missing timestamp", W, "wire", "PersonUpdatedAt", None, "missing timestamp"),
-    BadKind("missing mapped field", C, "wire", "familyName", ABSENT, "", "quarantine"),
+    BadKind("missing mapped field", C, "wire", "familyName", ABSENT, "familyName"),
     BadKind(
         "HTML/script", W, "insert", "PersonLastName", "<script>alert(1)</script>", "", "verbatim"
     ),
@@ -76,6 +76,9 @@ CORPUS: tuple[BadKind, ...] = (
     ),
     BadKind(
         "linked: wrong type", C, "store", "mobilePhone", 4722334455, "wrong type int", linked=True
+    ),
+    BadKind(
+        "linked: missing mapped field", C, "wire", "givenName", ABSENT, "givenName", linked=True
     ),
     BadKind(
         "linked: unparseable timestamp", C, "wire", "updatedAt", "soon", "unparseable", linked=True

@@ -67,11 +67,11 @@ def _store_value(sandbox: HostedSandbox, injected: Injected) -> None:
     """Write a value the API would refuse straight into the sandbox's storage."""
     kind = injected.kind
     if kind.system == "webcrm":
-        stored = sandbox.webcrm._records["Persons"][int(injected.record_id)]  # noqa: SLF001
+        stored = sandbox.webcrm._records["Persons"][int(injected.record_id)]
         stored[kind.field] = kind.value
         stored["PersonUpdatedAt"] = int(time.time())
     else:
-        stored = sandbox.crmoffice._records["contacts"][injected.record_id]  # noqa: SLF001
+        stored = sandbox.crmoffice._records["contacts"][injected.record_id]
         stored[kind.field] = kind.value
         stored["updatedAt"] = int(time.time() * 1000)
 
@@ -208,13 +208,15 @@ def run_flood(pipeline: InProcessPipeline, size: BadInputSize, part: Part) -> No
     sandbox = pipeline.sandbox
     for i in range(size.flood):
         record_id = sandbox.webcrm.insert("Persons", {"PersonFirstName": f"Flood{i}"})
-        sandbox.webcrm._records["Persons"][record_id]["PersonLastName"] = i  # noqa: SLF001
+        sandbox.webcrm._records["Persons"][record_id]["PersonLastName"] = i
     sandbox.crmoffice_writes.clear()
     result = pipeline.sync("persons_contacts")
     line = pipeline.why(result)
     stopped = not result.success and "valid_rows" in line and "quarantined" in line
     part.figure("threshold_stops_sink", int(stopped))
-    part.figure("threshold_writes", len(sandbox.crmoffice_writes.snapshot()))
+    writes = sandbox.crmoffice_writes.snapshot()
+    part.figure("threshold_writes", len(writes))
+    part.notes += [f"written over the threshold: {w.method} {w.path} {w.body}" for w in writes[:3]]
     part.note(f"over the threshold: {line or 'the run succeeded'}")
 
 

@@ -155,7 +155,7 @@ def play(world: StoreWorld, history: History) -> None:
 
 
 def check_store_history(history: History, pair: str) -> None:
-    """After any history and a quiet sync: agreement, no duplicates, an empty plan, a clean store."""
+    """After any history and a quiet sync: agreement, no duplicates, empty plans, a clean store."""
     with tempfile.TemporaryDirectory() as tmp, LinkStore(f"sqlite:///{Path(tmp) / 's.db'}") as db:
         world = StoreWorld(FM.pairs[pair], store=db)
         play(world, history)

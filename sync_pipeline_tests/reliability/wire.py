@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUTH_PATHS = frozenset({"/Auth/ApiLogin", "/connect/token"})  # logins write no record
 Rewrite = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
 
@@ -61,7 +62,11 @@ class WriteLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or scope["path"] in AUTH_PATHS
+        ):
             await self._app(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -1,0 +1,104 @@
+"""Part 6: two `sync-pipeline sync` processes of the same pair started together.
+
+One must apply; the other must wait or exit with a clear message. The sandboxes' write logs
+then show whether any record was written twice: a create of the same source twice, or one
+record changed by both runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sync_pipeline.sandbox.seed import seed_sandbox
+from sync_pipeline.sandbox.server import SandboxSettings
+from sync_pipeline.store import LinkStore
+from sync_pipeline_tests.reliability import cli
+from sync_pipeline_tests.reliability.checks import Inventory, count_duplicates
+from sync_pipeline_tests.reliability.figures import Part
+from sync_pipeline_tests.reliability.harness import dagster_home
+from sync_pipeline_tests.reliability.sandbox_host import UNLIMITED, HostedSandbox, hosted_sandbox
+from sync_pipeline_tests.reliability.wire import WriteEntry
+from sync_pipeline_tests.reliability.work import add_records, edit_links
+
+PAIR = "persons_contacts"
+CLEAR_LOSER = ("is being synced by run", "another run wrote to this pair")
+
+
+def written_records(entries: list[WriteEntry]) -> Counter[str]:
+    """How often each record was written: creates keyed by their values, updates by id."""
+    seen: Counter[str] = Counter()
+    for entry in entries:
+        if not 200 <= entry.status < 300:
+            continue
+        if entry.method == "PATCH" and isinstance(entry.body, list):  # WebCRM bulk upsert
+            for item in entry.body:
+                seen[_webcrm_key(item)] += 1
+        elif entry.method == "POST" and isinstance(entry.body, dict):
+            seen[f"create {entry.path} {sorted(entry.body.items())}"] += 1
+        else:
+            seen[f"{entry.method} {entry.path}"] += 1
+    return seen
+
+
+def _webcrm_key(item: Any) -> str:
+    if isinstance(item, dict) and item.get("PersonId"):
+        return f"update Persons {item['PersonId']}"
+    return f"create Persons {sorted(item.items()) if isinstance(item, dict) else item}"
+
+
+def race(sandbox: HostedSandbox, home: Path, log: cli.OutputLog, label: str) -> list[cli.CliResult]:
+    """Start two syncs of the pair at once; both results."""
+    env = cli.sync_env(sandbox.env(), home)
+    args = ["sync", "--pair", PAIR]
+    started = time.monotonic()
+    processes = [cli.start(args, env) for _ in range(2)]
+    results = [cli.finish(p, args, started) for p in processes]
+    for number, result in enumerate(results, start=1):
+        log.keep(f"{label}-{number}", result)
+    return results
+
+
+def judge(results: list[cli.CliResult], part: Part, label: str) -> None:
+    """One applied; the other succeeded too (it waited) or failed with a clear message."""
+    codes = [r.returncode for r in results]
+    losers = [r for r in results if r.returncode != 0]
+    clear = all(any(c in r.stderr for c in CLEAR_LOSER) for r in losers)
+    ok = 0 in codes and clear
+    part.add("races", 1)
+    part.add("races_resolved_cleanly", int(ok))
+    last = [r.stderr.strip().splitlines()[-1:] for r in losers]
+    part.note(f"{label}: exit codes {codes}; loser said {last}")
+
+
+def run_concurrency(folder: Path, rounds: int = 3, seed_records: int = 40) -> Part:
+    """Part 6; figure double_writes."""
+    part = Part("concurrency")
+    for name in ("races", "races_resolved_cleanly", "double_writes"):
+        part.figure(name, 0)
+    home = dagster_home(folder)
+    log = cli.OutputLog(folder / "outputs")
+    settings = SandboxSettings(webcrm_rate_limit=UNLIMITED, crmoffice_rate_limit=UNLIMITED)
+    import random
+
+    rng = random.Random(11)
+    with hosted_sandbox(settings) as sandbox:
+        seed_sandbox(sandbox.webcrm, sandbox.crmoffice, seed_records)
+        inventory = Inventory.take(sandbox)
+        for number in range(rounds):
+            if number:  # later rounds race over updates and new records, not the first load
+                with LinkStore(f"sqlite:///{home / 'sync_state.sqlite'}") as store:
+                    edit_links(sandbox, store, rng, 3)
+                add_records(sandbox, inventory, rng, 3, 2)
+            for writes in (sandbox.webcrm_writes, sandbox.crmoffice_writes):
+                writes.clear()
+            judge(race(sandbox, home, log, f"race{number + 1}"), part, f"race {number + 1}")
+            entries = sandbox.webcrm_writes.snapshot() + sandbox.crmoffice_writes.snapshot()
+            twice = [key for key, n in written_records(entries).items() if n > 1]
+            part.add("double_writes", len(twice))
+            part.notes += [f"race {number + 1}: written twice: {key[:120]}" for key in twice[:5]]
+        with LinkStore(f"sqlite:///{home / 'sync_state.sqlite'}") as store:
+            part.counted("duplicates", count_duplicates(sandbox, store, inventory))
+    return part

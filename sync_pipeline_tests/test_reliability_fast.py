@@ -1,0 +1,112 @@
+"""Fast versions of the reliability parts 2-7 (the full sizes run in `make reliability`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline_tests.reliability import part_bad_input, part_crashes
+from sync_pipeline_tests.reliability.bad_corpus import CORPUS
+from sync_pipeline_tests.reliability.figures import Part
+from sync_pipeline_tests.reliability.part_concurrency import run_concurrency
+from sync_pipeline_tests.reliability.part_convergence import (
+    core_property,
+    run_property,
+    store_property,
+)
+from sync_pipeline_tests.reliability.part_durability import run_durability
+from sync_pipeline_tests.reliability.part_secrets import run_secrets
+
+
+def explain(part: Part) -> str:
+    """The figures and notes, for a failing assertion."""
+    return f"{part.figures}\n" + "\n".join(part.notes)
+
+
+@pytest.fixture(scope="module")
+def crashes(tmp_path_factory: pytest.TempPathFactory) -> Part:
+    """One SIGKILL between a create's response and its link write, then a re-run."""
+    return part_crashes.run_crashes(tmp_path_factory.mktemp("crashes"), part_crashes.FAST)
+
+
+@pytest.fixture(scope="module")
+def bad_input(tmp_path_factory: pytest.TempPathFactory) -> Part:
+    """The whole corpus synced, then a flood of bad persons over the threshold."""
+    size = part_bad_input.BadInputSize(seed_records=300, flood=40)
+    return part_bad_input.run_bad_input(tmp_path_factory.mktemp("bad_input"), size)
+
+
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory: pytest.TempPathFactory) -> Part:
+    """Wrong credentials, a verbose sync, and a scan of every file they produced."""
+    return run_secrets(tmp_path_factory.mktemp("secrets"), seed_records=15, syncs=1)
+
+
+def test_killed_sync_reruns_without_duplicates_or_store_damage(crashes: Part) -> None:
+    """SIGKILL between a create's response and its link write, re-run: no duplicate, clean store."""
+    assert crashes.figures["crash_trials"] == part_crashes.FAST.trials, explain(crashes)
+    assert crashes.figures["duplicates"] == 0, explain(crashes)
+    assert crashes.figures["store_integrity_errors"] == 0, explain(crashes)
+    assert crashes.figures["mismatched_fields"] == 0, explain(crashes)
+    assert crashes.figures["final_sync_exit"] == 0, explain(crashes)
+
+
+def test_killed_sync_leaves_no_lock_that_blocks_the_rerun(crashes: Part) -> None:
+    """A re-run right after a SIGKILL mid-apply is not refused for the dead run's pair lock."""
+    assert crashes.figures["reruns_blocked_by_dead_lock"] == 0, explain(crashes)
+
+
+def test_store_backed_histories_converge() -> None:
+    """Random edit histories with syncs converge, with links kept in a real LinkStore."""
+    part = Part("convergence")
+    run_property(store_property(25), 25, part, "store_property")
+    run_property(core_property(25), 25, part, "core_property")
+    assert part.figures["store_property_failures"] == 0, explain(part)
+    assert part.figures["core_property_failures"] == 0, explain(part)
+
+
+def test_bad_input_runs_never_fail(bad_input: Part) -> None:
+    """Syncing the corpus (under the threshold) never fails a run."""
+    assert bad_input.figures["bad_input_kinds"] == len(CORPUS) >= 25
+    assert bad_input.figures["bad_input_run_failures"] == 0, explain(bad_input)
+
+
+def test_bad_input_never_reaches_the_other_crm(bad_input: Part) -> None:
+    """No bad record, nor its values, reaches the other CRM; each is handled as its kind says."""
+    assert bad_input.figures["bad_input_leaks"] == 0, explain(bad_input)
+    assert bad_input.figures["bad_input_handled"] == len(CORPUS), explain(bad_input)
+
+
+def test_bad_rows_over_the_threshold_stop_the_sink_and_say_why(bad_input: Part) -> None:
+    """Above the bad-row threshold the persons sink writes nothing and the run says why."""
+    assert bad_input.figures["threshold_stops_sink"] == 1, explain(bad_input)
+    assert bad_input.figures["threshold_writes"] == 0, explain(bad_input)
+
+
+def test_no_secret_in_any_output(secrets: Part) -> None:
+    """Tokens and secrets appear in no stdout, stderr, event log, value file or store."""
+    assert secrets.figures["secrets_watched"] >= 4, explain(secrets)
+    assert secrets.figures["leaked_secrets"] == 0, explain(secrets)
+
+
+def test_wrong_credentials_fail_fast_naming_the_variable(secrets: Part) -> None:
+    """A wrong token or client secret: exit 1 within seconds, last line names the variable."""
+    assert secrets.figures["wrong_credentials_failed_fast_and_clear"] == 2, explain(secrets)
+
+
+def test_wrong_credentials_print_one_line(secrets: Part) -> None:
+    """A run with wrong credentials prints exactly one line on stderr (no event-log dump)."""
+    assert secrets.figures["wrong_credentials_stderr_lines"] == 1, explain(secrets)
+
+
+def test_two_syncs_started_together_write_nothing_twice(tmp_path: Path) -> None:
+    """Of two simultaneous syncs of a pair one applies; no record is written twice."""
+    part = run_concurrency(tmp_path / "race", rounds=2, seed_records=20)
+    assert part.figures["double_writes"] == 0, explain(part)
+    assert part.figures["duplicates"] == 0, explain(part)
+    assert part.figures["races_resolved_cleanly"] == part.figures["races"], explain(part)
+    durable = run_durability(tmp_path / "durability", tmp_path / "race" / "dagster_home", 1)
+    assert durable.figures["round_trip_mismatches"] == 0, explain(durable)
+    assert durable.figures["sigkill_mid_transaction_failures"] == 0, explain(durable)
+    assert durable.figures["round_trip_links"] > 0, explain(durable)
