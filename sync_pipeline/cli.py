@@ -10,9 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
-from sync_pipeline.core import load_field_map
-
-PAIRS = tuple(load_field_map().pairs)
+from sync_pipeline.core import FieldMapError, load_field_map
 
 
 def _date(text: str) -> date:
@@ -22,7 +20,7 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-09-14") from None
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(pairs: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sync-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
@@ -32,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--pair",
         action="append",
-        choices=PAIRS,
+        choices=pairs,
         dest="pairs",
         help="only this pair (repeatable; default: every pair)",
     )
@@ -79,14 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sync_pipeline.sandbox.command import main as sandbox_main
 
         return sandbox_main(argv[1:])
-    parser = _parser()
+    try:
+        pairs = list(load_field_map().pairs)
+    except FieldMapError as error:
+        print(f"sync-pipeline: {error}", file=sys.stderr)
+        return 1
+    parser = _parser(pairs)
     args = parser.parse_args(argv)
     if args.command == "sync":
         _check_sync_args(parser, args)
         from sync_pipeline.commands.sync import run_sync
 
         return run_sync(
-            args.pairs or list(PAIRS),
+            args.pairs or pairs,
             full=args.full,
             dry_run=args.dry_run,
             since=args.since,

@@ -18,6 +18,11 @@ SANDBOX_DEFAULTS: dict[str, str] = {
 }
 
 
+def connection(env: Mapping[str, str]) -> dict[str, str]:
+    """Plain connection values (for commands that run outside Dagster): env, else sandbox."""
+    return {name: env.get(name) or default for name, default in SANDBOX_DEFAULTS.items()}
+
+
 def state_folder(env: Mapping[str, str], cwd: Path) -> Path:
     """`$DAGSTER_HOME`, else `.sync_state/` in the working directory (created on first write)."""
     home = env.get("DAGSTER_HOME")

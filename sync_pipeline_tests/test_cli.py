@@ -122,3 +122,31 @@ def test_dry_run_writes_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-2000:]
     assert "planned (dry run)" in result.stdout
     assert all(stats["writes"] == 0 for stats in sandbox.stats().values())
+
+
+def test_state_check_export_and_import(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """`state check --full-read` passes on a synced store; export then import into an empty
+    store round-trips the links; importing over a non-empty store is refused in one line."""
+    assert _run(sandbox, tmp_path, "sync", "--full").returncode == 0
+    check = _run(
+        sandbox, tmp_path, "state", "check", "--full-read", WEBCRM_API_TOKEN="sandbox-webcrm-token"
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "problems: none" in check.stdout
+    dump = tmp_path / "state.jsonl"
+    assert _run(sandbox, tmp_path, "state", "export", str(dump)).returncode == 0
+    refused = _run(sandbox, tmp_path, "state", "import", str(dump))
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    fresh = {"SYNC_STATE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}
+    assert _run(sandbox, tmp_path, "state", "import", str(dump), **fresh).returncode == 0
+    assert (
+        _run(
+            sandbox, tmp_path, "state", "export", str(tmp_path / "again.jsonl"), **fresh
+        ).returncode
+        == 0
+    )
+    links = [line for line in dump.read_text().splitlines() if '"links"' in line]
+    again = [
+        line for line in (tmp_path / "again.jsonl").read_text().splitlines() if '"links"' in line
+    ]
+    assert links and links == again

@@ -100,5 +100,5 @@ def run_sync(
     print(sync_table(result, pairs, dry_run=dry_run))
     if result.success:
         return 0
-    print(f"sync failed: {failure_line(result)}", file=sys.stderr)
+    print(f"sync failed: {failure_line(result, dry_run=dry_run)}", file=sys.stderr)
     return 1

@@ -68,13 +68,14 @@ def sync_table(result: dg.ExecuteInProcessResult, pairs: Sequence[str], *, dry_r
     return "\n".join(lines)
 
 
-def failure_line(result: dg.ExecuteInProcessResult) -> str:
+def failure_line(result: dg.ExecuteInProcessResult, *, dry_run: bool = False) -> str:
     """The first blocking check that failed, else the first step failure, in one line."""
+    stopped = "would stop the sink" if dry_run else "stopped the sink"
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             key = evaluation.asset_key.to_user_string()
             description = evaluation.description or "failed"
-            return f"{key}: check {evaluation.check_name} stopped the sink: {description}"
+            return f"{key}: check {evaluation.check_name} {stopped}: {description}"
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         while error is not None and error.cause is not None:
