@@ -50,11 +50,12 @@ def test_killed_sync_reruns_without_duplicates_or_store_damage(crashes: Part) ->
     assert crashes.figures["store_integrity_errors"] == 0, explain(crashes)
     assert crashes.figures["mismatched_fields"] == 0, explain(crashes)
     assert crashes.figures["final_sync_exit"] == 0, explain(crashes)
+    assert crashes.figures["failed_reruns"] == 0, explain(crashes)
 
 
 def test_killed_sync_leaves_no_lock_that_blocks_the_rerun(crashes: Part) -> None:
     """A re-run right after a SIGKILL mid-apply is not refused for the dead run's pair lock."""
-    assert crashes.figures["reruns_blocked_by_dead_lock"] == 0, explain(crashes)
+    assert crashes.figures["dead_locks_after_kill"] == 0, explain(crashes)
 
 
 def test_store_backed_histories_converge() -> None:

@@ -70,6 +70,7 @@ class Credentials:
 
 
 CONFIGURED_SECRETS: set[str] = set()
+CLIENT_IDS: set[str] = set()
 
 
 def record_issued_tokens() -> None:
@@ -121,6 +122,7 @@ def hosted_sandbox(
     record_issued_tokens()
     credentials = credentials or Credentials.fresh()
     CONFIGURED_SECRETS.update({credentials.webcrm_token, credentials.client_secret})
+    CLIENT_IDS.add(credentials.client_id)
     webcrm, crmoffice = WebcrmState(), CrmofficeState()
     stats = RequestStats(), RequestStats()
     logs = WriteLog(), WriteLog()

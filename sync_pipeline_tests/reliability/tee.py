@@ -1,4 +1,4 @@
-"""Copy everything this process prints into a file too, so the secrets scan can read it."""
+"""Keep everything this process prints in a file, so the secrets scan can read it."""
 
 from __future__ import annotations
 
@@ -32,12 +32,15 @@ class Tee:
 
 
 @contextmanager
-def captured_output(path: Path) -> Iterator[Path]:
-    """Tee stdout and stderr into `path` for the block."""
+def captured_output(path: Path, *, echo: bool = False) -> Iterator[Path]:
+    """Send stdout and stderr into `path` for the block (and on to the terminal if `echo`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", errors="backslashreplace") as log:
         old = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = Tee(old[0], log), Tee(old[1], log)  # type: ignore[assignment]
+        if echo:
+            sys.stdout, sys.stderr = Tee(old[0], log), Tee(old[1], log)  # type: ignore[assignment]
+        else:
+            sys.stdout = sys.stderr = log
         try:
             yield path
         finally:
