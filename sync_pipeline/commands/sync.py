@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+from dagster_shared.telemetry import get_or_set_instance_id
 
 from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.jobs import pair_selection
@@ -15,7 +18,8 @@ from sync_pipeline.dagster_defs.partitions import MODE_TAG
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Quiet by default: the table and one line on failure; `-v` shows the event log and progress.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 VERBOSE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -40,10 +44,19 @@ def _job_and_tags(
 
 
 def _instance() -> dg.DagsterInstance:
-    """The persistent instance when DAGSTER_HOME is set, so the run shows in the UI."""
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    """The persistent instance when DAGSTER_HOME is set, so the run shows in the UI.
+
+    Dagster greets a new instance folder with a banner (and a note when it has no
+    dagster.yaml) on stderr, where the CLI promises one line on failure: the greeting happens
+    here, into a discarded buffer (its telemetry id is made now instead of mid-run).
+    """
+    if not os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.ephemeral()
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        instance = dg.DagsterInstance.get()
+        if instance.telemetry_enabled:
+            get_or_set_instance_id()
+        return instance
 
 
 def execute_sync(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
+_CLASS_PATH = re.compile(r"[A-Za-z_][\w.]*")
 HEADER = ("pair", "direction", "creates", "updates", "failed", "notes")
 
 
@@ -81,5 +83,8 @@ def failure_line(result: dg.ExecuteInProcessResult, *, dry_run: bool = False) ->
         while error is not None and error.cause is not None:
             error = error.cause  # Dagster wraps the real exception; show the real one
         message = error.message.strip().splitlines()[-1] if error else "unknown error"
-        return f"step {event.step_key} failed: {message}"
+        head, colon, rest = message.partition(": ")
+        if colon and _CLASS_PATH.fullmatch(head):
+            message = rest  # "package.module.SomeError: text" -> "text"
+        return f"{str(event.step_key).replace('__', '/')}: {message}"
     return "the run did not succeed (see the Dagster event log)"

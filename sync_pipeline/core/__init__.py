@@ -7,6 +7,7 @@ come in as arguments and plain values come out.
 from __future__ import annotations
 
 from sync_pipeline.core.breaker import mass_change_verdict, updated_link_count
+from sync_pipeline.core.coerce import ABSENT
 from sync_pipeline.core.docs import render_dataflow_rst
 from sync_pipeline.core.fieldmap import (
     EntitySpec,
@@ -31,6 +32,7 @@ from sync_pipeline.core.schemas import mapped_frame_model
 from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side, Verdict
 
 __all__ = [
+    "ABSENT",
     "DIRECTIONS",
     "SIDES",
     "ConflictPolicy",

@@ -31,6 +31,27 @@ _OLDEST = pd.Timestamp("1678-01-01", tz="UTC")
 _DIGITS = r"^[0-9]{1,18}$"
 
 
+class Absent:
+    """A property the API left out of a record: unlike null or "", its value is unknown, so
+    the record cannot be synced (it would clear the other side). Pickles to the singleton."""
+
+    _instance: Absent | None = None
+
+    def __new__(cls) -> Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __reduce__(self) -> tuple[type[Absent], tuple[()]]:
+        return (Absent, ())
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = Absent()
+
+
 @dataclass
 class Problems:
     """Row positions with one-line reasons, accumulated across columns."""
@@ -64,11 +85,18 @@ def _describe(value: object) -> str:
 
 
 def _is_empty(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+    return (
+        value is None
+        or value is pd.NA
+        or value is ABSENT
+        or (isinstance(value, float) and np.isnan(value))
+    )
 
 
 def _value_problem(value: object) -> str | None:
     """Why one raw value cannot be a string field (None/NaN are fine: empty)."""
+    if value is ABSENT:
+        return "missing from the record (absent, not empty)"
     if _is_empty(value):
         return None
     if not isinstance(value, str):

@@ -234,6 +234,10 @@ class LinkStore:
         with read_transaction(self._engine) as connection:
             return _history.history_frame(connection, pair, webcrm_id, crmoffice_id, limit)
 
+    def release_lock(self, pair: str, owner: str) -> None:
+        """Drop `owner`'s lock on `pair` (for a holder known to be dead)."""
+        _lock.release(self._engine, pair, owner)
+
     def pair_lock(
         self, pair: str, owner: str, *, ttl_seconds: float = 3600, now: datetime | None = None
     ) -> AbstractContextManager[_lock.PairLock]:

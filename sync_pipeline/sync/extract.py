@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from sync_pipeline.core import ABSENT
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.window import ReadWindow
 
@@ -48,8 +49,9 @@ class Snapshot:
 
 
 def records_frame(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """Keep only `columns`, as raw objects; a property absent from a record becomes None."""
-    rows = [[record.get(column) for column in columns] for record in records]
+    """Keep only `columns`, as raw objects; a property absent from a record becomes `ABSENT`
+    (validation quarantines the record rather than sync an unknown value as empty)."""
+    rows = [[record.get(column, ABSENT) for column in columns] for record in records]
     return pd.DataFrame(rows, columns=list(columns), dtype=object)
 
 

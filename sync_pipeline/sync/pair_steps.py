@@ -9,14 +9,18 @@ the pair lock, kept alive while it writes; a killed run's lock expires after `LO
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from sync_pipeline.core import PairPlan, PairSpec
-from sync_pipeline.store import LinkStore
+from sync_pipeline.store import LinkStore, PairLock, PairLockedError
 from sync_pipeline.sync.apply import apply_links
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan, LinkPlan, SideRows
@@ -27,6 +31,42 @@ from sync_pipeline.sync.to_webcrm import apply_to_webcrm
 Log = Callable[[str], None]
 LOCK_TTL = 300.0
 ONE_SECOND = timedelta(seconds=1)
+_OWNER = re.compile(r"\(pid (\d+) on (.+)\)$")
+
+
+def lock_owner(run_id: str) -> str:
+    """Who holds a pair lock: the run, and the process and host doing the writing."""
+    return f"{run_id} (pid {os.getpid()} on {socket.gethostname()})"
+
+
+def _dead(owner: str) -> bool:
+    """True when `owner` is a process of this host that no longer exists (killed mid-run)."""
+    found = _OWNER.search(owner)
+    if found is None or found.group(2) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@contextmanager
+def pair_lock(store: LinkStore, pair: str, run_id: str) -> Iterator[PairLock]:
+    """The pair's lock for one step; a lock left by a killed process of this host is taken
+    over at once instead of blocking the pair until it expires."""
+    owner = lock_owner(run_id)
+    with ExitStack() as stack:
+        try:
+            lock = stack.enter_context(store.pair_lock(pair, owner, ttl_seconds=LOCK_TTL))
+        except PairLockedError as error:
+            if not _dead(error.owner):
+                raise
+            store.release_lock(pair, error.owner)
+            lock = stack.enter_context(store.pair_lock(pair, owner, ttl_seconds=LOCK_TTL))
+        yield lock
 
 
 class StalePlanError(RuntimeError):
@@ -123,7 +163,7 @@ def apply_links_step(
     run_id: str,
 ) -> ApplyReport:
     """Quarantine bookkeeping, then link-only actions, under the pair lock."""
-    with store.pair_lock(pair.name, run_id, ttl_seconds=LOCK_TTL):
+    with pair_lock(store, pair.name, run_id):
         _check(store, pair.name, planned.run_id, run_id, planned.basis)
         for rows in (webcrm, crmoffice):
             store.quarantine_rows(pair.name, rows.side, rows.frame.quarantined, run_id)
@@ -145,7 +185,7 @@ def apply_to_crmoffice_step(
     max_attempts: int,
 ) -> ApplyReport:
     """CRMOffice writes, only if the pair is as the previous step left it."""
-    with store.pair_lock(pair.name, run_id, ttl_seconds=LOCK_TTL) as lock:
+    with pair_lock(store, pair.name, run_id) as lock:
         _check(store, pair.name, plan.run_id, run_id, earlier.basis_after)
         report = apply_to_crmoffice(
             pair,
@@ -174,7 +214,7 @@ def apply_to_webcrm_step(
     max_attempts: int,
 ) -> ApplyReport:
     """WebCRM writes; then the pair's cursors move on, but never past a record that failed."""
-    with store.pair_lock(pair.name, run_id, ttl_seconds=LOCK_TTL) as lock:
+    with pair_lock(store, pair.name, run_id) as lock:
         _check(store, pair.name, plan.run_id, run_id, earlier.basis_after)
         report = apply_to_webcrm(
             pair,
