@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -171,3 +174,15 @@ def test_one_bad_row_in_an_incremental_window_does_not_stop_the_pair(pipeline: P
     pipeline.sync("persons_contacts")
     contact_id = partner(pipeline.store(), "persons_contacts", ids[1])
     assert pipeline.sandbox.crmoffice.get("contacts", contact_id)["familyName"] == "Fjord"
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over(pipeline: Pipeline) -> None:
+    """A pair lock whose holder (a process of this host) is gone does not block the next run."""
+    _persons(pipeline, 1)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    owner = f"killed-run (pid {gone.pid} on {socket.gethostname()})"
+    lock = pipeline.store().pair_lock("persons_contacts", owner)
+    lock.__enter__()  # never released: the holder was SIGKILLed
+    pipeline.sync("persons_contacts")
+    assert len(contacts(pipeline.sandbox)) == 1
