@@ -44,6 +44,28 @@ def _resolve(w: str, c: str, s: str, wu: int, cu: int, tie: str) -> tuple[str, s
     return ("crm!", w) if web_wins else ("web!", c)
 
 
+def _conflicts(
+    ids: dict[str, Any],
+    fields: tuple[str, ...],
+    outcome: list[tuple[str, str]],
+    values: tuple[Row, Row, list[Any]],
+) -> list[dict[str, Any]]:
+    """One history row per conflicting field."""
+    w_row, c_row, shadow = values
+    return [
+        {
+            **ids,
+            "field": fields[i],
+            "webcrm_value": w_row[i + 1],
+            "crmoffice_value": c_row[i + 1],
+            "shadow_value": shadow[i],
+            "winner": "webcrm" if d == "crm!" else "crmoffice",
+        }
+        for i, (d, _) in enumerate(outcome)
+        if d.endswith("!")
+    ]
+
+
 def rowwise_plan(frames: DiffFrames, tie: str = "webcrm") -> dict[str, pd.DataFrame]:
     """Updates per direction, shadow moves and conflicts as frames."""
     fields = frames.fields
@@ -51,19 +73,18 @@ def rowwise_plan(frames: DiffFrames, tie: str = "webcrm") -> dict[str, pd.DataFr
     updates: dict[str, list[dict[str, Any]]] = {"to_crmoffice": [], "to_webcrm": []}
     moves: list[dict[str, Any]] = []
     conflicts: list[dict[str, Any]] = []
-    links = frames.links
-    for link in links[["webcrm_id", "crmoffice_id", "status", *fields]].itertuples(index=False):
-        if link.status == "orphaned":
+    columns = [frames.links[c].tolist() for c in ("webcrm_id", "crmoffice_id", "status", *fields)]
+    for webcrm_id, crmoffice_id, status, *shadow in zip(*columns, strict=True):
+        if status == "orphaned":
             continue
-        shadow = link[3:]
-        w_row = web.get(link.webcrm_id) or (OLDEST, *shadow)
-        c_row = crm.get(link.crmoffice_id) or (OLDEST, *shadow)
+        w_row = web.get(webcrm_id) or (OLDEST, *shadow)
+        c_row = crm.get(crmoffice_id) or (OLDEST, *shadow)
         outcome = [
             _resolve(w_row[i + 1], c_row[i + 1], shadow[i], w_row[0], c_row[0], tie)
             for i in range(len(fields))
         ]
         agreed = {f: value for f, (_, value) in zip(fields, outcome, strict=True)}
-        ids = {"webcrm_id": link.webcrm_id, "crmoffice_id": link.crmoffice_id}
+        ids = {"webcrm_id": webcrm_id, "crmoffice_id": crmoffice_id}
         to_crm = tuple(f for f, (d, _) in zip(fields, outcome, strict=True) if d in ("crm", "crm!"))
         to_web = tuple(f for f, (d, _) in zip(fields, outcome, strict=True) if d in ("web", "web!"))
         if to_crm:
@@ -72,18 +93,7 @@ def rowwise_plan(frames: DiffFrames, tie: str = "webcrm") -> dict[str, pd.DataFr
             updates["to_webcrm"].append({**ids, "changed": to_web, **agreed})
         if any(d == "move" for d, _ in outcome):
             moves.append({**ids, "action": "shadow_move", **agreed})
-        for i, (d, _) in enumerate(outcome):
-            if d.endswith("!"):
-                conflicts.append(
-                    {
-                        **ids,
-                        "field": fields[i],
-                        "webcrm_value": w_row[i + 1],
-                        "crmoffice_value": c_row[i + 1],
-                        "shadow_value": shadow[i],
-                        "winner": "webcrm" if d == "crm!" else "crmoffice",
-                    }
-                )
+        conflicts += _conflicts(ids, fields, outcome, (w_row, c_row, shadow))
     return {
         "to_crmoffice": pd.DataFrame(updates["to_crmoffice"]),
         "to_webcrm": pd.DataFrame(updates["to_webcrm"]),

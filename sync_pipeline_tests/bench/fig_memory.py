@@ -62,7 +62,8 @@ def main() -> None:
     from sync_pipeline_tests.bench.fig_diff import core_plan
 
     folder = Path(sys.argv[1])
-    frames = DiffFrames(*(pd.read_feather(folder / f"{part}.arrow") for part in PARTS))
+    webcrm, crmoffice, links = (pd.read_feather(folder / f"{part}.arrow") for part in PARTS)
+    frames = DiffFrames(webcrm, crmoffice, links)
     loaded = _current_mb()
     plan = core_plan(frames)
     assert plan.counts()["updates_to_crmoffice"] > 0

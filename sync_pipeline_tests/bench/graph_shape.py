@@ -39,7 +39,7 @@ def _node(ad: dg.AssetsDefinition) -> dict[str, Any]:
                 "group": ad.group_names_by_key[key],
                 "deps": sorted(list(dep.path) for dep in ad.asset_deps[key]),
             }
-            for key in sorted(ad.keys, key=lambda k: k.path)
+            for key in sorted(ad.keys, key=lambda k: k.to_user_string())
         ],
         "ins": {
             name: list(key.path)
@@ -49,7 +49,7 @@ def _node(ad: dg.AssetsDefinition) -> dict[str, Any]:
         "outs": {name: list(key.path) for name, key in sorted(ad.keys_by_output_name.items())},
         "checks": [
             {"name": c.name, "asset": list(c.asset_key.path), "blocking": c.blocking}
-            for c in sorted(ad.check_specs, key=lambda c: (c.asset_key.path, c.name))
+            for c in sorted(ad.check_specs, key=lambda c: (c.asset_key.to_user_string(), c.name))
         ],
     }
 

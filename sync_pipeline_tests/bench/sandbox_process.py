@@ -114,8 +114,8 @@ def _shorten_rate_window(seconds: float) -> None:
     from sync_pipeline.sandbox import access, crmoffice_app, webcrm_app
 
     limiter = partial(access.SlidingWindowLimiter, window=seconds)
-    webcrm_app.SlidingWindowLimiter = limiter  # type: ignore[misc]
-    crmoffice_app.SlidingWindowLimiter = limiter  # type: ignore[misc]
+    for app in (webcrm_app, crmoffice_app):
+        setattr(app, "SlidingWindowLimiter", limiter)  # noqa: B010 (a module attribute, patched)
 
 
 def _serve(spec: SandboxSpec) -> None:

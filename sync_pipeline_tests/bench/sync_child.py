@@ -42,7 +42,8 @@ def main() -> int:
     with _instance() as instance:
         result = execute_sync(defs, field_map, instance, pairs, full="--full" in sys.argv)
     print(sync_table(result, pairs, dry_run=False), file=sys.stderr)
-    outcome = {"success": result.success, "seconds": time.perf_counter() - start}
+    outcome: dict[str, object] = {"success": result.success}
+    outcome["seconds"] = time.perf_counter() - start
     if not result.success:
         outcome["failure"] = failure_line(result)
     print(json.dumps(outcome), flush=True)
