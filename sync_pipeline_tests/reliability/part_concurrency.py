@@ -7,6 +7,7 @@ record changed by both runs.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -49,10 +50,12 @@ def _webcrm_key(item: Any) -> str:
     return f"create Persons {sorted(item.items()) if isinstance(item, dict) else item}"
 
 
-def race(sandbox: HostedSandbox, home: Path, log: cli.OutputLog, label: str) -> list[cli.CliResult]:
+def race(
+    sandbox: HostedSandbox, home: Path, log: cli.OutputLog, label: str, *extra: str
+) -> list[cli.CliResult]:
     """Start two syncs of the pair at once; both results."""
     env = cli.sync_env(sandbox.env(), home)
-    args = ["sync", "--pair", PAIR]
+    args = ["sync", "--pair", PAIR, *extra]
     started = time.monotonic()
     processes = [cli.start(args, env) for _ in range(2)]
     results = [cli.finish(p, args, started) for p in processes]
@@ -73,6 +76,19 @@ def judge(results: list[cli.CliResult], part: Part, label: str) -> None:
     part.note(f"{label}: exit codes {codes}; loser said {last}")
 
 
+def fresh_home_race(sandbox: HostedSandbox, folder: Path, log: cli.OutputLog, part: Part) -> None:
+    """Two dry runs at once on a new DAGSTER_HOME: both fine, and the instance still usable."""
+    home = dagster_home(folder / "fresh")
+    racers = race(sandbox, home, log, "fresh-home-race", "--dry-run")
+    after = cli.run(["sync", "--dry-run"], cli.sync_env(sandbox.env(), home), log, "fresh-after")
+    codes = [r.returncode for r in racers]
+    part.figure("fresh_home_race_ok", int(codes == [0, 0] and after.returncode == 0))
+    for result in [*racers, after]:
+        errors = [line for line in result.stderr.splitlines() if "Error:" in line]
+        if result.returncode:
+            part.note(f"fresh DAGSTER_HOME race: exit {result.returncode}: {errors[-1:]}")
+
+
 def run_concurrency(folder: Path, rounds: int = 3, seed_records: int = 40) -> Part:
     """Part 6; figure double_writes."""
     part = Part("concurrency")
@@ -81,12 +97,13 @@ def run_concurrency(folder: Path, rounds: int = 3, seed_records: int = 40) -> Pa
     home = dagster_home(folder)
     log = cli.OutputLog(folder / "outputs")
     settings = SandboxSettings(webcrm_rate_limit=UNLIMITED, crmoffice_rate_limit=UNLIMITED)
-    import random
-
     rng = random.Random(11)
     with hosted_sandbox(settings) as sandbox:
         seed_sandbox(sandbox.webcrm, sandbox.crmoffice, seed_records)
         inventory = Inventory.take(sandbox)
+        fresh_home_race(sandbox, folder, log, part)
+        # The races below are about the pair, so they start from an initialised instance.
+        cli.run(["sync", "--dry-run"], cli.sync_env(sandbox.env(), home), log, "warm-up")
         for number in range(rounds):
             if number:  # later rounds race over updates and new records, not the first load
                 with LinkStore(f"sqlite:///{home / 'sync_state.sqlite'}") as store:
