@@ -53,6 +53,11 @@ def test_killed_sync_reruns_without_duplicates_or_store_damage(crashes: Part) ->
     assert crashes.figures["failed_reruns"] == 0, explain(crashes)
 
 
+def test_killed_sync_leaves_no_lock_that_blocks_the_rerun(crashes: Part) -> None:
+    """A re-run right after a SIGKILL mid-apply is not refused for the dead run's pair lock."""
+    assert crashes.figures["reruns_refused_by_dead_lock"] == 0, explain(crashes)
+
+
 def test_store_backed_histories_converge() -> None:
     """Random edit histories with syncs converge, with links kept in a real LinkStore."""
     part = Part("convergence")
