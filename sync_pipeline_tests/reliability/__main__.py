@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sync_pipeline_tests.reliability.figures import Part, headline, render
+from sync_pipeline_tests.reliability.figures import Part, headline, misses, render
 from sync_pipeline_tests.reliability.part_bad_input import run_bad_input
 from sync_pipeline_tests.reliability.part_concurrency import run_concurrency
 from sync_pipeline_tests.reliability.part_convergence import run_convergence
@@ -68,7 +68,7 @@ def report(part: Part) -> None:
 
 
 def main() -> int:
-    """Run every part under a temporary folder; print the figures last."""
+    """Run every part under a temporary folder; print the figures last (exit 1 if off target)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         root = Path(tmp)
@@ -84,8 +84,11 @@ def main() -> int:
         report(whole)
     figures = headline([whole, *parts])
     figures["total_seconds"] = round(time.monotonic() - started)
+    off = misses(figures)
+    for line in off:
+        say(f"OFF TARGET {line}")
     say(render(figures))
-    return 0
+    return 1 if off else 0
 
 
 if __name__ == "__main__":

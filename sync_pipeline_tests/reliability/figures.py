@@ -37,8 +37,10 @@ class Part:
         self.notes.append(text)
 
 
-# Figures the issue sets a target for, and the target.
+# Figures the issue sets a target for: most must be exactly this; runs_to_converge at most.
 TARGETS: dict[str, int] = {
+    "runs_to_converge": 3,
+    "crash_trials": 20,
     "duplicates": 0,
     "lost_updates": 0,
     "mismatched_fields": 0,
@@ -85,3 +87,16 @@ def headline(parts: list[Part]) -> dict[str, float | int | str]:
 def render(figures: dict[str, float | int | str]) -> str:
     """`name: value` lines."""
     return "\n".join(f"{name}: {value}" for name, value in figures.items())
+
+
+def misses(figures: dict[str, float | int | str]) -> list[str]:
+    """The issue's figures that are off target (or missing)."""
+    out = []
+    for name, target in TARGETS.items():
+        value = figures.get(name)
+        ok = isinstance(value, int) and (
+            value <= target if name == "runs_to_converge" else value == target
+        )
+        if not ok:
+            out.append(f"{name}: {value} (target {target})")
+    return out
