@@ -9,6 +9,7 @@ import pytest
 from sync_pipeline_tests.reliability import part_bad_input, part_crashes
 from sync_pipeline_tests.reliability.bad_corpus import CORPUS
 from sync_pipeline_tests.reliability.figures import Part
+from sync_pipeline_tests.reliability.interleave import run_interleaved
 from sync_pipeline_tests.reliability.part_concurrency import run_concurrency
 from sync_pipeline_tests.reliability.part_convergence import (
     core_property,
@@ -105,7 +106,7 @@ def test_wrong_credentials_print_one_line(secrets: Part) -> None:
 def races(tmp_path_factory: pytest.TempPathFactory) -> tuple[Part, Path]:
     """Two syncs of one pair started together, twice; before that, two on a fresh home."""
     folder = tmp_path_factory.mktemp("race")
-    return run_concurrency(folder, rounds=2, seed_records=20), folder
+    return run_concurrency(folder, rounds=2, seed_records=20, interleave=False), folder
 
 
 def test_two_syncs_on_a_fresh_dagster_home_leave_it_usable(races: tuple[Part, Path]) -> None:
@@ -119,6 +120,18 @@ def test_two_syncs_started_together_write_nothing_twice(races: tuple[Part, Path]
     assert part.figures["double_writes"] == 0, explain(part)
     assert part.figures["duplicates"] == 0, explain(part)
     assert part.figures["races_resolved_cleanly"] == part.figures["races"], explain(part)
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before-plan", "after-plan"])
+def test_a_run_applying_while_another_plans_causes_no_double_write(
+    before: bool, tmp_path: Path
+) -> None:
+    """A whole run applying between another run's reads and its sinks: nothing written twice."""
+    part = run_interleaved(tmp_path, before=before)
+    assert part.figures["interleaved"] == 1, explain(part)
+    assert part.figures["interleaved_double_writes"] == 0, explain(part)
+    assert part.figures["interleaved_duplicates"] == 0, explain(part)
+    assert part.figures["interleaved_lost_updates"] == 0, explain(part)
 
 
 def test_store_survives_sigkill_and_state_round_trips(

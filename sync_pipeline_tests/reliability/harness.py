@@ -47,13 +47,14 @@ class InProcessPipeline:
         *,
         timeout_seconds: float = 30.0,
         rate_limit: int = UNLIMITED,
+        state_url: str | None = None,
         **policy: Any,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.sandbox = sandbox
         self.folder = folder
         self.field_map = load_field_map()
-        self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
+        self.state_url = state_url or f"sqlite:///{folder / 'sync_state.sqlite'}"
         resources = self._resources(timeout_seconds, rate_limit, policy)
         self.defs = build_definitions(self.field_map, resources)
         self.instance = dg.DagsterInstance.local_temp(tempdir=str(dagster_home(folder)))

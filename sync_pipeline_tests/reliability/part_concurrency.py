@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.server import SandboxSettings
@@ -20,34 +18,13 @@ from sync_pipeline_tests.reliability import cli
 from sync_pipeline_tests.reliability.checks import Inventory, count_duplicates
 from sync_pipeline_tests.reliability.figures import Part
 from sync_pipeline_tests.reliability.harness import dagster_home
+from sync_pipeline_tests.reliability.interleave import run_interleaved
 from sync_pipeline_tests.reliability.sandbox_host import UNLIMITED, HostedSandbox, hosted_sandbox
-from sync_pipeline_tests.reliability.wire import WriteEntry
+from sync_pipeline_tests.reliability.wire import written_records
 from sync_pipeline_tests.reliability.work import add_records, edit_links
 
 PAIR = "persons_contacts"
 CLEAR_LOSER = ("is being synced by run", "another run wrote to this pair")
-
-
-def written_records(entries: list[WriteEntry]) -> Counter[str]:
-    """How often each record was written: creates keyed by their values, updates by id."""
-    seen: Counter[str] = Counter()
-    for entry in entries:
-        if not 200 <= entry.status < 300:
-            continue
-        if entry.method == "PATCH" and isinstance(entry.body, list):  # WebCRM bulk upsert
-            for item in entry.body:
-                seen[_webcrm_key(item)] += 1
-        elif entry.method == "POST" and isinstance(entry.body, dict):
-            seen[f"create {entry.path} {sorted(entry.body.items())}"] += 1
-        else:
-            seen[f"{entry.method} {entry.path}"] += 1
-    return seen
-
-
-def _webcrm_key(item: Any) -> str:
-    if isinstance(item, dict) and item.get("PersonId"):
-        return f"update Persons {item['PersonId']}"
-    return f"create Persons {sorted(item.items()) if isinstance(item, dict) else item}"
 
 
 def race(
@@ -89,7 +66,9 @@ def fresh_home_race(sandbox: HostedSandbox, folder: Path, log: cli.OutputLog, pa
             part.note(f"fresh DAGSTER_HOME race: exit {result.returncode}: {errors[-1:]}")
 
 
-def run_concurrency(folder: Path, rounds: int = 3, seed_records: int = 40) -> Part:
+def run_concurrency(
+    folder: Path, rounds: int = 3, seed_records: int = 40, *, interleave: bool = True
+) -> Part:
     """Part 6; figure double_writes."""
     part = Part("concurrency")
     for name in ("races", "races_resolved_cleanly", "double_writes"):
@@ -118,4 +97,21 @@ def run_concurrency(folder: Path, rounds: int = 3, seed_records: int = 40) -> Pa
             part.notes += [f"race {number + 1}: written twice: {key[:120]}" for key in twice[:5]]
         with LinkStore(f"sqlite:///{home / 'sync_state.sqlite'}") as store:
             part.counted("duplicates", count_duplicates(sandbox, store, inventory))
+    if interleave:
+        add_interleaved(folder, part)
     return part
+
+
+def add_interleaved(folder: Path, part: Part) -> None:
+    """The forced interleavings: their double writes and duplicates count in this part's."""
+    for before in (True, False):
+        forced = run_interleaved(
+            folder / f"interleaved-{'before' if before else 'after'}", before=before
+        )
+        label = "before_plan" if before else "after_plan"
+        for name in ("double_writes", "duplicates", "lost_updates"):
+            value = int(forced.figures[f"interleaved_{name}"])
+            part.figure(f"run_applied_{label}_{name}", value)
+            if name != "lost_updates":
+                part.add(name, value)
+        part.notes += [f"other run applied {label}: {n}" for n in forced.notes]

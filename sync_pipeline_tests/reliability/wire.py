@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,3 +164,25 @@ class CorruptingMiddleware:
             return raw
         # ensure_ascii: a lone surrogate travels as a \\ud800 escape, as a buggy API sends it
         return json.dumps(document, ensure_ascii=True).encode()
+
+
+def written_records(entries: list[WriteEntry]) -> Counter[str]:
+    """How often each record was written: creates keyed by their values, updates by id."""
+    seen: Counter[str] = Counter()
+    for entry in entries:
+        if not 200 <= entry.status < 300:
+            continue
+        if entry.method == "PATCH" and isinstance(entry.body, list):  # WebCRM bulk upsert
+            for item in entry.body:
+                seen[_webcrm_key(item)] += 1
+        elif entry.method == "POST" and isinstance(entry.body, dict):
+            seen[f"create {entry.path} {sorted(entry.body.items())}"] += 1
+        else:
+            seen[f"{entry.method} {entry.path}"] += 1
+    return seen
+
+
+def _webcrm_key(item: Any) -> str:
+    if isinstance(item, dict) and item.get("PersonId"):
+        return f"update Persons {item['PersonId']}"
+    return f"create Persons {sorted(item.items()) if isinstance(item, dict) else item}"
