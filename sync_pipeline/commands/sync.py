@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import sys
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 from dagster_shared.telemetry import get_or_set_instance_id
@@ -46,13 +48,22 @@ def _job_and_tags(
 def _instance() -> dg.DagsterInstance:
     """The persistent instance when DAGSTER_HOME is set, so the run shows in the UI.
 
-    Dagster greets a new instance folder with a banner (and a note when it has no
-    dagster.yaml) on stderr, where the CLI promises one line on failure: the greeting happens
-    here, into a discarded buffer (its telemetry id is made now instead of mid-run).
+    Two syncs started together on a new DAGSTER_HOME would both create its SQLite storage and
+    race in Dagster's schema migration: a file lock makes them take turns. Dagster greets a new
+    folder with a banner (and a note when it has no dagster.yaml) on stderr, where the CLI
+    promises one line on failure: the greeting happens here, into a discarded buffer (its
+    telemetry id is made now instead of mid-run).
     """
-    if not os.environ.get("DAGSTER_HOME"):
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
         return dg.DagsterInstance.ephemeral()
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    Path(home).mkdir(parents=True, exist_ok=True)
+    with (
+        open(Path(home) / ".sync-pipeline.lock", "a") as lock,
+        redirect_stdout(io.StringIO()),
+        redirect_stderr(io.StringIO()),
+    ):
+        fcntl.flock(lock, fcntl.LOCK_EX)
         instance = dg.DagsterInstance.get()
         if instance.telemetry_enabled:
             get_or_set_instance_id()

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sync_pipeline.dagster_defs.partitions import modification_date, partition_w
 from sync_pipeline.dagster_defs.resources import SyncPolicy
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.extract import Snapshot, extract_crmoffice, extract_webcrm
+from sync_pipeline.sync.pair_steps import pair_basis
 from sync_pipeline.sync.window import ReadWindow, read_window
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
@@ -106,7 +108,14 @@ def extract_asset(field_map: FieldMap, system: Side, entity: str) -> dg.AssetsDe
         window = _window(context, store, field_map, system, entity, context.resources.sync_policy)
         context.log.info(f"{label}: {window.describe()}")
         before = client.stats.as_dict()
-        snapshot = READERS[system](client, entity, columns, spec.updated_at, window)
+        bases = {
+            pair.name: pair_basis(store, pair.name)
+            for pair in field_map.pairs.values()
+            if pair.entity(system) == entity
+        }
+        snapshot = replace(
+            READERS[system](client, entity, columns, spec.updated_at, window), bases=bases
+        )
         return dg.Output(snapshot, metadata=_metadata(snapshot, before, client.stats.as_dict()))
 
     return extract

@@ -207,9 +207,7 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             claimed_elsewhere=_claimed(context, sharing),
         )
         run_id = context.run.run_id
-        yield from _plan_outputs(
-            full, *split_plan(pair, full, store, webcrm_rows, crmoffice_rows, run_id)
-        )
+        yield from _plan_outputs(full, *split_plan(pair, full, webcrm_rows, crmoffice_rows, run_id))
         yield _breaker(pair, full, store.count_links(pair.name), policy)
 
     return plan

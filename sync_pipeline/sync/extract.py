@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -34,13 +34,19 @@ class CrmofficeReader(Protocol):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Raw records of one system entity as read by one run."""
+    """Raw records of one system entity as read by one run.
+
+    `bases`: each pair's link-store state (see `pair_steps.pair_basis`) read just before the
+    records: a plan made from this snapshot is applied only if no other run wrote to the pair
+    since, or it could re-create what that run created.
+    """
 
     system: str
     entity: str
     records: pd.DataFrame
     window: ReadWindow
     high_water: datetime | None
+    bases: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:

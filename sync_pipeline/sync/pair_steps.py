@@ -112,14 +112,19 @@ def _conflicts(plan: PairPlan, winner: str) -> dict[str, dict[str, object]]:
 def split_plan(
     pair: PairSpec,
     plan: PairPlan,
-    store: LinkStore,
     webcrm: SideRows,
     crmoffice: SideRows,
     run_id: str,
 ) -> tuple[DirectionPlan, DirectionPlan, LinkPlan]:
-    """Split a pair plan into what each sink needs, stamped with the run and the store basis."""
+    """Split a pair plan into what each sink needs, stamped with the run and the store basis
+    read before the snapshots were (a write by another run since then makes the plan stale)."""
     crash_point("after_plan")
-    basis = pair_basis(store, pair.name)
+    if webcrm.basis != crmoffice.basis:
+        raise StalePlanError(
+            f"{pair.name}: another run wrote to this pair while this run read it "
+            f"({webcrm.basis} -> {crmoffice.basis}). Nothing was applied: run the sync again"
+        )
+    basis = webcrm.basis
     cursors = {
         (pair.name, f"{side.side}/{side.entity}"): side.high_water
         for side in (webcrm, crmoffice)

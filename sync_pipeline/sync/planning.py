@@ -35,6 +35,7 @@ class SideRows:
     complete: bool
     high_water: datetime | None
     mode: str
+    basis: str
 
     @property
     def bad_share(self) -> float:
@@ -84,6 +85,7 @@ def side_rows(snapshot: Snapshot, pair: PairSpec, side: str, field_map: FieldMap
         snapshot.complete,
         snapshot.high_water,
         snapshot.window.mode,
+        snapshot.bases.get(pair.name, ""),
     )
 
 
