@@ -67,14 +67,15 @@ FAST = CrashSize(
 
 
 def plan_instants(size: CrashSize, rng: random.Random) -> list[str | float]:
-    """Crash point specs (`point:n`) and wall-clock kill delays (seconds), shuffled."""
+    """Crash point specs (`point:n`) and wall-clock kills (share of a clean run), shuffled."""
     if size.points:
         return list(size.points)
     points: list[str | float] = []
     for i in range(size.trials - size.wall_clock_kills):
         point, top = INSTANTS[i % len(INSTANTS)]
         points.append(f"{point}:{rng.randint(1, top)}")
-    points += [round(rng.uniform(2.0, 9.0), 2) for _ in range(size.wall_clock_kills)]
+    # wall-clock kills: a share of a clean run's duration (measured as the trials go)
+    points += [round(rng.uniform(0.3, 0.9), 2) for _ in range(size.wall_clock_kills)]
     rng.shuffle(points)
     return points
 
@@ -90,6 +91,7 @@ class CrashBench:
         self.part = part
         self.state_file = self.home / "sync_state.sqlite"
         self.inventory = Inventory.take(sandbox)
+        self.clean_seconds = 5.0  # how long the last clean sync took
 
     def env(self, crash_at: str | None = None) -> dict[str, str]:
         """Environment of one sync process."""
@@ -98,8 +100,11 @@ class CrashBench:
     def sync(self, label: str, instant: str | float | None = None) -> cli.CliResult:
         """One `sync-pipeline sync`, killed at `instant` when given."""
         crash_at = instant if isinstance(instant, str) else None
-        kill_after = instant if isinstance(instant, float) else None
-        return cli.run(["sync"], self.env(crash_at), self.log, label, kill_after=kill_after)
+        kill_after = instant * self.clean_seconds if isinstance(instant, float) else None
+        result = cli.run(["sync"], self.env(crash_at), self.log, label, kill_after=kill_after)
+        if instant is None and result.returncode == 0:
+            self.clean_seconds = result.seconds
+        return result
 
     def rerun(self, label: str) -> cli.CliResult:
         """Re-run after a kill; a refusal for the dead run's pair lock is counted, then the
