@@ -53,21 +53,34 @@ def judge(results: list[cli.CliResult], part: Part, label: str) -> None:
     part.note(f"{label}: exit codes {codes}; loser said {last}")
 
 
-def fresh_home_race(sandbox: HostedSandbox, folder: Path, log: cli.OutputLog, part: Part) -> None:
-    """Two dry runs at once on a new DAGSTER_HOME: both fine, and the instance still usable."""
-    home = dagster_home(folder / "fresh")
-    racers = race(sandbox, home, log, "fresh-home-race", "--dry-run")
-    after = cli.run(["sync", "--dry-run"], cli.sync_env(sandbox.env(), home), log, "fresh-after")
-    codes = [r.returncode for r in racers]
-    part.figure("fresh_home_race_ok", int(codes == [0, 0] and after.returncode == 0))
-    for result in [*racers, after]:
-        errors = [line for line in result.stderr.splitlines() if "Error:" in line]
-        if result.returncode:
-            part.note(f"fresh DAGSTER_HOME race: exit {result.returncode}: {errors[-1:]}")
+def fresh_home_race(
+    sandbox: HostedSandbox, folder: Path, log: cli.OutputLog, part: Part, attempts: int
+) -> None:
+    """Two dry runs at once on a new DAGSTER_HOME (`attempts` times, each on its own new home):
+    both must run, and the instance must stay usable for the next run."""
+    broken = 0
+    for attempt in range(attempts):
+        home = dagster_home(folder / f"fresh-{attempt}")
+        racers = race(sandbox, home, log, f"fresh-home-race-{attempt}", "--dry-run")
+        env = cli.sync_env(sandbox.env(), home)
+        after = cli.run(["sync", "--dry-run"], env, log, f"fresh-after-{attempt}")
+        results = [*racers, after]
+        broken += any(r.returncode for r in results)
+        for result in results:
+            errors = [line for line in result.stderr.splitlines() if "Error:" in line]
+            if result.returncode:
+                part.note(f"fresh DAGSTER_HOME race: exit {result.returncode}: {errors[-1:]}")
+    part.figure("fresh_home_races", attempts)
+    part.figure("fresh_home_races_broken", broken)
 
 
 def run_concurrency(
-    folder: Path, rounds: int = 3, seed_records: int = 40, *, interleave: bool = True
+    folder: Path,
+    rounds: int = 3,
+    seed_records: int = 40,
+    *,
+    interleave: bool = True,
+    fresh_homes: int = 3,
 ) -> Part:
     """Part 6; figure double_writes."""
     part = Part("concurrency")
@@ -80,7 +93,7 @@ def run_concurrency(
     with hosted_sandbox(settings) as sandbox:
         seed_sandbox(sandbox.webcrm, sandbox.crmoffice, seed_records)
         inventory = Inventory.take(sandbox)
-        fresh_home_race(sandbox, folder, log, part)
+        fresh_home_race(sandbox, folder, log, part, fresh_homes)
         # The races below are about the pair, so they start from an initialised instance.
         cli.run(["sync", "--dry-run"], cli.sync_env(sandbox.env(), home), log, "warm-up")
         for number in range(rounds):
