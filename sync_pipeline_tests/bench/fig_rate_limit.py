@@ -49,16 +49,18 @@ def _write_webcrm(sandbox: SandboxProcess, config: BenchConfig) -> float:
 
 
 def _write_crmoffice(sandbox: SandboxProcess, config: BenchConfig) -> float:
-    with CrmofficeClient(sandbox.crmoffice_url, *CRMOFFICE_CREDENTIALS) as setup:
-        contact_ids = [str(c["id"]) for c in setup.list_all("contacts")]
+    # CRMOffice limits per client id, not per token: the read that finds the contacts shares
+    # the writes' window, so it goes through the same client (and limiter) and is timed and
+    # counted with them.
     with CrmofficeClient(
         sandbox.crmoffice_url, *CRMOFFICE_CREDENTIALS, limiter=_limiter(config)
     ) as client:
+        start = time.perf_counter()
+        contact_ids = [str(c["id"]) for c in client.list_all("contacts")]
         ops = [
             WriteOp("patch", "contacts", {"title": f"Rådgiver {i}"}, contact_ids[i % RECORDS])
             for i in range(config.rate_total)
         ]
-        start = time.perf_counter()
         results = client.write_many(ops)
         elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
@@ -100,11 +102,15 @@ def measure_rate_limit(config: BenchConfig) -> Figures:
         writes = stats[system]["requests"].get(family, 0)
         if writes != config.rate_total:
             raise RuntimeError(f"{system}: {writes} write requests, expected {config.rate_total}")
+        # CRMOffice's timed run includes the read that found the contacts (same window).
+        timed = writes + (
+            stats[system]["requests"].get("GET /contacts", 0) if system == "crmoffice" else 0
+        )
         figures[f"rate_limit_utilisation_{system}"] = round(
-            utilisation(writes, config.rate_limit, elapsed[system], config.rate_window), 3
+            utilisation(timed, config.rate_limit, elapsed[system], config.rate_window), 3
         )
         figures[f"rate_limit_vs_floor_{system}"] = round(
-            vs_floor(writes, config.rate_limit, elapsed[system], config.rate_window), 3
+            vs_floor(timed, config.rate_limit, elapsed[system], config.rate_window), 3
         )
         figures[f"rate_limit_seconds_{system}"] = round(elapsed[system], 2)
     figures["throttled_429s"] = sum(stats[s]["throttled_429"] for s in ("webcrm", "crmoffice"))
