@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from sync_pipeline.core.coerce import (
     Problems,
@@ -89,6 +88,8 @@ def _validate(
     mapped: pd.DataFrame, pair: PairSpec, side: Side, entity: EntitySpec, problems: Problems
 ) -> None:
     """Run the generated pandera model; add each failing row's reasons to `problems`."""
+    import pandera.pandas as pa  # here, not at import: see schemas.py
+
     try:
         mapped_frame_model(pair, side).validate(mapped, lazy=True)
     except pa.errors.SchemaErrors as exc:

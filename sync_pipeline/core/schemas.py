@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow.compute as pc
-from pandera.typing import Series
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+# pandera is imported where a model is built, not here: it costs ~0.3 s, and a no-op run
+# (nothing read) never validates a row.
 
 from sync_pipeline.core.align import as_int64
 from sync_pipeline.core.fieldmap import PairSpec
@@ -74,6 +78,8 @@ def _id_unique(values: pd.Series) -> pd.Series:
 def _model_check(column: str, name: str, test: Callable[[pd.Series], pd.Series]) -> Any:
     """A DataFrameModel check method named `name` on `column`."""
 
+    import pandera.pandas as pa
+
     def check(cls: type, values: pd.Series) -> pd.Series:
         return test(values)
 
@@ -99,6 +105,9 @@ def _checks(pair: PairSpec) -> list[tuple[str, str, Callable[[pd.Series], pd.Ser
 @lru_cache(maxsize=64)
 def mapped_frame_model(pair: PairSpec, side: Side) -> type[pa.DataFrameModel]:
     """A strict pandera `DataFrameModel` for the mapped frame of `pair` on `side`."""
+    import pandera.pandas as pa
+    from pandera.typing import Series
+
     annotations: dict[str, Any] = {
         "id": Series[str],
         "updated_at": Series[Annotated[pd.DatetimeTZDtype, "ns", "UTC"]],
