@@ -67,7 +67,3 @@ class RunValuesIOManager(dg.ConfigurableIOManager):
         for folder in base.iterdir():
             if folder.is_dir() and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-# Earlier name, still used by the reliability harness; to be removed with it.
-LatestValueIOManager = RunValuesIOManager

@@ -65,14 +65,18 @@ def high_water(frame: pd.DataFrame, updated_column: str) -> datetime | None:
     """The newest modification time in the snapshot (unparseable values ignored)."""
     if frame.empty:
         return None
-    parsed = pd.to_datetime(frame[updated_column], utc=True, errors="coerce", format="ISO8601")
+    parsed = pd.to_datetime(
+        frame[updated_column].astype(str), utc=True, errors="coerce", format="ISO8601"
+    )
     newest = parsed.max()
     return None if pd.isna(newest) else newest.to_pydatetime()
 
 
 def before(frame: pd.DataFrame, updated_column: str, until: datetime) -> pd.DataFrame:
     """Rows modified before `until`; rows with unreadable timestamps stay (to be quarantined)."""
-    parsed = pd.to_datetime(frame[updated_column], utc=True, errors="coerce", format="ISO8601")
+    parsed = pd.to_datetime(
+        frame[updated_column].astype(str), utc=True, errors="coerce", format="ISO8601"
+    )
     return frame[parsed.isna() | (parsed < pd.Timestamp(until))].reset_index(drop=True)
 
 

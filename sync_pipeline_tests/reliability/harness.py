@@ -15,7 +15,7 @@ import dagster as dg
 from sync_pipeline.commands.sync import execute_sync
 from sync_pipeline.commands.sync_report import failure_line
 from sync_pipeline.core import load_field_map
-from sync_pipeline.dagster_defs.io_manager import LatestValueIOManager
+from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
     LinkStoreResource,
@@ -79,7 +79,7 @@ class InProcessPipeline:
             ),
             "link_store": LinkStoreResource(url=self.state_url),
             "sync_policy": SyncPolicy(**policy),
-            "io_manager": LatestValueIOManager(base_dir=str(self.folder / "values")),
+            "io_manager": RunValuesIOManager(base_dir=str(self.folder / "values")),
         }
 
     def sync(self, *pairs: str, full: bool = False) -> dg.ExecuteInProcessResult:
