@@ -28,6 +28,16 @@ class AccessGrant:
         return f"AccessGrant(access_token='***', expires_in={self.expires_in})"
 
 
+def grant_from(payload: object, token_key: str, expires_key: str, what: str) -> AccessGrant:
+    """The token and its lifetime from a login response; ValueError naming `what` if absent."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"{what} is not an object")
+    token, expires_in = payload.get(token_key), payload.get(expires_key)
+    if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+        raise ValueError(f"{what} without {token_key}/{expires_key}")
+    return AccessGrant(token, float(expires_in))
+
+
 class Authenticator(Protocol):
     """What the HTTP edge needs to know to log in to one CRM."""
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from sync_pipeline.clients.auth import AccessGrant
+from sync_pipeline.clients.auth import AccessGrant, grant_from
 from sync_pipeline.clients.errors import (
     AuthenticationError,
     CrmClientError,
@@ -95,12 +95,7 @@ class CrmofficeAuthenticator:
 
     def parse_grant(self, payload: object) -> AccessGrant:
         """`access_token` and `expires_in` from the token response."""
-        if not isinstance(payload, dict):
-            raise ValueError("token response is not an object")
-        token, expires_in = payload.get("access_token"), payload.get("expires_in")
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
-            raise ValueError("token response without access_token/expires_in")
-        return AccessGrant(token, float(expires_in))
+        return grant_from(payload, "access_token", "expires_in", "token response")
 
     def secrets(self) -> tuple[str, ...]:
         """The client secret."""

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from sync_pipeline.clients.auth import AccessGrant
+from sync_pipeline.clients.auth import AccessGrant, grant_from
 from sync_pipeline.clients.errors import RecordRejectedError, WriteOutcomeUnknownError, shorten
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, ClientStats, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
@@ -73,12 +73,9 @@ class WebcrmAuthenticator:
 
     def parse_grant(self, payload: object) -> AccessGrant:
         """`AccessToken` and `ExpiresIn` from a `TokenResponseDto`."""
-        if not isinstance(payload, dict) or payload.get("IsError"):
+        if isinstance(payload, dict) and payload.get("IsError"):
             raise ValueError("not a successful TokenResponseDto")
-        token, expires_in = payload.get("AccessToken"), payload.get("ExpiresIn")
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
-            raise ValueError("TokenResponseDto without AccessToken/ExpiresIn")
-        return AccessGrant(token, float(expires_in))
+        return grant_from(payload, "AccessToken", "ExpiresIn", "TokenResponseDto")
 
     def secrets(self) -> tuple[str, ...]:
         """The API token."""

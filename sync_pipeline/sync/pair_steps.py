@@ -178,6 +178,19 @@ def apply_links_step(
         return report
 
 
+def _move_cursors(
+    plan: DirectionPlan, holds: dict[str, datetime | None], store: LinkStore, log: Log
+) -> None:
+    """Each side's cursor goes to its snapshot's high-water mark, or to just before the oldest
+    record whose write failed (`holds`, per side), so that record is read again."""
+    for (cursor_pair, side_entity), high_water in plan.cursors.items():
+        hold = holds[side_entity.split("/", 1)[0]]
+        value = high_water if hold is None else min(high_water, hold - ONE_SECOND)
+        store.set_cursor(cursor_pair, side_entity, value)
+        if hold is not None:
+            log(f"{cursor_pair}: {side_entity} cursor held at {value.isoformat()}: failed records")
+
+
 def apply_to_crmoffice_step(
     pair: PairSpec,
     plan: DirectionPlan,
@@ -233,14 +246,6 @@ def apply_to_webcrm_step(
             heartbeat=lock.refresh,
         )
         holds = {"webcrm": earlier.hold_before, "crmoffice": report.hold_before}
-        for (cursor_pair, side_entity), high_water in plan.cursors.items():
-            hold = holds[side_entity.split("/", 1)[0]]
-            value = high_water if hold is None else min(high_water, hold - ONE_SECOND)
-            store.set_cursor(cursor_pair, side_entity, value)
-            if hold is not None:
-                log(
-                    f"{pair.name}: {side_entity} cursor held at {value.isoformat()} so failed "
-                    "records are read again"
-                )
+        _move_cursors(plan, holds, store, log)
         report.basis_after = pair_basis(store, pair.name)
         return report
