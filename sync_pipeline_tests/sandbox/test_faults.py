@@ -25,7 +25,7 @@ def seed_where(rate: float, draws: list[tuple[bool, str | None]]) -> int:
 
 
 def _outcomes(sandbox: RunningSandbox) -> list[str]:
-    """Status code or exception name for a fixed sequence of 40 requests (no token needed)."""
+    """Status code, or "dropped", for a fixed sequence of 40 requests (no token needed)."""
     outcomes = []
     with httpx.Client(base_url=sandbox.webcrm_url, timeout=5.0) as client:
         for i in range(40):
@@ -35,8 +35,10 @@ def _outcomes(sandbox: RunningSandbox) -> list[str]:
                 else:
                     response = client.post("/Persons", json={"PersonFirstName": "x"})
                 outcomes.append(str(response.status_code))
-            except httpx.TransportError as exc:
-                outcomes.append(type(exc).__name__)
+            except httpx.TransportError:
+                # A dropped socket reads as a protocol error or, when the close races the
+                # request body, a reset: which one is timing, not the fault plan.
+                outcomes.append("dropped")
     return outcomes
 
 
@@ -52,9 +54,7 @@ def test_faults_are_deterministic_for_a_seed() -> None:
     assert runs[0] == runs[1]
     assert runs[0][0] != runs[2][0]
     outcomes, faults = runs[0]
-    assert {"401", "429", "500", "503"} <= set(outcomes) and set(outcomes) & {
-        e.__name__ for e in TRANSPORT_ERRORS
-    }
+    assert {"401", "429", "500", "503", "dropped"} <= set(outcomes)
     assert sum(faults.values()) == len(outcomes) - outcomes.count("401") + faults["stall"]
 
 
@@ -65,7 +65,9 @@ def test_dropped_connection_is_a_transport_error_and_nothing_is_applied() -> Non
         running_sandbox(quick_settings(seed=None, fault_rate=0.5, fault_seed=seed)) as sandbox,
         crmoffice_login(sandbox.crmoffice_url) as client,
     ):
-        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        # The socket closes before any response byte: httpx sees a protocol error or, when the
+        # close races the request body, a reset. Either is a transport error to the client.
+        with pytest.raises(TRANSPORT_ERRORS):
             client.post("/contacts", json={"givenName": "Tapt"})
         assert sandbox.crmoffice.records("contacts") == []
         assert sandbox.stats()["crmoffice"]["faults"]["drop"] == 1
