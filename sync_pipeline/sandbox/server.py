@@ -7,7 +7,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,22 +99,32 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
     stats = RequestStats(), RequestStats()
     apps = _apps(settings, webcrm, crmoffice, stats)
     sockets = _bind_both(settings)
+    flusher.start()
+    try:
+        with serving(apps, sockets):
+            urls = [_url(settings.host, s) for s in sockets]
+            yield RunningSandbox(urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], restored)
+    finally:
+        flusher.stop()
+
+
+@contextmanager
+def serving(apps: Sequence[ASGIApp], sockets: Sequence[socket.socket]) -> Iterator[None]:
+    """Serve each app on its bound socket (uvicorn, one background thread) for the block;
+    the sockets are closed afterwards."""
     servers = [_server(app) for app in apps]
     thread = threading.Thread(target=_serve, args=(servers, sockets), name="sandbox", daemon=True)
     silence_expected_cuts()
-    flusher.start()
     thread.start()
     try:
         _wait_started(servers, thread)
-        urls = [_url(settings.host, s) for s in sockets]
-        yield RunningSandbox(urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], restored)
+        yield
     finally:
         for server in servers:
             server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT)
         for sock in sockets:
             sock.close()
-        flusher.stop()
 
 
 def _snapshot_files(

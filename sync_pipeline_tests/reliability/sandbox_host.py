@@ -8,26 +8,23 @@ run's outputs for them), and wraps each app in a write log and an optional corru
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from sync_pipeline.sandbox import access
 from sync_pipeline.sandbox.crmoffice_app import create_crmoffice_app
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
-from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
-from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings
+from sync_pipeline.sandbox.faults import FaultSettings
+from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, serving
 from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
@@ -133,24 +130,13 @@ def hosted_sandbox(
         for app, log, bad in zip(apps, logs, corruptions, strict=True)
     ]
     sockets = [_bind(), _bind()]
-    servers = [_server(app) for app in wrapped]
-    thread = threading.Thread(target=_serve, args=(servers, sockets), daemon=True)
-    silence_expected_cuts()
     quiet_client_disconnects()
-    thread.start()
-    try:
-        _wait_started(servers, thread)
+    with serving(list(wrapped), sockets):
         urls = [f"http://{HOST}:{s.getsockname()[1]}" for s in sockets]
         yield HostedSandbox(
             urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], False,
             credentials, logs[0], logs[1], corruptions[0], corruptions[1],
         )  # fmt: skip
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=10)
-        for sock in sockets:
-            sock.close()
 
 
 class _ClientDisconnectFilter(logging.Filter):
@@ -198,32 +184,3 @@ def _bind() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     return sock
-
-
-def _server(app: ASGIApp) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-    )
-    return uvicorn.Server(config)
-
-
-def _serve(servers: list[uvicorn.Server], sockets: list[socket.socket]) -> None:
-    async def serve_all() -> None:
-        await asyncio.gather(
-            *(s.serve(sockets=[sock]) for s, sock in zip(servers, sockets, strict=True))
-        )
-
-    asyncio.run(serve_all())
-
-
-def _wait_started(servers: list[uvicorn.Server], thread: threading.Thread) -> None:
-    deadline = time.monotonic() + 10
-    while not all(s.started for s in servers):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the sandbox servers did not start")
-        time.sleep(0.01)
