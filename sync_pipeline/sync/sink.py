@@ -141,6 +141,23 @@ class Sink:
         return ShadowWrite(webcrm_id, values, "conflict", self.plan.direction, detail)  # type: ignore[arg-type]
 
 
+def open_sink(
+    pair: PairSpec,
+    plan: DirectionPlan,
+    store: LinkStore,
+    run_id: str,
+    *,
+    max_attempts: int,
+    on_progress: Progress | None,
+    heartbeat: Heartbeat | None,
+) -> Sink:
+    """A write step's context: an empty report and a progress log over the plan's rows."""
+    report = ApplyReport(pair.name, plan.direction)
+    total = len(plan.creates) + len(plan.updates)
+    progress = ProgressLog(f"{pair.name} {plan.direction}", total, on_progress, heartbeat)
+    return Sink(pair, plan, store, run_id, max_attempts, report, progress)
+
+
 def ticking(sink: Sink, callback: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
     """The client's per-result callback, followed by a progress tick."""
 

@@ -15,9 +15,9 @@ from sync_pipeline.sync.sink import (
     ApplyReport,
     Heartbeat,
     Progress,
-    ProgressLog,
     Sink,
     count_requests,
+    open_sink,
     ticking,
     values_of,
 )
@@ -35,15 +35,20 @@ def apply_to_crmoffice(
     heartbeat: Heartbeat | None = None,
 ) -> ApplyReport:
     """Creates (each behind an intent) and field-level PATCHes, one request per record."""
-    report = ApplyReport(pair.name, "to_crmoffice")
-    total = len(plan.creates) + len(plan.updates)
-    progress = ProgressLog(f"{pair.name} to_crmoffice", total, on_progress, heartbeat)
-    sink = Sink(pair, plan, store, run_id, max_attempts, report, progress)
+    sink = open_sink(
+        pair,
+        plan,
+        store,
+        run_id,
+        max_attempts=max_attempts,
+        on_progress=on_progress,
+        heartbeat=heartbeat,
+    )
     before = client.stats.as_dict()
     _create_in_crmoffice(sink, client)
     _update_in_crmoffice(sink, client)
-    count_requests(report, before, client.stats.as_dict())
-    return report
+    count_requests(sink.report, before, client.stats.as_dict())
+    return sink.report
 
 
 def _crmoffice_body(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from sync_pipeline.sync.sink import (
     ApplyReport,
     Heartbeat,
     Progress,
-    ProgressLog,
     Sink,
     count_requests,
+    open_sink,
     ticking,
     values_of,
 )
@@ -38,16 +38,21 @@ def apply_to_webcrm(
     heartbeat: Heartbeat | None = None,
 ) -> ApplyReport:
     """Creates and field-level updates through WebCRM's bulk PATCH, chunk by chunk."""
-    report = ApplyReport(pair.name, "to_webcrm")
-    total = len(plan.creates) + len(plan.updates)
-    progress = ProgressLog(f"{pair.name} to_webcrm", total, on_progress, heartbeat)
-    sink = Sink(pair, plan, store, run_id, max_attempts, report, progress)
+    sink = open_sink(
+        pair,
+        plan,
+        store,
+        run_id,
+        max_attempts=max_attempts,
+        on_progress=on_progress,
+        heartbeat=heartbeat,
+    )
     props = {f.name: f.webcrm for f in pair.fields}
     before = client.stats.as_dict()
     _create_in_webcrm(sink, props, client)
     _update_in_webcrm(sink, props, id_property, client)
-    count_requests(report, before, client.stats.as_dict())
-    return report
+    count_requests(sink.report, before, client.stats.as_dict())
+    return sink.report
 
 
 def _create_in_webcrm(sink: Sink, props: Mapping[str, str], client: WebcrmClient) -> None:
