@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from sync_pipeline.clients.auth import AccessGrant, grant_from
+from sync_pipeline.clients.edge_client import EdgeClient
 from sync_pipeline.clients.errors import (
     AuthenticationError,
     CrmClientError,
@@ -28,7 +29,7 @@ from sync_pipeline.clients.errors import (
     RetriesExhaustedError,
     WriteOutcomeUnknownError,
 )
-from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, ClientStats, HttpEdge, Timeouts
+from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
@@ -102,7 +103,7 @@ class CrmofficeAuthenticator:
         return (self._client_secret,)
 
 
-class CrmofficeClient:
+class CrmofficeClient(EdgeClient):
     """Contacts and companies of one CRMOffice tenant."""
 
     system = "CRMOffice"
@@ -134,24 +135,6 @@ class CrmofficeClient:
             transport=transport,
             max_connections=max_concurrency + 2,
         )
-
-    def __repr__(self) -> str:
-        return f"CrmofficeClient({self._http!r})"
-
-    def __enter__(self) -> CrmofficeClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def stats(self) -> ClientStats:
-        """Requests, 429s, retries and logins so far."""
-        return self._http.stats
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     def list_all(self, entity: str, updated_since: datetime | None = None) -> list[dict[str, Any]]:
         """Every record of `entity` (updated at or after `updated_since`, when given)."""

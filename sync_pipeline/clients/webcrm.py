@@ -27,8 +27,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from sync_pipeline.clients.auth import AccessGrant, grant_from
+from sync_pipeline.clients.edge_client import EdgeClient
 from sync_pipeline.clients.errors import RecordRejectedError, WriteOutcomeUnknownError, shorten
-from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, ClientStats, HttpEdge, Timeouts
+from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
@@ -82,7 +83,7 @@ class WebcrmAuthenticator:
         return (self._api_token,)
 
 
-class WebcrmClient:
+class WebcrmClient(EdgeClient):
     """Persons, Users and Products of one WebCRM account."""
 
     system = "WebCRM"
@@ -108,24 +109,6 @@ class WebcrmClient:
             timeout=timeout,
             transport=transport,
         )
-
-    def __repr__(self) -> str:
-        return f"WebcrmClient({self._http!r})"
-
-    def __enter__(self) -> WebcrmClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def stats(self) -> ClientStats:
-        """Requests, 429s, retries and logins so far."""
-        return self._http.stats
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     def list_all(self, entity: str) -> list[dict[str, Any]]:
         """Every record of `entity` (Persons, Users or Products)."""

@@ -168,14 +168,23 @@ def apply_links_step(
     run_id: str,
 ) -> ApplyReport:
     """Quarantine bookkeeping, then link-only actions, under the pair lock."""
-    with pair_lock(store, pair.name, run_id):
-        _check(store, pair.name, planned.run_id, run_id, planned.basis)
+    with _guarded(store, pair.name, planned.run_id, run_id, planned.basis):
         for rows in (webcrm, crmoffice):
             store.quarantine_rows(pair.name, rows.side, rows.frame.quarantined, run_id)
             store.resolve_quarantine(pair.name, rows.side, list(rows.frame.valid["id"]))
         report = apply_links(pair, planned.plan, store, run_id)
         report.basis_after = pair_basis(store, pair.name)
         return report
+
+
+@contextmanager
+def _guarded(
+    store: LinkStore, pair: str, plan_run: str, run_id: str, basis: str
+) -> Iterator[PairLock]:
+    """A sink step's guard: the pair lock, then the plan's run and basis checked under it."""
+    with pair_lock(store, pair, run_id) as lock:
+        _check(store, pair, plan_run, run_id, basis)
+        yield lock
 
 
 def _move_cursors(
@@ -203,8 +212,7 @@ def apply_to_crmoffice_step(
     max_attempts: int,
 ) -> ApplyReport:
     """CRMOffice writes, only if the pair is as the previous step left it."""
-    with pair_lock(store, pair.name, run_id) as lock:
-        _check(store, pair.name, plan.run_id, run_id, earlier.basis_after)
+    with _guarded(store, pair.name, plan.run_id, run_id, earlier.basis_after) as lock:
         report = apply_to_crmoffice(
             pair,
             plan,
@@ -232,8 +240,7 @@ def apply_to_webcrm_step(
     max_attempts: int,
 ) -> ApplyReport:
     """WebCRM writes; then the pair's cursors move on, but never past a record that failed."""
-    with pair_lock(store, pair.name, run_id) as lock:
-        _check(store, pair.name, plan.run_id, run_id, earlier.basis_after)
+    with _guarded(store, pair.name, plan.run_id, run_id, earlier.basis_after) as lock:
         report = apply_to_webcrm(
             pair,
             plan,
