@@ -9,9 +9,9 @@ import dagster as dg
 
 from sync_pipeline.core import FieldMap, load_field_map
 from sync_pipeline.dagster_defs.extract_assets import extract_assets
-from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
+from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager, SameRunInputManager
 from sync_pipeline.dagster_defs.jobs import SCHEDULES, sync_jobs
-from sync_pipeline.dagster_defs.pair_assets import pair_assets
+from sync_pipeline.dagster_defs.pair_assets import SHARED_PLANS, pair_assets
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
     LinkStoreResource,
@@ -39,9 +39,15 @@ def build_resources() -> dict[str, object]:
         ),
         "link_store": LinkStoreResource(url=state_url_from(os.environ, Path.cwd())),
         "sync_policy": SyncPolicy(),
-        "io_manager": RunValuesIOManager(
-            base_dir=str(state_folder(os.environ, Path.cwd()) / "values")
-        ),
+        **value_managers(str(state_folder(os.environ, Path.cwd()) / "values")),
+    }
+
+
+def value_managers(base_dir: str) -> dict[str, object]:
+    """Where asset values live between the steps of a run (one folder per run)."""
+    return {
+        "io_manager": RunValuesIOManager(base_dir=base_dir),
+        SHARED_PLANS: SameRunInputManager(base_dir=base_dir),
     }
 
 

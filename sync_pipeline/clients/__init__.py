@@ -20,6 +20,13 @@ from sync_pipeline.clients.pagination import PagePaginator
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, copenhagen_literal
+from sync_pipeline.clients.writers import (
+    CrmofficeWriter,
+    RecordWrite,
+    RecordWriter,
+    WebcrmWriter,
+    WriteOutcome,
+)
 
 __all__ = [
     "AccessGrant",
@@ -28,16 +35,21 @@ __all__ = [
     "ClientStats",
     "CrmClientError",
     "CrmofficeClient",
+    "CrmofficeWriter",
     "ItemResult",
     "PagePaginator",
     "ProtocolError",
     "RecordRejectedError",
+    "RecordWrite",
+    "RecordWriter",
     "RetriesExhaustedError",
     "RetryPolicy",
     "SlidingWindowLimiter",
     "Timeouts",
     "WebcrmClient",
+    "WebcrmWriter",
     "WriteOp",
+    "WriteOutcome",
     "WriteOutcomeUnknownError",
     "WriteResult",
     "copenhagen_literal",

@@ -29,12 +29,22 @@ from sync_pipeline.core.normalize import match_key, normalize_values
 from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
 from sync_pipeline.core.plan import plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
-from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side, Verdict
+from sync_pipeline.core.types import (
+    DIRECTIONS,
+    SIDES,
+    SOURCE_SIDE,
+    TARGET_SIDE,
+    Direction,
+    Side,
+    Verdict,
+)
 
 __all__ = [
     "ABSENT",
     "DIRECTIONS",
     "SIDES",
+    "SOURCE_SIDE",
+    "TARGET_SIDE",
     "ConflictPolicy",
     "Direction",
     "EntitySpec",

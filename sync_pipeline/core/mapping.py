@@ -160,22 +160,23 @@ def prepare_side(
     return SideFrame(valid=valid, quarantined=_quarantine_frame(raw, mapped, reasons))
 
 
-def bad_share(side_frame: SideFrame) -> float:
-    """Quarantined rows over all rows read (0.0 when nothing was read)."""
-    total = side_frame.total
-    return len(side_frame.quarantined) / total if total else 0.0
+def bad_share(side_frame: SideFrame, linked: int = 0) -> float:
+    """Quarantined rows over the rows read or, when more, the pair's `linked` records (0.0 when
+    nothing was read): one bad row in a small incremental window must not stop a pair of
+    thousands of links."""
+    return len(side_frame.quarantined) / max(side_frame.total, linked, 1)
 
 
 def quarantine_verdict(
-    side_frame: SideFrame, threshold: float = DEFAULT_BAD_SHARE_THRESHOLD
+    side_frame: SideFrame, linked: int = 0, threshold: float = DEFAULT_BAD_SHARE_THRESHOLD
 ) -> Verdict:
-    """Blocks the sink when the bad share of a pair's rows passes `threshold`."""
-    share = bad_share(side_frame)
+    """Blocks the sink when the bad share of a pair's rows (`bad_share`) passes `threshold`."""
+    share = bad_share(side_frame, linked)
     count = len(side_frame.quarantined)
     passed = share <= threshold
     verdict = "within" if passed else "over"
     message = (
-        f"{count} of {side_frame.total} rows quarantined ({share:.1%}), "
-        f"{verdict} the {threshold:.0%} threshold"
+        f"{count} of {side_frame.total} rows read quarantined ({share:.1%} of max(rows read, "
+        f"{linked} linked)), {verdict} the {threshold:.0%} threshold"
     )
     return Verdict(passed=passed, share=share, message=message)

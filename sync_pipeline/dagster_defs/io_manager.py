@@ -67,3 +67,19 @@ class RunValuesIOManager(dg.ConfigurableIOManager):
         for folder in base.iterdir():
             if folder.is_dir() and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+class SameRunInputManager(RunValuesIOManager):
+    """Loads an upstream value produced by this run, or None when the run did not materialise
+    it (a pair's plan reads the plans of the pairs sharing its contacts this way: a run of that
+    pair alone has none to respect)."""
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        """This run's value of the upstream asset, or None."""
+        upstream = context.upstream_output
+        assert upstream is not None, "inputs here always come from upstream assets"
+        try:
+            run_id = upstream.run_id
+        except dg.DagsterInvariantViolationError:  # not part of this run's selection
+            return None
+        return self.value(run_id, upstream.asset_key)

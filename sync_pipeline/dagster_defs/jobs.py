@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from sync_pipeline.core import FieldMap
+from sync_pipeline.core import SIDES, FieldMap
+from sync_pipeline.dagster_defs.keys import plan_keys, source_key
 from sync_pipeline.dagster_defs.partitions import MODE_TAG
-
-PLAN_ASSETS = ("webcrm_rows", "crmoffice_rows", "plan_to_crmoffice", "plan_to_webcrm", "plan_links")
 
 
 def pair_selection(
@@ -18,13 +17,12 @@ def pair_selection(
     """The pairs' groups (only up to their plans for a dry run) and the sources they read."""
     selected = [field_map.pairs[name] for name in pairs]
     if dry_run:
-        keys = [dg.AssetKey([p.name, a]) for p in selected for a in PLAN_ASSETS]
+        keys = [key for p in selected for key in plan_keys(p)]
         groups: dg.AssetSelection = dg.AssetSelection.assets(*keys)
     else:
         groups = dg.AssetSelection.groups(*(p.name for p in selected))
     sources = dg.AssetSelection.assets(
-        *{dg.AssetKey(["webcrm", p.webcrm_entity.lower()]) for p in selected},
-        *{dg.AssetKey(["crmoffice", p.crmoffice_entity.lower()]) for p in selected},
+        *{source_key(side, p.entity(side)) for p in selected for side in SIDES}
     )
     return groups | sources
 

@@ -1,4 +1,4 @@
-"""Per pair: validated rows, the plan per direction, and the sinks (one asset group per pair)."""
+"""Per pair: the validated rows of each side and the plan (one asset group per pair)."""
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
@@ -7,69 +7,37 @@ from typing import Any
 
 import dagster as dg
 
-from sync_pipeline.core import (
-    ConflictPolicy,
-    FieldMap,
-    PairPlan,
-    PairSpec,
-    Side,
-    mass_change_verdict,
-)
-from sync_pipeline.dagster_defs.extract_assets import SINGLE_RUN
-from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
-from sync_pipeline.dagster_defs.partitions import modification_date
+from sync_pipeline import sync
+from sync_pipeline.core import DIRECTIONS, ConflictPolicy, FieldMap, PairPlan, PairSpec, Side
+from sync_pipeline.dagster_defs.checks import BREAKER_CHECK, ROWS_CHECK, breaker_check, rows_check
+from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
+from sync_pipeline.dagster_defs.partitions import SINGLE_RUN, modification_date
 from sync_pipeline.dagster_defs.resources import LinkStoreResource, SyncPolicy
 from sync_pipeline.dagster_defs.sink_assets import sink_assets
-from sync_pipeline.sync.extract import Snapshot
-from sync_pipeline.sync.pair_steps import split_plan
-from sync_pipeline.sync.planning import DirectionPlan, LinkPlan, SideRows, plan_pair, side_rows
 
-
-def _key(pair: PairSpec, name: str) -> dg.AssetKey:
-    return dg.AssetKey([pair.name, name])
-
-
-def _source_key(system: str, entity: str) -> dg.AssetKey:
-    return dg.AssetKey([system, entity.lower()])
-
-
-def _rows_check(rows: SideRows, linked: int, max_bad_share: float) -> dg.AssetCheckResult:
-    """WARN on any quarantined row; ERROR (the pair's sinks stop) above the threshold.
-
-    The share is taken over the rows read or, when more, the pair's linked records: one bad
-    row in a small incremental window must not stop a pair of thousands of links.
-    """
-    quarantined = rows.frame.quarantined
-    read = len(quarantined) + len(rows.frame.valid)
-    share = len(quarantined) / max(read, linked, 1)
-    sample = quarantined.head(10)[["record_id", "reason"]].to_markdown(index=False)
-    return dg.AssetCheckResult(
-        check_name="valid_rows",
-        passed=quarantined.empty,
-        severity=dg.AssetCheckSeverity.ERROR
-        if share > max_bad_share
-        else dg.AssetCheckSeverity.WARN,
-        description=(
-            f"{len(quarantined)} of {read} rows read quarantined ({share:.1%} of "
-            f"max(rows read, {linked} linked); the sink stops above {max_bad_share:.0%})"
-        ),
-        metadata={
-            "quarantined": len(quarantined),
-            "bad_share": round(share, 4),
-            "sample": dg.MetadataValue.md(sample if not quarantined.empty else "none"),
-        },
-    )
+SHARED_PLANS = "same_run_values"
+_PLAN_DESCRIPTIONS = {
+    "to_crmoffice": "The plan's creates and updates to write to CRMOffice: each row a record, "
+    "the fields to write and the agreed values. A dry run stops here.",
+    "to_webcrm": "The plan's creates and updates to write to WebCRM: each row a record, the "
+    "fields to write and the agreed values. A dry run stops here.",
+    "links": "The plan's link-only actions (records matched or adopted, shadows that move "
+    "because both sides agree, orphans) and what is held back. The metadata holds the "
+    "plan's counts and sample rows of every section.",
+}
 
 
 def rows_asset(pair: PairSpec, field_map: FieldMap, side: Side) -> dg.AssetsDefinition:
     """`<pair>/<side>_rows`: mapped and pandera-validated; bad rows quarantined (blocking check)."""
     entity = pair.entity(side)
-    key = _key(pair, f"{side}_rows")
+    key = rows_key(pair, side)
     check = dg.AssetCheckSpec(
-        "valid_rows",
+        ROWS_CHECK,
         asset=key,
         blocking=True,
-        description="Share of quarantined rows stays under the threshold.",
+        description="Rows that fail the field map's schema are quarantined. Warns on any; "
+        "stops the pair's sinks when they pass the bad-row share (default 10 % of the rows "
+        "read or of the pair's links, whichever is more).",
     )
 
     @dg.asset(
@@ -77,56 +45,49 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: Side) -> dg.AssetsDefi
         group_name=pair.name,
         check_specs=[check],
         kinds={"pandas", "pandera"},
-        ins={"snapshot": dg.AssetIn(_source_key(side, entity))},
+        ins={"snapshot": dg.AssetIn(source_key(side, entity))},
         partitions_def=modification_date,
         backfill_policy=SINGLE_RUN,
-        description=f"{entity} mapped to {pair.name}'s fields and validated; bad rows quarantined.",
+        description=f"{entity} read by this run, mapped to {pair.name}'s fields, normalised "
+        "and validated (pandera); rows that fail are quarantined with their reason.",
     )
-    def rows(
-        context: dg.AssetExecutionContext,
-        snapshot: Snapshot,
-        link_store: LinkStoreResource,
-        sync_policy: SyncPolicy,
-    ) -> Any:
-        value = side_rows(snapshot, pair, side, field_map)
+    def rows(context: dg.AssetExecutionContext, snapshot: Any, sync_policy: SyncPolicy) -> Any:
+        value = sync.side_rows(snapshot, pair, side, field_map)
         metadata = {
             "dagster/row_count": len(value.frame.valid),
             "quarantined": len(value.frame.quarantined),
         }
         yield dg.Output(value, metadata=metadata)
-        linked = link_store.store().count_links(pair.name)
-        yield _rows_check(value, linked, sync_policy.max_bad_share)
+        yield rows_check(value, sync_policy)
 
     return rows
 
 
-def _sharing_plans(pair: PairSpec, field_map: FieldMap) -> list[PairSpec]:
-    """Contacts are shared by two pairs: a pair that creates WebCRM records from a shared
-    CRMOffice entity plans after the other pairs on it, and leaves alone the records they
-    link, hold or may have created (a user's contact never spawns a person)."""
-    if "to_webcrm" not in pair.creates:
-        return []
-    return [
-        other
-        for other in field_map.pairs.values()
-        if other.name != pair.name and other.crmoffice_entity == pair.crmoffice_entity
+def _plan_table(plan: PairPlan) -> dg.MetadataValue:
+    """The counts as a table: one row per action (and direction, where it has one)."""
+    counts = plan.counts()
+    rows = [(kind, d, counts[f"{kind}_{d}"]) for kind in ("creates", "updates") for d in DIRECTIONS]
+    rows += [
+        (name, "both", counts[name])
+        for name in ("conflicts", "matches", "adopts", "shadow_moves", "orphans", "held")
     ]
+    records = [dg.TableRecord({"action": a, "direction": d, "count": n}) for a, d, n in rows]
+    columns = [
+        dg.TableColumn("action", "string"),
+        dg.TableColumn("direction", "string"),
+        dg.TableColumn("count", "int"),
+    ]
+    return dg.MetadataValue.table(records, dg.TableSchema(columns))
 
 
-def _claimed(context: dg.AssetExecutionContext, others: list[PairSpec]) -> set[str]:
-    """CRMOffice ids the other pairs' plans of this same run claim (none if they did not run)."""
-    io_manager: RunValuesIOManager = context.resources.io_manager
-    plans = [io_manager.value(context.run.run_id, _key(o, "plan_links")) for o in others]
-    return {i for p in plans if isinstance(p, LinkPlan) for i in p.plan.claimed_ids("crmoffice")}
-
-
-def _plan_outputs(
-    full: PairPlan, to_crm: DirectionPlan, to_web: DirectionPlan, planned: LinkPlan
-) -> list[dg.Output[Any]]:
-    """The three plan assets with their counts and a markdown preview of sample rows."""
-    counts = full.counts()
-    preview = dg.MetadataValue.md(full.preview_markdown())
-    outputs = [
+def _plan_outputs(planned: sync.PlannedPair) -> list[dg.Output[Any]]:
+    """The three plan assets with their counts, the plan table and sample rows."""
+    counts = planned.plan.counts()
+    shared: dict[str, Any] = {
+        "plan": _plan_table(planned.plan),
+        "preview": dg.MetadataValue.md(planned.plan.preview_markdown()),
+    }
+    outputs: list[dg.Output[Any]] = [
         dg.Output(
             plan,
             output_name=f"plan_{plan.direction}",
@@ -134,81 +95,75 @@ def _plan_outputs(
                 "creates": counts[f"creates_{plan.direction}"],
                 "updates": counts[f"updates_{plan.direction}"],
                 "dagster/row_count": len(plan.creates) + len(plan.updates),
-                "preview": preview,
+                **shared,
             },
         )
-        for plan in (to_crm, to_web)
+        for plan in (planned.to_crmoffice, planned.to_webcrm)
     ]
-    links_metadata: dict[str, Any] = {
-        **counts,
-        "dagster/row_count": len(full.links),
-        "preview": preview,
-    }
-    return [*outputs, dg.Output(planned, output_name="plan_links", metadata=links_metadata)]
-
-
-def _breaker(
-    pair: PairSpec, full: PairPlan, linked: int, policy: SyncPolicy
-) -> dg.AssetCheckResult:
-    verdict = mass_change_verdict(
-        full, linked, max_share=policy.max_update_share, min_updates=policy.min_updates_for_breaker
-    )
-    return dg.AssetCheckResult(
-        check_name="mass_change",
-        asset_key=_key(pair, "plan_links"),
-        passed=verdict.passed,
-        description=verdict.message,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"share": round(verdict.share, 4)},
-    )
+    metadata = {**counts, "dagster/row_count": len(planned.plan.links), **shared}
+    return [*outputs, dg.Output(planned.links, output_name="plan_links", metadata=metadata)]
 
 
 def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
     """`<pair>/plan_*`: the three-way diff per direction plus link-only actions (the dry run)."""
     outs = {
-        name: dg.AssetOut(key=_key(pair, name), group_name=pair.name, kinds={"pandas"})
-        for name in ("plan_to_crmoffice", "plan_to_webcrm", "plan_links")
+        f"plan_{name}": dg.AssetOut(
+            key=plan_key(pair, name),
+            group_name=pair.name,
+            kinds={"pandas"},
+            description=_PLAN_DESCRIPTIONS[name],
+        )
+        for name in ("to_crmoffice", "to_webcrm", "links")
     }
     breaker = dg.AssetCheckSpec(
-        "mass_change",
-        asset=_key(pair, "plan_links"),
+        BREAKER_CHECK,
+        asset=plan_key(pair, "links"),
         blocking=True,
-        description="Stops the sinks if a run would update too many links.",
+        description="Stops the pair's sinks when the run would update more than the allowed "
+        "share of its linked records (default 20 %, and at least 25 updates); an initial "
+        "load is never a mass change.",
     )
-    ins = {
-        "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
-        "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows")),
+    sharing = sync.sharing_pairs(pair, field_map)
+    ins = {f"{side}_rows": dg.AssetIn(rows_key(pair, side)) for side in ("webcrm", "crmoffice")}
+    ins |= {
+        f"{other.name}_plan": dg.AssetIn(plan_key(other, "links"), input_manager_key=SHARED_PLANS)
+        for other in sharing
     }
-    sharing = _sharing_plans(pair, field_map)
 
     @dg.multi_asset(
         name=f"{pair.name}__plan",
         outs=outs,
         ins=ins,
         check_specs=[breaker],
-        deps=[_key(other, "plan_links") for other in sharing],
-        required_resource_keys={"link_store", "sync_policy", "io_manager"},
         partitions_def=modification_date,
         backfill_policy=SINGLE_RUN,
+        description=f"Three-way diff of {pair.name} against the link store's shadows.",
     )
     def plan(
-        context: dg.AssetExecutionContext, webcrm_rows: SideRows, crmoffice_rows: SideRows
+        context: dg.AssetExecutionContext,
+        link_store: LinkStoreResource,
+        sync_policy: SyncPolicy,
+        **rows_and_plans: Any,
     ) -> Any:
-        store = context.resources.link_store.store()
-        policy: SyncPolicy = context.resources.sync_policy
-        full = plan_pair(
+        claimed = {
+            record_id
+            for other in sharing
+            if (value := rows_and_plans[f"{other.name}_plan"]) is not None
+            for record_id in value.plan.claimed_ids("crmoffice")
+        }
+        planned = sync.plan_pair(
             pair,
-            webcrm_rows,
-            crmoffice_rows,
-            store,
-            policy=ConflictPolicy(tie_winner=policy.tie_winner),  # type: ignore[arg-type]
+            field_map,
+            rows_and_plans["webcrm_rows"],
+            rows_and_plans["crmoffice_rows"],
+            link_store.store(),
+            run_id=context.run.run_id,
+            policy=ConflictPolicy(tie_winner=sync_policy.tie_winner),  # type: ignore[arg-type]
             now=datetime.now(UTC),
-            sharing=sharing,
-            claimed_elsewhere=_claimed(context, sharing),
+            claimed_elsewhere=claimed,
         )
-        run_id = context.run.run_id
-        yield from _plan_outputs(full, *split_plan(pair, full, webcrm_rows, crmoffice_rows, run_id))
-        yield _breaker(pair, full, store.count_links(pair.name), policy)
+        yield from _plan_outputs(planned)
+        yield breaker_check(pair, planned.plan, planned.linked, sync_policy)
 
     return plan
 

@@ -7,9 +7,10 @@ from datetime import datetime
 
 import dagster as dg
 
-from sync_pipeline.sync.window import MODES, Mode
+from sync_pipeline.sync import MODES, Mode
 
 MODE_TAG = "sync/mode"
+SINGLE_RUN = dg.BackfillPolicy.single_run()
 PARTITION_START = "2020-01-01"
 
 # end_offset=1 includes today, so the schedule and the CLI can name the current day.

@@ -1,14 +1,22 @@
-"""Dagster resources: thin, configurable wrappers that build the clients and open the store."""
+"""Dagster resources: typed ports with a lifecycle (made when a run starts, closed when it ends).
+
+Each run gets one client per system, so the rate limiter, the token and the connection pool are
+shared by every step of the run, and one store handle. Secrets arrive as `dg.EnvVar`s (see
+`definitions.py`), so Dagster never shows their values.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from sync_pipeline.clients import CrmofficeClient, Timeouts, WebcrmClient
 from sync_pipeline.store import LinkStore
+
+# `type: ignore[type-arg]` below: Dagster's ConfigurableResource is generic over the value a
+# resource yields (the resource itself); Dagster's docs subclass it bare, as here.
 
 
 class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -19,18 +27,27 @@ class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     rate_limit_per_minute: int = 250
     timeout_seconds: float = 30.0
 
-    _client: Any = PrivateAttr(default=None)
+    _client: WebcrmClient | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """One client per run: its rate limiter and token are shared by every step."""
+        self._client = WebcrmClient(
+            self.base_url,
+            self.api_token,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            timeout=Timeouts(read=self.timeout_seconds),
+        )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            self._client.close()
 
     def client(self) -> WebcrmClient:
-        """One client per run, so the rate limiter and the token are shared by every step."""
+        """The run's client (RuntimeError outside a run)."""
         if self._client is None:
-            self._client = WebcrmClient(
-                self.base_url,
-                self.api_token,
-                rate_limit_per_minute=self.rate_limit_per_minute,
-                timeout=Timeouts(read=self.timeout_seconds),
-            )
-        return self._client  # type: ignore[no-any-return]
+            raise RuntimeError("WebcrmResource is used outside a Dagster run")
+        return self._client
 
 
 class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -43,20 +60,29 @@ class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     max_concurrency: int = 8
     timeout_seconds: float = 30.0
 
-    _client: Any = PrivateAttr(default=None)
+    _client: CrmofficeClient | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """One client per run (shared limiter, token and connection pool)."""
+        self._client = CrmofficeClient(
+            self.base_url,
+            self.client_id,
+            self.client_secret,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            max_concurrency=self.max_concurrency,
+            timeout=Timeouts(read=self.timeout_seconds),
+        )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            self._client.close()
 
     def client(self) -> CrmofficeClient:
-        """One client per run (shared limiter, token and connection pool)."""
+        """The run's client (RuntimeError outside a run)."""
         if self._client is None:
-            self._client = CrmofficeClient(
-                self.base_url,
-                self.client_id,
-                self.client_secret,
-                rate_limit_per_minute=self.rate_limit_per_minute,
-                max_concurrency=self.max_concurrency,
-                timeout=Timeouts(read=self.timeout_seconds),
-            )
-        return self._client  # type: ignore[no-any-return]
+            raise RuntimeError("CrmofficeResource is used outside a Dagster run")
+        return self._client
 
 
 class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -64,21 +90,35 @@ class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     url: str
 
-    _store: Any = PrivateAttr(default=None)
+    _store: LinkStore | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Open the store once per run (creates or migrates the schema if needed)."""
+        self._store = LinkStore(self.url)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Release its connections."""
+        if self._store is not None:
+            self._store.close()
 
     def store(self) -> LinkStore:
-        """Opened once per run."""
+        """The run's store handle (RuntimeError outside a run)."""
         if self._store is None:
-            self._store = LinkStore(self.url)
-        return self._store  # type: ignore[no-any-return]
+            raise RuntimeError("LinkStoreResource is used outside a Dagster run")
+        return self._store
 
 
 class SyncPolicy(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The knobs a data engineer tunes (DESIGN.md section 2)."""
+    """The knobs a data engineer tunes per deployment (DESIGN.md section 2), settable in the
+    launchpad: shares are fractions (0.10 = 10 %), `overlap_seconds` widens incremental reads."""
 
-    tie_winner: str = "webcrm"
     max_bad_share: float = 0.10
     max_update_share: float = 0.20
     min_updates_for_breaker: int = 25
     overlap_seconds: int = 120
     max_failure_attempts: int = 5
+    tie_winner: str = "webcrm"
+
+    def overlap(self) -> timedelta:
+        """How far before the cursor an incremental read starts."""
+        return timedelta(seconds=self.overlap_seconds)

@@ -1,33 +1,25 @@
-"""Per pair, the sinks: `apply_links` → `apply_to_crmoffice` → `apply_to_webcrm`."""
+"""Per pair, the sinks: `apply_links`, then one asset per direction in `sync.WRITE_ORDER`.
+
+Each sink holds the pair's pool (one writer per pair across runs, on top of the store's lock)
+and applies only its own run's plan.
+"""
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 
-from sync_pipeline.core import FieldMap, PairSpec
-from sync_pipeline.dagster_defs.extract_assets import SINGLE_RUN
-from sync_pipeline.dagster_defs.partitions import modification_date
-from sync_pipeline.dagster_defs.resources import (
-    CrmofficeResource,
-    LinkStoreResource,
-    SyncPolicy,
-    WebcrmResource,
-)
-from sync_pipeline.sync.pair_steps import (
-    apply_links_step,
-    apply_to_crmoffice_step,
-    apply_to_webcrm_step,
-)
-from sync_pipeline.sync.planning import LinkPlan, SideRows
-from sync_pipeline.sync.sink import ApplyReport
+from sync_pipeline import sync
+from sync_pipeline.core import TARGET_SIDE, Direction, FieldMap, PairSpec
+from sync_pipeline.dagster_defs.keys import apply_key, plan_key, rows_key
+from sync_pipeline.dagster_defs.partitions import SINGLE_RUN, modification_date
+from sync_pipeline.dagster_defs.resources import LinkStoreResource
+
+SYSTEM_NAMES = {"crmoffice": "CRMOffice", "webcrm": "WebCRM"}
 
 
-def _key(pair: PairSpec, name: str) -> dg.AssetKey:
-    return dg.AssetKey([pair.name, name])
-
-
-def _report_output(report: ApplyReport) -> dg.Output[ApplyReport]:
+def _report_output(report: sync.ApplyReport) -> dg.Output[sync.ApplyReport]:
     metadata: dict[str, Any] = {
         **report.counts(),
         "requests": report.requests,
@@ -38,105 +30,95 @@ def _report_output(report: ApplyReport) -> dg.Output[ApplyReport]:
     return dg.Output(report, metadata=metadata)
 
 
-def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition]:
-    """`apply_links` → `apply_to_crmoffice` → `apply_to_webcrm`: one writer per pair (pool)."""
-    pool = f"sync_{pair.name}"
-    id_property = field_map.entities["webcrm"][pair.webcrm_entity].id
-
-    @dg.asset(
-        key=_key(pair, "apply_links"),
+def _sink(
+    pair: PairSpec, key: dg.AssetKey, **kwargs: Any
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The decorator every sink shares: its group, the pair's pool and the partitions."""
+    decorator: Callable[[Callable[..., Any]], dg.AssetsDefinition] = dg.asset(
+        key=key,
         group_name=pair.name,
-        pool=pool,
+        pool=f"sync_{pair.name}",
         partitions_def=modification_date,
         backfill_policy=SINGLE_RUN,
+        **kwargs,
+    )
+    return decorator
+
+
+def links_sink(pair: PairSpec) -> dg.AssetsDefinition:
+    """`<pair>/apply_links`: quarantine bookkeeping and the link-only actions (no API call)."""
+
+    @_sink(
+        pair,
+        apply_key(pair, "links"),
         ins={
-            "plan": dg.AssetIn(_key(pair, "plan_links")),
-            "webcrm_rows": dg.AssetIn(_key(pair, "webcrm_rows")),
-            "crmoffice_rows": dg.AssetIn(_key(pair, "crmoffice_rows")),
+            "plan": dg.AssetIn(plan_key(pair, "links")),
+            "webcrm_rows": dg.AssetIn(rows_key(pair, "webcrm")),
+            "crmoffice_rows": dg.AssetIn(rows_key(pair, "crmoffice")),
         },
-        description="Links matched or adopted records, moves agreed shadows, marks orphans.",
+        description="Records the quarantine, links matched and adopted records, moves the "
+        "shadows both sides already agree on and marks orphaned links. No API request.",
     )
     def apply_links(
         context: dg.AssetExecutionContext,
         link_store: LinkStoreResource,
-        plan: LinkPlan,
-        webcrm_rows: SideRows,
-        crmoffice_rows: SideRows,
-    ) -> dg.Output[ApplyReport]:
-        return _report_output(
-            apply_links_step(
-                pair, plan, webcrm_rows, crmoffice_rows, link_store.store(), context.run.run_id
-            )
-        )
-
-    @dg.asset(
-        key=_key(pair, "apply_to_crmoffice"),
-        group_name=pair.name,
-        pool=pool,
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
-        kinds={"crmoffice"},
-        ins={
-            "plan": dg.AssetIn(_key(pair, "plan_to_crmoffice")),
-            "links_report": dg.AssetIn(_key(pair, "apply_links")),
-        },
-        description=f"Creates and updates {pair.crmoffice_entity} in CRMOffice.",
-    )
-    def apply_to_crmoffice(
-        context: dg.AssetExecutionContext,
-        link_store: LinkStoreResource,
-        crmoffice: CrmofficeResource,
-        sync_policy: SyncPolicy,
         plan: Any,
-        links_report: ApplyReport,
-    ) -> dg.Output[ApplyReport]:
-        return _report_output(
-            apply_to_crmoffice_step(
-                pair,
-                plan,
-                crmoffice.client(),
-                link_store.store(),
-                context.run.run_id,
-                earlier=links_report,
-                log=context.log.info,
-                max_attempts=sync_policy.max_failure_attempts,
-            )
+        webcrm_rows: Any,
+        crmoffice_rows: Any,
+    ) -> dg.Output[sync.ApplyReport]:
+        store = link_store.store()
+        report = sync.apply_links_step(
+            pair, plan, webcrm_rows, crmoffice_rows, store, context.run.run_id
         )
+        return _report_output(report)
 
-    @dg.asset(
-        key=_key(pair, "apply_to_webcrm"),
-        group_name=pair.name,
-        pool=pool,
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
-        kinds={"webcrm"},
-        ins={
-            "plan": dg.AssetIn(_key(pair, "plan_to_webcrm")),
-            "crmoffice_report": dg.AssetIn(_key(pair, "apply_to_crmoffice")),
-        },
-        description=f"Creates and updates {pair.webcrm_entity} in WebCRM; then moves the "
-        "pair's cursors, never past a record whose write failed.",
+    return apply_links
+
+
+def direction_sink(
+    pair: PairSpec, field_map: FieldMap, direction: Direction, after: dg.AssetKey
+) -> dg.AssetsDefinition:
+    """`<pair>/apply_<direction>`: the creates and updates of one direction, after the sink
+    `after` (whose report it reads: its failed records hold the cursors too)."""
+    target = TARGET_SIDE[direction]
+    moves = " Then moves the pair's cursors, never past a record whose write failed." * (
+        direction == sync.WRITE_ORDER[-1]
     )
-    def apply_to_webcrm(
-        context: dg.AssetExecutionContext,
-        link_store: LinkStoreResource,
-        webcrm: WebcrmResource,
-        sync_policy: SyncPolicy,
-        plan: Any,
-        crmoffice_report: ApplyReport,
-    ) -> dg.Output[ApplyReport]:
-        return _report_output(
-            apply_to_webcrm_step(
-                pair,
-                plan,
-                webcrm.client(),
-                link_store.store(),
-                context.run.run_id,
-                id_property=id_property,
-                earlier=crmoffice_report,
-                log=context.log.info,
-                max_attempts=sync_policy.max_failure_attempts,
-            )
-        )
 
-    return [apply_links, apply_to_crmoffice, apply_to_webcrm]
+    @_sink(
+        pair,
+        apply_key(pair, direction),
+        kinds={target},
+        ins={"plan": dg.AssetIn(plan_key(pair, direction)), "earlier": dg.AssetIn(after)},
+        required_resource_keys={target, "link_store", "sync_policy"},
+        description=f"Creates and updates {pair.entity(target)} in {SYSTEM_NAMES[target]} as "
+        f"planned, recording each create's intent first and each outcome in the link store."
+        f"{moves}",
+    )
+    def apply_direction(
+        context: dg.AssetExecutionContext, plan: Any, earlier: Any
+    ) -> dg.Output[sync.ApplyReport]:
+        report = sync.apply_direction(
+            pair,
+            field_map,
+            plan,
+            getattr(context.resources, target).client(),
+            context.resources.link_store.store(),
+            context.run.run_id,
+            max_attempts=context.resources.sync_policy.max_failure_attempts,
+            earlier=[earlier],
+            log=context.log.info,
+        )
+        return _report_output(report)
+
+    return apply_direction
+
+
+def sink_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition]:
+    """`apply_links`, then each direction in `sync.WRITE_ORDER`, each after the one before."""
+    sinks = [links_sink(pair)]
+    previous = apply_key(pair, "links")
+    for direction in sync.WRITE_ORDER:
+        sinks.append(direction_sink(pair, field_map, direction, previous))
+        previous = apply_key(pair, direction)
+    return sinks

@@ -14,6 +14,7 @@ from sync_pipeline.store._errors import (
     StoreError,
 )
 from sync_pipeline.store._lock import PairLock
+from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._schema import SCHEMA_VERSION
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
 from sync_pipeline.store.link_store import LinkStore
@@ -24,8 +25,11 @@ __all__ = [
     "LinkOutcome",
     "LinkStore",
     "LinkWrite",
+    "PairBasis",
     "PairLock",
     "PairLockedError",
+    "PairState",
+    "PlanInputs",
     "SchemaVersionError",
     "ShadowWrite",
     "StateImportError",

@@ -16,6 +16,7 @@ from sync_pipeline.store import (
     _intents,
     _links,
     _lock,
+    _pair_state,
     _problems,
     _reads,
     _shadows,
@@ -23,6 +24,7 @@ from sync_pipeline.store import (
 )
 from sync_pipeline.store._engine import create_store_engine, read_transaction, write_transaction
 from sync_pipeline.store._migrate import ensure_schema
+from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._time import utc_now
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
 
@@ -158,6 +160,55 @@ class LinkStore:
         """Store the extraction cursor of a system entity."""
         with write_transaction(self._engine) as connection:
             _intents.set_cursor(connection, system, entity, value, utc_now(now))
+
+    def set_cursors(
+        self, pair: str, values: Mapping[str, datetime], *, now: datetime | None = None
+    ) -> None:
+        """Store several of a pair's cursors (`<side>/<entity>` -> value) in one transaction."""
+        with write_transaction(self._engine) as connection:
+            for name, value in values.items():
+                _intents.set_cursor(connection, pair, name, value, utc_now(now))
+
+    # one run of one pair -----------------------------------------------------------------
+
+    def pair_state(self, pair: str, cursor_names: Sequence[str]) -> PairState:
+        """Basis, cursors and active link count of `pair`, read before a run's snapshots."""
+        with read_transaction(self._engine) as connection:
+            return _pair_state.pair_state(connection, pair, cursor_names)
+
+    def writes_since(self, pair: str, basis: PairBasis, run_id: str) -> int:
+        """How many history entries and intents runs other than `run_id` added after `basis`."""
+        with read_transaction(self._engine) as connection:
+            return _pair_state.writes_since(connection, pair, basis, run_id)
+
+    def plan_inputs(
+        self,
+        pair: str,
+        fields: Sequence[str],
+        crmoffice_entity: str,
+        sharing: Mapping[str, Sequence[str]],
+    ) -> PlanInputs:
+        """Links, intents, given-up failures and other pairs' claims, as one snapshot."""
+        with read_transaction(self._engine) as connection:
+            return _pair_state.plan_inputs(connection, pair, fields, crmoffice_entity, sharing)
+
+    def settle_quarantine(
+        self,
+        pair: str,
+        sides: Mapping[str, tuple[pd.DataFrame, Sequence[str]]],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Per side (quarantined rows, ids read valid): open the new entries, resolve the
+        entries of records now valid; one transaction."""
+        with write_transaction(self._engine) as connection:
+            for side, (rows, valid_ids) in sides.items():
+                values = rows[["record_id", "reason", "payload"]].fillna("").astype(str)
+                triples = list(values.itertuples(index=False, name=None))
+                at = utc_now(now)
+                _problems.quarantine_rows(connection, pair, side, triples, run_id, at)
+                _problems.resolve_quarantine(connection, pair, side, valid_ids)
 
     # quarantine and failures -------------------------------------------------------------
 

@@ -1,1 +1,47 @@
-"""Extract snapshots and apply plans: drives the clients and the store, knows no Dagster."""
+"""The use cases of a sync, with no Dagster import: read an entity, plan a pair, apply it.
+
+This package's public surface is the façade the Dagster adapters (and the CLI) call:
+
+    read_entity  -> Snapshot          (per system entity; the pairs' store state read first)
+    side_rows    -> SideRows          (per pair and side: mapped, validated, quarantined)
+    plan_pair    -> PlannedPair       (per pair: the plan, cut per sink, with its PairRun)
+    apply_links_step, apply_direction -> ApplyReport   (per pair: the sinks, in WRITE_ORDER)
+"""
+
+from __future__ import annotations
+
+from sync_pipeline.sync.apply import apply_links_step
+from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
+from sync_pipeline.sync.extract import Snapshot, read_entity
+from sync_pipeline.sync.planning import (
+    DirectionPlan,
+    LinkPlan,
+    PlannedPair,
+    SideRows,
+    plan_pair,
+    sharing_pairs,
+    side_rows,
+)
+from sync_pipeline.sync.run_guard import PairRun, StalePlanError
+from sync_pipeline.sync.sink import ApplyReport
+from sync_pipeline.sync.window import MODES, Mode
+
+__all__ = [
+    "MODES",
+    "WRITE_ORDER",
+    "ApplyReport",
+    "DirectionPlan",
+    "LinkPlan",
+    "Mode",
+    "PairRun",
+    "PlannedPair",
+    "SideRows",
+    "Snapshot",
+    "StalePlanError",
+    "apply_direction",
+    "apply_links_step",
+    "plan_pair",
+    "read_entity",
+    "sharing_pairs",
+    "side_rows",
+]

@@ -1,5 +1,5 @@
-"""Applying a pair's plan, step one: the link-only actions (no API request). The writes of
-each direction follow in `to_crmoffice.py` and `to_webcrm.py`.
+"""Applying a pair's plan, step one: quarantine bookkeeping and the link-only actions (no API
+request). The writes of each direction follow in `apply_direction.py`.
 
 Every write is followed by its store update as soon as it succeeds (per record for CRMOffice,
 per bulk chunk for WebCRM), so a crash loses at most the in-flight requests — and those are
@@ -17,7 +17,29 @@ import pandas as pd
 from sync_pipeline.core import PairPlan, PairSpec
 from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
 from sync_pipeline.sync.crashpoints import crash_point
+from sync_pipeline.sync.planning import LinkPlan, SideRows
 from sync_pipeline.sync.sink import ApplyReport, values_of
+
+
+def apply_links_step(
+    pair: PairSpec,
+    planned: LinkPlan,
+    webcrm: SideRows,
+    crmoffice: SideRows,
+    store: LinkStore,
+    run_id: str,
+) -> ApplyReport:
+    """Quarantine bookkeeping, then the link-only actions, under the pair lock.
+
+    Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
+    """
+    with planned.run.writing(store, run_id):
+        sides = {
+            str(rows.side): (rows.frame.quarantined, list(rows.frame.valid["id"]))
+            for rows in (webcrm, crmoffice)
+        }
+        store.settle_quarantine(pair.name, sides, run_id)
+        return apply_links(pair, planned.plan, store, run_id)
 
 
 def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -> ApplyReport:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
 
-from sync_pipeline.core import ABSENT
+from sync_pipeline.core import ABSENT, FieldMap, Side
+from sync_pipeline.store import LinkStore, PairState
 from sync_pipeline.sync.crashpoints import crash_point
-from sync_pipeline.sync.window import ReadWindow
+from sync_pipeline.sync.run_guard import cursor_name
+from sync_pipeline.sync.window import Mode, ReadWindow, read_window
 
 
 class WebcrmReader(Protocol):
@@ -36,9 +38,9 @@ class CrmofficeReader(Protocol):
 class Snapshot:
     """Raw records of one system entity as read by one run.
 
-    `bases`: each pair's link-store state (see `pair_steps.pair_basis`) read just before the
-    records: a plan made from this snapshot is applied only if no other run wrote to the pair
-    since, or it could re-create what that run created.
+    `states`: per pair reading this entity, its store state (basis, cursors, link count) read
+    just before the records: a plan made from this snapshot is applied only if no other run
+    wrote to the pair since, or it could re-create what that run created.
     """
 
     system: str
@@ -46,7 +48,7 @@ class Snapshot:
     records: pd.DataFrame
     window: ReadWindow
     high_water: datetime | None
-    bases: Mapping[str, str] = field(default_factory=dict)
+    states: Mapping[str, PairState] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -110,3 +112,43 @@ def extract_crmoffice(
         frame = before(frame, updated_column, window.until)
     crash_point("after_extract")
     return Snapshot("crmoffice", entity, frame, window, high_water(frame, updated_column))
+
+
+def entity_columns(field_map: FieldMap, system: Side, entity: str) -> list[str]:
+    """Id, modification time and every property any pair maps on this entity."""
+    spec = field_map.entities[system][entity]
+    columns = [spec.id, spec.updated_at]
+    for pair in field_map.pairs.values():
+        if pair.entity(system) == entity:
+            columns += [p for p in (f.prop(system) for f in pair.fields) if p not in columns]
+    return columns
+
+
+def read_entity(
+    client: Any,
+    store: LinkStore,
+    field_map: FieldMap,
+    system: Side,
+    entity: str,
+    *,
+    mode: Mode,
+    partitions: tuple[datetime, datetime] | None,
+    overlap: timedelta,
+) -> Snapshot:
+    """One run's read of a system entity, after the store state of every pair reading it.
+
+    Incremental runs read from the cursor of the pair furthest behind (a full read if any pair
+    has none yet); window runs read the `partitions` range; full runs read everything.
+    """
+    pairs = [pair.name for pair in field_map.pairs.values() if pair.entity(system) == entity]
+    name = cursor_name(system, entity)
+    states = {pair: store.pair_state(pair, [name]) for pair in pairs}
+    cursors = [state.cursors[name] for state in states.values()]
+    oldest = None if not cursors or None in cursors else min(c for c in cursors if c)
+    window = read_window(mode, oldest, window=partitions, overlap=overlap)
+    reader = extract_webcrm if system == "webcrm" else extract_crmoffice
+    columns = entity_columns(field_map, system, entity)
+    snapshot = reader(
+        client, entity, columns, field_map.entities[system][entity].updated_at, window
+    )
+    return replace(snapshot, states=states)

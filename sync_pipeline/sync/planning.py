@@ -1,82 +1,92 @@
-"""Gather what a pair's plan needs from the store, then call the pure core."""
+"""Plan one pair: map and validate each side's snapshot, read the store once, call the pure core,
+and cut the plan into what each sink step applies (stamped with the run's `PairRun`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
 
 from sync_pipeline.core import (
+    DIRECTIONS,
+    SOURCE_SIDE,
     ConflictPolicy,
+    Direction,
     FieldMap,
     PairPlan,
     PairSpec,
+    Side,
     SideFrame,
     plan_pair_sync,
     prepare_side,
 )
-from sync_pipeline.store import LinkStore
+from sync_pipeline.store import LinkStore, PairBasis, PairState, PlanInputs
+from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.extract import Snapshot
+from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
+INTENT_COLUMNS = ("intent_id", "direction", "source_id", "created_at")
 # Clock skew allowed between an intent (our clock) and the record it made (the API's clock).
 INTENT_TOLERANCE = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
 class SideRows:
-    """One side of a pair after mapping and validation."""
+    """One side of a pair after mapping and validation, with the pair's store state read
+    before its snapshot (`state`)."""
 
     pair: str
-    side: str
+    side: Side
     entity: str
     frame: SideFrame
     complete: bool
     high_water: datetime | None
     mode: str
-    basis: str
-
-    @property
-    def bad_share(self) -> float:
-        """Share of the read rows that were quarantined."""
-        total = len(self.frame.valid) + len(self.frame.quarantined)
-        return len(self.frame.quarantined) / total if total else 0.0
+    state: PairState
 
 
 @dataclass(frozen=True)
 class DirectionPlan:
-    """The writes of one direction, as the sink applies them.
+    """The writes of one direction, as its sink applies them.
 
-    `run_id`: the run that made the plan (only that run may apply it); `basis`: the pair's
-    store state it was made from; `source_times`: modification time of each source record
-    written (a failed write holds the cursor before it); `conflicts`: per WebCRM id, the
-    conflicts this direction's writes resolve (for the link history).
+    `run`: the run that made the plan (only it may apply it, and only on its basis);
+    `source_times`: modification time of each source record written (a failed write holds
+    the cursor before it); `conflicts`: per WebCRM id, the conflicts these writes resolve.
     """
 
     pair: str
-    direction: str
-    run_id: str
-    basis: str
+    direction: Direction
+    run: PairRun
     creates: pd.DataFrame
     updates: pd.DataFrame
-    source_times: dict[str, datetime]
-    conflicts: dict[str, dict[str, object]]
-    cursors: dict[tuple[str, str], datetime]
+    source_times: Mapping[str, datetime]
+    conflicts: Mapping[str, dict[str, object]]
 
 
 @dataclass(frozen=True)
 class LinkPlan:
-    """The whole pair plan (its link-only actions are applied first), its run and basis."""
+    """The whole pair plan (its link-only actions are applied first) and its run."""
 
     plan: PairPlan
-    run_id: str
-    basis: str
+    run: PairRun
 
 
-def side_rows(snapshot: Snapshot, pair: PairSpec, side: str, field_map: FieldMap) -> SideRows:
-    """Map and validate one snapshot for one pair."""
-    frame = prepare_side(snapshot.records, pair, side, field_map.entities)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class PlannedPair:
+    """A pair's plan cut for its sinks, and the active link count it was made against."""
+
+    plan: PairPlan
+    to_crmoffice: DirectionPlan
+    to_webcrm: DirectionPlan
+    links: LinkPlan
+    linked: int
+
+
+def side_rows(snapshot: Snapshot, pair: PairSpec, side: Side, field_map: FieldMap) -> SideRows:
+    """Map and validate one snapshot for one pair (bad rows quarantined, see `prepare_side`)."""
+    frame = prepare_side(snapshot.records, pair, side, field_map.entities)
     return SideRows(
         pair.name,
         side,
@@ -85,77 +95,57 @@ def side_rows(snapshot: Snapshot, pair: PairSpec, side: str, field_map: FieldMap
         snapshot.complete,
         snapshot.high_water,
         snapshot.window.mode,
-        snapshot.bases.get(pair.name, ""),
+        snapshot.states[pair.name],
     )
 
 
-def _given_up(
-    store: LinkStore, pair: str, webcrm: pd.DataFrame, crmoffice: pd.DataFrame
-) -> tuple[set[str], set[str]]:
-    """Source records whose writes were given up on and that nobody edited since: WebCRM ids
-    (source of `to_crmoffice`) and CRMOffice ids (source of `to_webcrm`). An edit after the
-    last failure earns the record one more try."""
-    failures = store.failures_frame(pair, status="given_up")
-    found: dict[str, set[str]] = {}
-    for direction, side in (("to_crmoffice", webcrm), ("to_webcrm", crmoffice)):
-        rows = failures[failures["direction"] == direction]
-        edited = rows.merge(side[["id", "updated_at"]], left_on="record_id", right_on="id")
-        retry = set(edited.loc[edited["updated_at"] > edited["last_at"], "record_id"])
-        found[direction] = set(rows["record_id"]) - retry
-    return found["to_crmoffice"], found["to_webcrm"]
-
-
-def intent_claims(
-    store: LinkStore, others: Sequence[PairSpec], crmoffice: pd.DataFrame
-) -> set[str]:
-    """Unlinked records another pair may have created in a crashed run (equal to one of its
-    open create intents, and modified after it): they are that pair's to adopt, never this
-    pair's to match or create from."""
-    claimed: set[str] = set()
-    for other in others:
-        names = list(other.field_names)
-        intents = store.open_intents(other.name, names)
-        intents = intents[intents["direction"] == "to_crmoffice"]
-        if intents.empty:
-            continue
-        since = intents["created_at"].min() - INTENT_TOLERANCE
-        recent = crmoffice[crmoffice["updated_at"] >= since]
-        if names:
-            recent = recent.merge(intents[names].drop_duplicates(), on=names)
-        claimed |= set(recent["id"])
-    return claimed
+def sharing_pairs(pair: PairSpec, field_map: FieldMap) -> list[PairSpec]:
+    """Contacts are shared by two pairs: a pair that creates WebCRM records from a shared
+    CRMOffice entity plans after the other pairs on it, and leaves alone the records they
+    link, hold or may have created (a user's contact never spawns a person)."""
+    if "to_webcrm" not in pair.creates:
+        return []
+    return [
+        other
+        for other in field_map.pairs.values()
+        if other.name != pair.name and other.crmoffice_entity == pair.crmoffice_entity
+    ]
 
 
 def plan_pair(
     pair: PairSpec,
+    field_map: FieldMap,
     webcrm: SideRows,
     crmoffice: SideRows,
     store: LinkStore,
     *,
+    run_id: str,
     policy: ConflictPolicy,
     now: datetime,
-    sharing: Sequence[PairSpec] = (),
     claimed_elsewhere: Set[str] = frozenset(),
-) -> PairPlan:
-    """The pair's plan over the rows that are usable right now.
+) -> PlannedPair:
+    """The pair's plan over the rows usable right now, cut for its sinks.
 
     Quarantined records, and records whose writes were given up on, count as unchanged (never
-    as deleted or unlinked, which would re-create them). Contacts owned by a `sharing` pair —
+    as deleted or unlinked, which would re-create them). Contacts owned by a sharing pair —
     linked in the store, claimed by its plan in this run (`claimed_elsewhere`), or awaiting
     adoption by one of its open intents — are neither matched nor created from.
     """
     names = list(pair.field_names)
-    orphaned = store.links_frame(pair.name, names, status="orphaned")
+    sharing = {other.name: list(other.field_names) for other in sharing_pairs(pair, field_map)}
+    inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing)
     web, crm = webcrm.frame.valid, crmoffice.frame.valid
-    gave_up_w, gave_up_c = _given_up(store, pair.name, web, crm)
-    excluded = set(claimed_elsewhere) | intent_claims(store, sharing, crm)
-    excluded |= store.linked_ids(pair.crmoffice_entity, exclude_pair=pair.name)
-    return plan_pair_sync(
+    gave_up_w, gave_up_c = _given_up(inputs.given_up, web, crm)
+    excluded = set(claimed_elsewhere) | _intent_claims(inputs, crm) | inputs.linked_elsewhere
+    links = inputs.links
+    orphaned = links[links["status"] == "orphaned"]
+    active = links[links["status"] == "active"].reset_index(drop=True)
+    plan = plan_pair_sync(
         pair,
         web[~web["id"].isin(gave_up_w)].reset_index(drop=True),
         crm[~crm["id"].isin(gave_up_c)].reset_index(drop=True),
-        store.links_frame(pair.name, names),
-        store.open_intents(pair.name, names),
+        active,
+        inputs.intents,
         complete=webcrm.complete and crmoffice.complete,
         policy=policy,
         now=now,
@@ -166,6 +156,93 @@ def plan_pair(
         quarantined_crmoffice_ids=frozenset(_ids(crmoffice.frame.quarantined) | gave_up_c),
         intent_tolerance_seconds=INTENT_TOLERANCE.total_seconds(),
     )
+    crash_point("after_plan")
+    run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
+    return _cut(pair, plan, {"webcrm": webcrm, "crmoffice": crmoffice}, run, len(active))
+
+
+def _run_of(webcrm: SideRows, crmoffice: SideRows) -> tuple[PairBasis, dict[str, datetime]]:
+    """The earlier of the two bases (a write between the two snapshots makes the plan stale)
+    and the cursors to move to (window runs move none)."""
+    bases = (webcrm.state.basis, crmoffice.state.basis)
+    basis = PairBasis(min(b.history_id for b in bases), min(b.intent_id for b in bases))
+    cursors = {
+        cursor_name(rows.side, rows.entity): rows.high_water
+        for rows in (webcrm, crmoffice)
+        if rows.mode != "window" and rows.high_water is not None
+    }
+    return basis, cursors
+
+
+def _cut(
+    pair: PairSpec,
+    plan: PairPlan,
+    rows: Mapping[Side, SideRows],
+    run: PairRun,
+    linked: int,
+) -> PlannedPair:
+    """What each sink needs: its direction's creates and updates, and the link-only actions."""
+    cut: dict[Direction, DirectionPlan] = {}
+    for direction in DIRECTIONS:
+        source = SOURCE_SIDE[direction]
+        creates, updates = plan.creates[direction], plan.updates[direction]
+        written = pd.concat([creates["source_id"], updates[f"{source}_id"]])
+        cut[direction] = DirectionPlan(
+            pair.name,
+            direction,
+            run,
+            creates,
+            updates,
+            _times(rows[source].frame.valid, written),
+            _conflicts(plan, source),
+        )
+    return PlannedPair(plan, cut["to_crmoffice"], cut["to_webcrm"], LinkPlan(plan, run), linked)
+
+
+def _times(frame: pd.DataFrame, ids: pd.Series) -> dict[str, datetime]:
+    rows = frame[frame["id"].isin(ids)]
+    return dict(zip(rows["id"], rows["updated_at"].dt.to_pydatetime(), strict=True))
+
+
+def _conflicts(plan: PairPlan, winner: str) -> dict[str, dict[str, object]]:
+    rows = plan.conflicts[plan.conflicts["winner"] == winner]
+    keep = ["webcrm_value", "crmoffice_value", "shadow_value", "winner", "rule"]
+    return {
+        str(webcrm_id): {str(r["field"]): {k: r[k] for k in keep} for r in group.to_dict("records")}
+        for webcrm_id, group in rows.groupby("webcrm_id", sort=True)
+    }
+
+
+def _given_up(
+    failures: pd.DataFrame, webcrm: pd.DataFrame, crmoffice: pd.DataFrame
+) -> tuple[set[str], set[str]]:
+    """Source records whose writes were given up on and that nobody edited since: WebCRM ids
+    (source of `to_crmoffice`) and CRMOffice ids (source of `to_webcrm`). An edit after the
+    last failure earns the record one more try."""
+    found: dict[str, set[str]] = {}
+    for direction, side in (("to_crmoffice", webcrm), ("to_webcrm", crmoffice)):
+        rows = failures[failures["direction"] == direction]
+        edited = rows.merge(side[["id", "updated_at"]], left_on="record_id", right_on="id")
+        retry = set(edited.loc[edited["updated_at"] > edited["last_at"], "record_id"])
+        found[direction] = set(rows["record_id"]) - retry
+    return found["to_crmoffice"], found["to_webcrm"]
+
+
+def _intent_claims(inputs: PlanInputs, crmoffice: pd.DataFrame) -> set[str]:
+    """Unlinked records another pair may have created in a crashed run (equal to one of its
+    open create intents, and modified after it): they are that pair's to adopt, never this
+    pair's to match or create from."""
+    claimed: set[str] = set()
+    for intents in inputs.sharing_intents.values():
+        if intents.empty:
+            continue
+        names = [c for c in intents.columns if c not in INTENT_COLUMNS]
+        since = intents["created_at"].min() - INTENT_TOLERANCE
+        recent = crmoffice[crmoffice["updated_at"] >= since]
+        if names:
+            recent = recent.merge(intents[names].drop_duplicates(), on=names)
+        claimed |= set(recent["id"])
+    return claimed
 
 
 def _ids(quarantined: pd.DataFrame) -> set[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sync_pipeline.core import PairSpec
+from sync_pipeline.core import SOURCE_SIDE, Direction, PairSpec
 from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
 from sync_pipeline.sync.planning import DirectionPlan
 
@@ -21,8 +21,9 @@ Heartbeat = Callable[[], object]
 class ApplyReport:
     """What one sink step did, for metadata, the CLI table and the cursors.
 
-    `hold_before`: the oldest modification time among source records whose write failed in
-    this step; the pair's cursor on that side must stay before it so they are read again.
+    `direction`: `links`, `to_crmoffice` or `to_webcrm`. `hold_before`: the oldest
+    modification time among source records whose write failed in this step; the pair's cursor
+    on the source side must stay before it so they are read again.
     """
 
     pair: str
@@ -33,10 +34,15 @@ class ApplyReport:
     failed: int = 0
     orphaned: int = 0
     errors: list[str] = field(default_factory=list)
-    basis_after: str = ""
     requests: int = 0
     throttled_429s: int = 0
     hold_before: datetime | None = None
+
+    @property
+    def source_side(self) -> str:
+        """The side whose records this step's writes come from (`links` for link-only)."""
+        sides = {str(direction): str(side) for direction, side in SOURCE_SIDE.items()}
+        return sides.get(self.direction, self.direction)
 
     def fail(self, record_id: str, message: str, source_time: datetime | None = None) -> None:
         """Count a per-record failure, keep a few samples, and hold the cursor before it."""
@@ -70,7 +76,7 @@ class ProgressLog:
     last: float = field(default_factory=time.monotonic)
 
     def tick(self, report: ApplyReport) -> None:
-        """Called after each record or chunk."""
+        """Called after each batch of writes."""
         done = report.created + report.updated + report.failed + report.orphaned
         now = time.monotonic()
         if now - self.last >= self.every or done >= self.total:
@@ -83,7 +89,8 @@ class ProgressLog:
 
 @dataclass(frozen=True)
 class Sink:
-    """Everything a write step needs besides the client."""
+    """Everything a write step shares: the plan, the store, the report and the progress log;
+    each method records one kind of outcome in the store and the report."""
 
     pair: PairSpec
     plan: DirectionPlan
@@ -94,16 +101,25 @@ class Sink:
     progress: ProgressLog
 
     @property
+    def direction(self) -> Direction:
+        """The direction this sink writes."""
+        return self.plan.direction
+
+    @property
     def names(self) -> list[str]:
         """Canonical field names of the pair."""
         return list(self.pair.field_names)
+
+    def tick(self) -> None:
+        """Progress after a batch (and a heartbeat for the pair lock)."""
+        self.progress.tick(self.report)
 
     def reject(self, rows: Sequence[tuple[str, str]]) -> None:
         """The API refused these records (4xx): recorded, retried on later runs up to the cap."""
         if rows:
             self.store.record_failures(
                 self.pair.name,
-                self.plan.direction,
+                self.direction,
                 list(rows),
                 self.run_id,
                 max_attempts=self.max_attempts,
@@ -123,7 +139,7 @@ class Sink:
         outcomes = self.store.add_links(
             self.pair.name, self.pair.crmoffice_entity, writes, self.run_id
         )
-        to_crmoffice = self.plan.direction == "to_crmoffice"
+        to_crmoffice = self.direction == "to_crmoffice"
         for write, outcome in zip(writes, outcomes, strict=True):
             if outcome.ok:
                 self.report.created += 1
@@ -136,9 +152,25 @@ class Sink:
         conflict = self.plan.conflicts.get(webcrm_id)
         detail: dict[str, object] = {"written": values}
         if conflict is None:
-            return ShadowWrite(webcrm_id, values, "update", self.plan.direction, detail)  # type: ignore[arg-type]
+            return ShadowWrite(webcrm_id, values, "update", self.direction, detail)
         detail["conflict"] = conflict
-        return ShadowWrite(webcrm_id, values, "conflict", self.plan.direction, detail)  # type: ignore[arg-type]
+        return ShadowWrite(webcrm_id, values, "conflict", self.direction, detail)
+
+    def settle_all(self, writes: Sequence[ShadowWrite]) -> None:
+        """Store the shadows of written updates and count them."""
+        if writes:
+            self.store.update_shadows(self.pair.name, writes, self.run_id)
+            self.report.updated += len(writes)
+
+    def orphan(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Links whose target record is gone: (webcrm id, crmoffice id, missing side)."""
+        if rows:
+            self.report.orphaned += self.store.mark_orphaned(self.pair.name, rows, self.run_id)
+
+    def count_requests(self, before: Mapping[str, int], after: Mapping[str, int]) -> None:
+        """Requests and 429s the step made, from the writer's counters before and after."""
+        self.report.requests = after["requests"] - before["requests"]
+        self.report.throttled_429s = after["throttled_429s"] - before["throttled_429s"]
 
 
 def open_sink(
@@ -146,7 +178,6 @@ def open_sink(
     plan: DirectionPlan,
     store: LinkStore,
     run_id: str,
-    *,
     max_attempts: int,
     on_progress: Progress | None,
     heartbeat: Heartbeat | None,
@@ -158,22 +189,6 @@ def open_sink(
     return Sink(pair, plan, store, run_id, max_attempts, report, progress)
 
 
-def ticking(sink: Sink, callback: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
-    """The client's per-result callback, followed by a progress tick."""
-
-    def wrapped(index: int, result: Any) -> None:
-        callback(index, result)
-        sink.progress.tick(sink.report)
-
-    return wrapped
-
-
 def values_of(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, str]:
     """The named field values of a plan row, as strings."""
     return {name: str(row[name]) for name in names}
-
-
-def count_requests(report: ApplyReport, before: dict[str, int], after: dict[str, int]) -> None:
-    """Requests and 429s a step made, from the client's counters before and after."""
-    report.requests = after["requests"] - before["requests"]
-    report.throttled_429s = after["throttled_429s"] - before["throttled_429s"]

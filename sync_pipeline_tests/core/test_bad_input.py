@@ -333,8 +333,16 @@ def test_bad_share_threshold_verdict() -> None:
     result = prepare_side(frame(W, bad), PAIR, W, FM.entities)
     assert bad_share(result) == pytest.approx(3 / 5)
     verdict = quarantine_verdict(result)
-    assert not verdict.passed and "3 of 5 rows quarantined (60.0%)" in verdict.message
+    assert not verdict.passed and "3 of 5 rows read quarantined (60.0%" in verdict.message
     assert quarantine_verdict(result, threshold=0.6).passed
+
+
+def test_bad_share_is_taken_over_the_linked_records_when_more() -> None:
+    """3 bad rows of 5 read in a pair of 100 links is a 3% share: within the 10% threshold."""
+    bad = [bad_record(W, {"PersonId": 100 + i, "PersonFirstName": 1}) for i in range(3)]
+    result = prepare_side(frame(W, bad), PAIR, W, FM.entities)
+    assert bad_share(result, linked=100) == pytest.approx(0.03)
+    assert quarantine_verdict(result, linked=100).passed
 
 
 def test_typed_snapshot_gives_the_same_frames() -> None:

@@ -12,14 +12,13 @@ import pytest
 
 from sync_pipeline.commands.sync import execute_sync
 from sync_pipeline.core import load_field_map
-from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
     LinkStoreResource,
     SyncPolicy,
     WebcrmResource,
 )
-from sync_pipeline.definitions import build_definitions
+from sync_pipeline.definitions import build_definitions, value_managers
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
 from sync_pipeline.store import LinkStore
 
@@ -55,7 +54,7 @@ class Pipeline:
             ),
             "link_store": LinkStoreResource(url=self.state_url),
             "sync_policy": SyncPolicy(**policy),
-            "io_manager": RunValuesIOManager(base_dir=str(folder / "values")),
+            **value_managers(str(folder / "values")),
         }
 
     def sync(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from sync_pipeline.sync import StalePlanError, apply_links_step
 
 from sync_pipeline.commands.sync_report import failure_line
 from sync_pipeline.sandbox.server import RunningSandbox
-from sync_pipeline.sync.pair_steps import StalePlanError, apply_links_step
 from sync_pipeline_tests.pipeline.conftest import Pipeline
 from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, partner, persons
 
@@ -84,7 +84,7 @@ def test_a_plan_is_applied_only_by_its_run_and_on_its_basis(pipeline: Pipeline) 
         apply_links_step(pair, planned, *rows, pipeline.store(), "some-other-run")
     pipeline.sync("persons_contacts")
     with pytest.raises(StalePlanError, match="another run wrote to this pair"):
-        apply_links_step(pair, planned, *rows, pipeline.store(), planned.run_id)
+        apply_links_step(pair, planned, *rows, pipeline.store(), planned.run.run_id)
     assert len(contacts(pipeline.sandbox)) == 2
 
 

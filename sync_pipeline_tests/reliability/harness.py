@@ -15,14 +15,13 @@ import dagster as dg
 from sync_pipeline.commands.sync import execute_sync
 from sync_pipeline.commands.sync_report import failure_line
 from sync_pipeline.core import load_field_map
-from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
     LinkStoreResource,
     SyncPolicy,
     WebcrmResource,
 )
-from sync_pipeline.definitions import build_definitions
+from sync_pipeline.definitions import build_definitions, value_managers
 from sync_pipeline.store import LinkStore
 from sync_pipeline_tests.reliability.sandbox_host import UNLIMITED, HostedSandbox
 
@@ -79,7 +78,7 @@ class InProcessPipeline:
             ),
             "link_store": LinkStoreResource(url=self.state_url),
             "sync_policy": SyncPolicy(**policy),
-            "io_manager": RunValuesIOManager(base_dir=str(self.folder / "values")),
+            **value_managers(str(self.folder / "values")),
         }
 
     def sync(self, *pairs: str, full: bool = False) -> dg.ExecuteInProcessResult:

@@ -1,0 +1,145 @@
+"""The write port of each system: one shape for creates and field-level updates, whatever the API.
+
+`RecordWriter.write(entity, writes, on_batch)` applies `RecordWrite`s and reports one
+`WriteOutcome` per write, batch by batch, so the caller can persist progress as it goes:
+
+- `WebcrmWriter`: the bulk `PATCH /{entity}` (inserts without `<X>Id`, updates with it), one
+  batch per chunk of up to 500 items; an empty value is sent as `""` (vendor spec: PATCH changes
+  the properties it carries).
+- `CrmofficeWriter`: `POST` / `PATCH /{entity}/{id}`, one request per record with bounded
+  concurrency, one batch per record; an empty value is sent as `null` (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from sync_pipeline.clients.crmoffice import CrmofficeClient, WriteOp, WriteResult
+from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient
+
+# WebCRM answers a bulk-PATCH item whose id is gone with "<Entity> with id N was not found."
+_WEBCRM_NOT_FOUND = "not found"
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """A create (`record_id` None) or an update of `record_id`: API property -> text ("" empty)."""
+
+    kind: Literal["create", "update"]
+    values: Mapping[str, str]
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What became of one write.
+
+    `ok` with the record's id; else `error`, and why: `refused` (the API answered and wrote
+    nothing), `not_found` (the record to update is gone), or neither (unavailable, or the
+    outcome is unknown: the write may have landed).
+    """
+
+    ok: bool
+    record_id: str | None = None
+    error: str = ""
+    refused: bool = False
+    not_found: bool = False
+
+
+OnBatch = Callable[[int, list[WriteOutcome]], None]
+
+
+class RecordWriter(Protocol):
+    """Applies writes to one system; `on_batch(offset, outcomes)` after each batch."""
+
+    system: str
+
+    def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None: ...
+
+    def counters(self) -> dict[str, int]: ...
+
+
+class WebcrmWriter:
+    """WebCRM writes through the bulk PATCH; `id_properties`: entity -> its `<X>Id` property."""
+
+    system = "webcrm"
+
+    def __init__(self, client: WebcrmClient, id_properties: Mapping[str, str]) -> None:
+        self._client = client
+        self._ids = id_properties
+
+    def counters(self) -> dict[str, int]:
+        """The client's request counters."""
+        return self._client.stats.as_dict()
+
+    def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None:
+        """Chunked bulk upsert; updates carry the integer id."""
+        id_property = self._ids[entity]
+        bodies = [
+            {**({id_property: int(w.record_id)} if w.record_id else {}), **w.values} for w in writes
+        ]
+
+        def on_chunk(offset: int, results: list[ItemResult]) -> None:
+            outcomes = [_webcrm_outcome(r, writes[offset + i].kind) for i, r in enumerate(results)]
+            on_batch(offset, outcomes)
+
+        self._client.bulk_upsert(entity, bodies, on_chunk=on_chunk)
+
+
+def _webcrm_outcome(result: ItemResult, kind: str) -> WriteOutcome:
+    if result.ok:
+        return WriteOutcome(True, result.id)
+    error = result.error or f"{kind} failed"
+    if result.outcome_unknown:
+        return WriteOutcome(False, error=error)
+    if kind == "update" and _WEBCRM_NOT_FOUND in error.lower():
+        return WriteOutcome(False, error=error, not_found=True)
+    return WriteOutcome(False, error=error, refused=True)
+
+
+class CrmofficeWriter:
+    """CRMOffice writes, one request per record with the client's bounded concurrency."""
+
+    system = "crmoffice"
+
+    def __init__(self, client: CrmofficeClient) -> None:
+        self._client = client
+
+    def counters(self) -> dict[str, int]:
+        """The client's request counters."""
+        return self._client.stats.as_dict()
+
+    def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None:
+        """POST creates, PATCH only the fields sent; CRMOffice clears a field with null."""
+        ops = [
+            WriteOp(
+                "create" if w.kind == "create" else "patch",
+                entity,
+                {name: (value or None) for name, value in w.values.items()},
+                w.record_id,
+            )
+            for w in writes
+        ]
+        self._client.write_many(
+            ops, on_result=lambda index, result: on_batch(index, [_crmoffice_outcome(result)])
+        )
+
+
+def _crmoffice_outcome(result: WriteResult) -> WriteOutcome:
+    if result.ok and result.op.kind == "patch":
+        return WriteOutcome(True, result.op.id)
+    if result.ok:
+        record_id = str((result.record or {}).get("id") or "")
+        if record_id:
+            return WriteOutcome(True, record_id)
+        return WriteOutcome(False, error="create answered without the new record's id")
+    error = result.error or f"{result.op.kind} failed"
+    status = result.status
+    answered = not result.outcome_unknown and status is not None
+    if answered and status == 404 and result.op.kind == "patch":
+        return WriteOutcome(False, error=error, not_found=True)
+    if answered and status is not None and 400 <= status < 500:
+        return WriteOutcome(False, error=error, refused=True)
+    return WriteOutcome(False, error=error)

@@ -1,0 +1,162 @@
+"""Applying one direction of a pair's plan: the same skeleton for both systems.
+
+Creates: an intent is recorded before the request; a created record is linked at once (the link
+closes its intent); a refused create closes its intent as not applied; an unknown outcome
+leaves it open for the next plan to adopt. Updates: a written update settles the link's shadow
+(a conflict resolution, if it was one); a record gone marks the link orphaned; a refused update
+is recorded and retried on later runs up to the cap. Unwritten source records hold the pair's
+cursor before them. The store is updated after every batch the writer reports, so a crash loses
+at most the batch in flight — and those creates are covered by their intents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+from sync_pipeline.clients import (
+    CrmofficeClient,
+    CrmofficeWriter,
+    RecordWrite,
+    RecordWriter,
+    WebcrmClient,
+    WebcrmWriter,
+    WriteOutcome,
+)
+from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, FieldMap, PairSpec
+from sync_pipeline.store import LinkStore, LinkWrite
+from sync_pipeline.sync.crashpoints import crash_point
+from sync_pipeline.sync.planning import DirectionPlan
+from sync_pipeline.sync.sink import ApplyReport, Progress, Sink, open_sink, values_of
+
+# The write steps of a pair run in this order; the last one moves the pair's cursors.
+WRITE_ORDER: tuple[Direction, ...] = ("to_crmoffice", "to_webcrm")
+
+
+def apply_direction(
+    pair: PairSpec,
+    field_map: FieldMap,
+    plan: DirectionPlan,
+    client: WebcrmClient | CrmofficeClient,
+    store: LinkStore,
+    run_id: str,
+    *,
+    max_attempts: int,
+    earlier: Sequence[ApplyReport] = (),
+    log: Progress | None = None,
+) -> ApplyReport:
+    """Creates then updates of `plan.direction` through the target system's `client`, under
+    the pair lock; the last write step (`WRITE_ORDER`) then moves the pair's cursors, never
+    past a source record whose write failed here or in an `earlier` step.
+
+    Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
+    """
+    writer = _writer(client, field_map)
+    with plan.run.writing(store, run_id) as lock:
+        sink = open_sink(pair, plan, store, run_id, max_attempts, log, lock.refresh)
+        before = writer.counters()
+        _create(sink, writer)
+        _update(sink, writer)
+        sink.count_requests(before, writer.counters())
+        if plan.direction == WRITE_ORDER[-1]:
+            holds = {r.source_side: r.hold_before for r in (*earlier, sink.report)}
+            plan.run.move_cursors(store, holds, log or (lambda _line: None))
+        return sink.report
+
+
+def _properties(pair: PairSpec, direction: Direction) -> dict[str, str]:
+    """Canonical field name -> the target system's property."""
+    return {f.name: f.prop(TARGET_SIDE[direction]) for f in pair.fields}
+
+
+def _create(sink: Sink, writer: RecordWriter) -> None:
+    if sink.plan.creates.empty:
+        return
+    rows = sink.plan.creates.to_dict("records")
+    items = [(str(r["source_id"]), values_of(r, sink.names)) for r in rows]
+    intents = sink.store.open_intents_for(sink.pair.name, sink.direction, items, sink.run_id)
+    crash_point("after_intents")
+    props = _properties(sink.pair, sink.direction)
+    writes = [
+        RecordWrite("create", {props[n]: v for n, v in shadow.items()}) for _, shadow in items
+    ]
+
+    def on_batch(offset: int, outcomes: list[WriteOutcome]) -> None:
+        crash_point("after_create_response")
+        links, refused, unknown, dead = [], [], [], []
+        for i, outcome in enumerate(outcomes, start=offset):
+            source_id, shadow = items[i]
+            if outcome.ok and outcome.record_id:
+                links.append(
+                    _link(sink.direction, source_id, outcome.record_id, shadow, intents[i])
+                )
+            elif outcome.refused:
+                dead.append(intents[i])
+                refused.append((source_id, outcome.error))
+            else:  # unavailable or outcome unknown: the intent stays open for the next run
+                unknown.append((source_id, outcome.error or "create not confirmed"))
+        sink.link(links)
+        if dead:
+            sink.store.close_intents(dead, "not_applied")
+        sink.reject(refused)
+        sink.miss(unknown)
+        sink.tick()
+
+    writer.write(_entity(sink), writes, on_batch)
+
+
+def _link(
+    direction: Direction, source_id: str, target_id: str, shadow: Mapping[str, str], intent: int
+) -> LinkWrite:
+    webcrm_id, crmoffice_id = (
+        (source_id, target_id) if direction == "to_crmoffice" else (target_id, source_id)
+    )
+    return LinkWrite(
+        webcrm_id, crmoffice_id, shadow, "create", direction, intent, {"created": shadow}
+    )
+
+
+def _update(sink: Sink, writer: RecordWriter) -> None:
+    if sink.plan.updates.empty:
+        return
+    rows: list[dict[Hashable, Any]] = sink.plan.updates.to_dict("records")
+    props = _properties(sink.pair, sink.direction)
+    target_id = f"{TARGET_SIDE[sink.direction]}_id"
+    source_id = f"{SOURCE_SIDE[sink.direction]}_id"
+    writes = [
+        RecordWrite("update", {props[n]: str(r[n]) for n in r["changed"]}, str(r[target_id]))
+        for r in rows
+    ]
+
+    def on_batch(offset: int, outcomes: list[WriteOutcome]) -> None:
+        crash_point("after_update_response")
+        settled, refused, unknown, orphans = [], [], [], []
+        for row, outcome in zip(rows[offset : offset + len(outcomes)], outcomes, strict=True):
+            webcrm_id, crmoffice_id = str(row["webcrm_id"]), str(row["crmoffice_id"])
+            if outcome.ok:
+                settled.append(sink.settle(webcrm_id, values_of(row, list(row["changed"]))))
+            elif outcome.not_found:
+                orphans.append((webcrm_id, crmoffice_id, TARGET_SIDE[sink.direction]))
+            elif outcome.refused:
+                refused.append((str(row[source_id]), outcome.error))
+            else:
+                unknown.append((str(row[source_id]), outcome.error or "update not confirmed"))
+        sink.settle_all(settled)
+        sink.orphan(orphans)
+        sink.reject(refused)
+        sink.miss(unknown)
+        sink.tick()
+
+    writer.write(_entity(sink), writes, on_batch)
+
+
+def _entity(sink: Sink) -> str:
+    return sink.pair.entity(TARGET_SIDE[sink.direction])
+
+
+def _writer(client: WebcrmClient | CrmofficeClient, field_map: FieldMap) -> RecordWriter:
+    """The write port over `client`; WebCRM's bulk PATCH names a record by its `<X>Id`."""
+    if isinstance(client, WebcrmClient):
+        ids = {name: spec.id for name, spec in field_map.entities["webcrm"].items()}
+        return WebcrmWriter(client, ids)
+    return CrmofficeWriter(client)
