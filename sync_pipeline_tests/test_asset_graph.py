@@ -32,7 +32,7 @@ def _graph() -> dict[str, Any]:
             "checks": sorted(check.name for check in node.check_keys),
         }
     jobs = sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__"))
-    schedules = sorted(s.name for s in defs.schedules or [])  # type: ignore[union-attr]
+    schedules = sorted(s.name for s in defs.schedules or [])
     return {"assets": assets, "jobs": jobs, "schedules": schedules}
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +16,7 @@ from dagster_shared.telemetry import get_or_set_instance_id
 
 from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.jobs import pair_selection
-from sync_pipeline.dagster_defs.partitions import MODE_TAG
+from sync_pipeline.dagster_defs.partitions import MODE_TAG, SINCE_TAG, UNTIL_TAG
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -27,22 +27,18 @@ VERBOSE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def _job_and_tags(
     full: bool, dry_run: bool, since: date | None, until: date | None
-) -> tuple[str, dict[str, str], str | None]:
-    """Which job to run, its tags and its partition key (None for a partition range)."""
-    mode = "full" if full else "window" if since else "incremental"
-    job = (
-        "dry_run"
-        if dry_run
-        else {"full": "full_resync", "window": "sync_window", "incremental": "incremental_sync"}[
-            mode
-        ]
-    )
-    tags = {MODE_TAG: mode}
+) -> tuple[str, dict[str, str]]:
+    """Which job to run and its tags. A window (`since`..`until`, `until` excluded) runs the
+    backfill job over those days' partitions, or, for a dry run, the plans with window tags."""
     if since is not None and until is not None:
-        tags[RANGE_START] = since.isoformat()
-        tags[RANGE_END] = (until - timedelta(days=1)).isoformat()
-        return job, tags, None
-    return job, tags, datetime.now(UTC).strftime("%Y-%m-%d")
+        if dry_run:
+            days = {SINCE_TAG: since.isoformat(), UNTIL_TAG: until.isoformat()}
+            return "dry_run", {MODE_TAG: "window", **days}
+        last = (until - timedelta(days=1)).isoformat()
+        return "sync_window", {RANGE_START: since.isoformat(), RANGE_END: last}
+    mode = "full" if full else "incremental"
+    job = "dry_run" if dry_run else {"full": "full_resync", "incremental": "incremental_sync"}[mode]
+    return job, {MODE_TAG: mode}
 
 
 def _instance() -> dg.DagsterInstance:
@@ -83,13 +79,14 @@ def execute_sync(
     verbose: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """One in-process run of the right job over the selected pairs."""
-    job_name, tags, partition_key = _job_and_tags(full, dry_run, since, until)
-    selection = pair_selection(field_map, pairs, dry_run=dry_run)
+    job_name, tags = _job_and_tags(full, dry_run, since, until)
+    selection = pair_selection(
+        field_map, pairs, dry_run=dry_run, backfill=job_name == "sync_window"
+    )
     keys = selection.resolve(defs.resolve_asset_graph())
     return defs.resolve_job_def(job_name).execute_in_process(
         run_config=VERBOSE_LOGS if verbose else QUIET_LOGS,
         instance=instance,
-        partition_key=partition_key,
         tags=tags,
         asset_selection=sorted(keys),
         raise_on_error=False,

@@ -8,6 +8,8 @@ from typing import Any
 
 import dagster as dg
 
+from sync_pipeline.core import DIRECTIONS
+
 _CLASS_PATH = re.compile(r"[A-Za-z_][\w.]*")
 HEADER = ("pair", "direction", "creates", "updates", "failed", "notes")
 
@@ -37,15 +39,35 @@ def _links_notes(plan: Any, quarantined: int) -> str:
     return ", ".join([*parts, f"quarantined {quarantined}"])
 
 
+def _values(result: dg.ExecuteInProcessResult, pair: str, dry_run: bool) -> dict[str, Any]:
+    """The pair's rows, plans and sink reports, from its graph or from its backfill step."""
+    backfill = _value(result, pair, "backfill")
+    if backfill is None:
+        names = ["webcrm_rows", "crmoffice_rows", "plan_links"]
+        names += [f"{kind}_{d}" for kind in ("plan", "apply") for d in DIRECTIONS]
+        values = {name: _value(result, pair, name) for name in names}
+        if dry_run:
+            values.update({f"apply_{d}": None for d in DIRECTIONS})
+        return values
+    planned = backfill.planned
+    values = {f"{s}_rows": r for s, r in zip(("webcrm", "crmoffice"), backfill.rows, strict=False)}
+    values["plan_links"] = None if planned is None else planned.links
+    for d in DIRECTIONS:
+        values[f"plan_{d}"] = None if planned is None else planned.of(d)
+        values[f"apply_{d}"] = backfill.applied.get(d)
+    return values
+
+
 def _pair_rows(
     result: dg.ExecuteInProcessResult, pair: str, dry_run: bool
 ) -> list[tuple[str, ...]]:
-    rows_w, rows_c = _value(result, pair, "webcrm_rows"), _value(result, pair, "crmoffice_rows")
+    values = _values(result, pair, dry_run)
+    rows_w, rows_c = values.get("webcrm_rows"), values.get("crmoffice_rows")
     quarantined = sum(len(r.frame.quarantined) for r in (rows_w, rows_c) if r is not None)
     out: list[tuple[str, ...]] = []
-    for direction in ("to_crmoffice", "to_webcrm"):
-        planned = _value(result, pair, f"plan_{direction}")
-        applied = None if dry_run else _value(result, pair, f"apply_{direction}")
+    for direction in DIRECTIONS:
+        planned = values[f"plan_{direction}"]
+        applied = values[f"apply_{direction}"]
         if applied is not None:
             cells = (str(applied.created), str(applied.updated), str(applied.failed), "applied")
         elif planned is not None:
@@ -54,7 +76,7 @@ def _pair_rows(
         else:
             cells = ("-", "-", "-", "not planned")
         out.append((pair, direction, *cells))
-    links = _value(result, pair, "plan_links")
+    links = values["plan_links"]
     out.append((pair, "links", "-", "-", "-", _links_notes(links, quarantined)))
     return out
 

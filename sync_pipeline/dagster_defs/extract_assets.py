@@ -9,12 +9,7 @@ import dagster as dg
 from sync_pipeline import sync
 from sync_pipeline.core import FieldMap, Side
 from sync_pipeline.dagster_defs.keys import source_key
-from sync_pipeline.dagster_defs.partitions import (
-    SINGLE_RUN,
-    modification_date,
-    partition_window,
-    run_mode,
-)
+from sync_pipeline.dagster_defs.partitions import run_mode, tagged_window
 
 SYSTEM_NAMES = {"webcrm": "WebCRM", "crmoffice": "CRMOffice"}
 
@@ -38,8 +33,6 @@ def extract_asset(field_map: FieldMap, system: Side, entity: str) -> dg.AssetsDe
     @dg.asset(
         key=source_key(system, entity),
         group_name="sources",
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
         kinds={system},
         required_resource_keys={system, "link_store", "sync_policy"},
         description=f"{label} as read by this run: every record on a full run, else the "
@@ -56,7 +49,7 @@ def extract_asset(field_map: FieldMap, system: Side, entity: str) -> dg.AssetsDe
             system,
             entity,
             mode=run_mode(context),
-            partitions=partition_window(context),
+            partitions=tagged_window(context),
             overlap=context.resources.sync_policy.overlap(),
         )
         context.log.info(f"{label}: {snapshot.window.describe()}")

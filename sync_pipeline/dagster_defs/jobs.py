@@ -7,31 +7,32 @@ from collections.abc import Sequence
 import dagster as dg
 
 from sync_pipeline.core import SIDES, FieldMap
-from sync_pipeline.dagster_defs.keys import plan_keys, source_key
+from sync_pipeline.dagster_defs.backfill_assets import BACKFILL
+from sync_pipeline.dagster_defs.keys import graph_keys, pair_key, plan_keys, source_key
 from sync_pipeline.dagster_defs.partitions import MODE_TAG
 
 
 def pair_selection(
-    field_map: FieldMap, pairs: Sequence[str], *, dry_run: bool
+    field_map: FieldMap, pairs: Sequence[str], *, dry_run: bool = False, backfill: bool = False
 ) -> dg.AssetSelection:
-    """The pairs' groups (only up to their plans for a dry run) and the sources they read."""
+    """The pairs' sync graphs (only up to their plans for a dry run) with the sources they
+    read, or, for a `backfill`, the pairs' backfill assets."""
     selected = [field_map.pairs[name] for name in pairs]
+    if backfill:
+        return dg.AssetSelection.assets(*(pair_key(p, BACKFILL) for p in selected))
     if dry_run:
         keys = [key for p in selected for key in plan_keys(p)]
-        groups: dg.AssetSelection = dg.AssetSelection.assets(*keys)
     else:
-        groups = dg.AssetSelection.groups(*(p.name for p in selected))
-    sources = dg.AssetSelection.assets(
-        *{source_key(side, p.entity(side)) for p in selected for side in SIDES}
-    )
-    return groups | sources
+        keys = [key for p in selected for key in graph_keys(p)]
+    sources = {source_key(side, p.entity(side)) for p in selected for side in SIDES}
+    return dg.AssetSelection.assets(*keys, *sources)
 
 
 def sync_jobs(field_map: FieldMap) -> list[dg.UnresolvedAssetJobDefinition]:
-    """`incremental_sync`, `full_resync`, `dry_run` over every pair, and `sync_window` for
-    backfills (no mode tag: the partitions picked in the UI are the window)."""
-    every_pair = pair_selection(field_map, list(field_map.pairs), dry_run=False)
-    plans_only = pair_selection(field_map, list(field_map.pairs), dry_run=True)
+    """`incremental_sync`, `full_resync`, `dry_run` over every pair's sync graph, and
+    `sync_window` over the backfill assets (the partitions picked are the window)."""
+    pairs = list(field_map.pairs)
+    every_pair = pair_selection(field_map, pairs)
     return [
         dg.define_asset_job(
             "incremental_sync",
@@ -43,27 +44,21 @@ def sync_jobs(field_map: FieldMap) -> list[dg.UnresolvedAssetJobDefinition]:
             "full_resync",
             selection=every_pair,
             tags={MODE_TAG: "full"},
-            description="Reads everything: finds drift and marks orphaned links. "
-            "The partition picked is ignored.",
+            description="Reads everything: finds drift and marks orphaned links.",
         ),
         dg.define_asset_job(
             "dry_run",
-            selection=plans_only,
+            selection=pair_selection(field_map, pairs, dry_run=True),
             tags={MODE_TAG: "incremental"},
             description="Plans every pair without writing anything: read the plan assets.",
         ),
         dg.define_asset_job(
             "sync_window",
-            selection=every_pair,
-            description="Re-syncs exactly the records modified in the picked partitions "
-            "(a backfill over a date range).",
+            selection=pair_selection(field_map, pairs, backfill=True),
+            description="Re-syncs exactly the records modified in the picked days "
+            "(a backfill over a date range; one run per range).",
         ),
     ]
-
-
-def _today_partition(context: dg.ScheduleEvaluationContext) -> str:
-    """The partition of the tick's day; the incremental read itself follows the cursor."""
-    return context.scheduled_execution_time.strftime("%Y-%m-%d")
 
 
 @dg.schedule(
@@ -74,7 +69,7 @@ def _today_partition(context: dg.ScheduleEvaluationContext) -> str:
 )
 def incremental_every_15_minutes(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """One incremental run per tick."""
-    return dg.RunRequest(partition_key=_today_partition(context), tags={MODE_TAG: "incremental"})
+    return dg.RunRequest(tags={MODE_TAG: "incremental"})
 
 
 @dg.schedule(
@@ -85,7 +80,7 @@ def incremental_every_15_minutes(context: dg.ScheduleEvaluationContext) -> dg.Ru
 )
 def nightly_full_resync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """One full run per night."""
-    return dg.RunRequest(partition_key=_today_partition(context), tags={MODE_TAG: "full"})
+    return dg.RunRequest(tags={MODE_TAG: "full"})
 
 
 SCHEDULES = [incremental_every_15_minutes, nightly_full_resync]

@@ -2,7 +2,7 @@
 
 Sources: `<system>/<entity>` (e.g. `webcrm/persons`). Per pair `P`: `P/webcrm_rows`,
 `P/crmoffice_rows`, `P/plan_to_crmoffice`, `P/plan_to_webcrm`, `P/plan_links`, then the sinks
-`P/apply_links`, `P/apply_to_crmoffice`, `P/apply_to_webcrm`.
+`P/apply_links`, `P/apply_to_crmoffice`, `P/apply_to_webcrm`; and `P/backfill`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sync_pipeline.core import Direction, PairSpec, Side
 
 PLAN_OUTPUTS = ("plan_to_crmoffice", "plan_to_webcrm", "plan_links")
 PLAN_ASSETS = ("webcrm_rows", "crmoffice_rows", *PLAN_OUTPUTS)
+SINK_ASSETS = ("apply_links", "apply_to_crmoffice", "apply_to_webcrm")
 
 
 def source_key(system: Side, entity: str) -> dg.AssetKey:
@@ -43,3 +44,8 @@ def apply_key(pair: PairSpec, direction: Direction | str) -> dg.AssetKey:
 def plan_keys(pair: PairSpec) -> list[dg.AssetKey]:
     """What a dry run of the pair materialises: its rows and its plans."""
     return [pair_key(pair, name) for name in PLAN_ASSETS]
+
+
+def graph_keys(pair: PairSpec) -> list[dg.AssetKey]:
+    """The pair's sync graph: its rows, plans and sinks (not its backfill asset)."""
+    return [pair_key(pair, name) for name in (*PLAN_ASSETS, *SINK_ASSETS)]

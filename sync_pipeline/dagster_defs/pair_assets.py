@@ -9,9 +9,9 @@ import dagster as dg
 
 from sync_pipeline import sync
 from sync_pipeline.core import DIRECTIONS, ConflictPolicy, FieldMap, PairPlan, PairSpec, Side
+from sync_pipeline.dagster_defs.backfill_assets import backfill_asset
 from sync_pipeline.dagster_defs.checks import BREAKER_CHECK, ROWS_CHECK, breaker_check, rows_check
 from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
-from sync_pipeline.dagster_defs.partitions import SINGLE_RUN, modification_date
 from sync_pipeline.dagster_defs.resources import LinkStoreResource, SyncPolicy
 from sync_pipeline.dagster_defs.sink_assets import sink_assets
 
@@ -46,8 +46,6 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: Side) -> dg.AssetsDefi
         check_specs=[check],
         kinds={"pandas", "pandera"},
         ins={"snapshot": dg.AssetIn(source_key(side, entity))},
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
         description=f"{entity} read by this run, mapped to {pair.name}'s fields, normalised "
         "and validated (pandera); rows that fail are quarantined with their reason.",
     )
@@ -66,7 +64,9 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: Side) -> dg.AssetsDefi
 def _plan_table(plan: PairPlan) -> dg.MetadataValue:
     """The counts as a table: one row per action (and direction, where it has one)."""
     counts = plan.counts()
-    rows = [(kind, d, counts[f"{kind}_{d}"]) for kind in ("creates", "updates") for d in DIRECTIONS]
+    rows: list[tuple[str, str, int]] = [
+        (kind, d, counts[f"{kind}_{d}"]) for kind in ("creates", "updates") for d in DIRECTIONS
+    ]
     rows += [
         (name, "both", counts[name])
         for name in ("conflicts", "matches", "adopts", "shadow_moves", "orphans", "held")
@@ -135,8 +135,6 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         outs=outs,
         ins=ins,
         check_specs=[breaker],
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
         description=f"Three-way diff of {pair.name} against the link store's shadows.",
     )
     def plan(
@@ -175,4 +173,5 @@ def pair_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
         rows_asset(pair, field_map, "crmoffice"),
         plan_asset(pair, field_map),
         *sink_assets(pair, field_map),
+        backfill_asset(pair, field_map, SHARED_PLANS),
     ]

@@ -13,7 +13,6 @@ import dagster as dg
 from sync_pipeline import sync
 from sync_pipeline.core import TARGET_SIDE, Direction, FieldMap, PairSpec
 from sync_pipeline.dagster_defs.keys import apply_key, plan_key, rows_key
-from sync_pipeline.dagster_defs.partitions import SINGLE_RUN, modification_date
 from sync_pipeline.dagster_defs.resources import LinkStoreResource
 
 SYSTEM_NAMES = {"crmoffice": "CRMOffice", "webcrm": "WebCRM"}
@@ -38,8 +37,6 @@ def _sink(
         key=key,
         group_name=pair.name,
         pool=f"sync_{pair.name}",
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
         **kwargs,
     )
     return decorator

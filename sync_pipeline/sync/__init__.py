@@ -6,6 +6,7 @@ This package's public surface is the façade the Dagster adapters (and the CLI) 
     side_rows    -> SideRows          (per pair and side: mapped, validated, quarantined)
     plan_pair    -> PlannedPair       (per pair: the plan, cut per sink, with its PairRun)
     apply_links_step, apply_direction -> ApplyReport   (per pair: the sinks, in WRITE_ORDER)
+    sync_pair    -> PairSyncReport    (all of the above for one pair in one call: backfills)
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ from __future__ import annotations
 from sync_pipeline.sync.apply import apply_links_step
 from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
 from sync_pipeline.sync.extract import Snapshot, read_entity
+from sync_pipeline.sync.pair_sync import (
+    Clients,
+    PairSyncReport,
+    PairSyncRequest,
+    Safeguards,
+    SyncBlockedError,
+    sync_pair,
+)
 from sync_pipeline.sync.planning import (
     DirectionPlan,
     LinkPlan,
@@ -30,18 +39,24 @@ __all__ = [
     "MODES",
     "WRITE_ORDER",
     "ApplyReport",
+    "Clients",
     "DirectionPlan",
     "LinkPlan",
     "Mode",
     "PairRun",
+    "PairSyncReport",
+    "PairSyncRequest",
     "PlannedPair",
+    "Safeguards",
     "SideRows",
     "Snapshot",
     "StalePlanError",
+    "SyncBlockedError",
     "apply_direction",
     "apply_links_step",
     "plan_pair",
     "read_entity",
     "sharing_pairs",
     "side_rows",
+    "sync_pair",
 ]

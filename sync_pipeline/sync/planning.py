@@ -83,6 +83,10 @@ class PlannedPair:
     links: LinkPlan
     linked: int
 
+    def of(self, direction: Direction) -> DirectionPlan:
+        """The writes of `direction`."""
+        return self.to_crmoffice if direction == "to_crmoffice" else self.to_webcrm
+
 
 def side_rows(snapshot: Snapshot, pair: PairSpec, side: Side, field_map: FieldMap) -> SideRows:
     """Map and validate one snapshot for one pair (bad rows quarantined, see `prepare_side`)."""

@@ -127,11 +127,12 @@ def main() -> int:
     shape = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     defs = floor_definitions(shape, io="--io" in sys.argv[2:])
     keys = [dg.AssetKey(k) for k in shape["selection"]]
+    partitioned = any(node["partitions"] for node in shape["nodes"])
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(shape["job"]["name"]).execute_in_process(
             run_config=QUIET_LOGS,
             instance=instance,
-            partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
+            partition_key=datetime.now(UTC).strftime("%Y-%m-%d") if partitioned else None,
             tags=shape["job"]["tags"],
             asset_selection=sorted(keys),
             raise_on_error=False,

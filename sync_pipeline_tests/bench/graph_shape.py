@@ -60,8 +60,8 @@ def graph_shape() -> dict[str, Any]:
     from sync_pipeline.definitions import defs, field_map
 
     graph = defs.resolve_asset_graph()
-    nodes = [_node(ad) for ad in graph.assets_defs if ad.is_executable]
     selection = pair_selection(field_map, list(field_map.pairs), dry_run=False).resolve(graph)
+    nodes = [_node(ad) for ad in graph.assets_defs if ad.is_executable and set(ad.keys) & selection]
     job = defs.resolve_job_def(JOB)
     return {
         "job": {"name": JOB, "tags": dict(job.tags)},

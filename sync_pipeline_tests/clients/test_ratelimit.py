@@ -116,7 +116,12 @@ def test_waiter_wakes_when_an_in_flight_request_completes() -> None:
     limiter = SlidingWindowLimiter(1, window_seconds=0.05, margin_seconds=0.0)
     limiter.acquire()
     admitted = threading.Event()
-    thread = threading.Thread(target=lambda: (limiter.acquire(), admitted.set()))
+
+    def acquire_then_admit() -> None:
+        limiter.acquire()
+        admitted.set()
+
+    thread = threading.Thread(target=acquire_then_admit)
     thread.start()
     assert not admitted.wait(0.1)
     limiter.release()

@@ -125,7 +125,7 @@ def test_bulk_upsert_reports_per_item_errors_in_place() -> None:
     """An item the API refuses gets ok=False with the API's message; the others succeed."""
     fake = FakeWebcrm(reject_names={"Bad"})
     fake.add_persons(2)
-    items = [
+    items: list[dict[str, object]] = [
         {"PersonId": 1, "PersonFirstName": "Ok"},
         {"PersonFirstName": "Bad"},
         {"PersonId": 2, "PersonFirstName": "Fine"},

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sync_pipeline.core import bad_share, load_field_map, prepare_side, quarantine_verdict
+from sync_pipeline.core import Side, bad_share, load_field_map, prepare_side, quarantine_verdict
 
 FM = load_field_map()
 PAIR = FM.pairs["persons_contacts"]
@@ -52,7 +52,8 @@ GOOD: dict[str, list[dict[str, Any]]] = {
     ],
 }
 
-W, C = "webcrm", "crmoffice"
+W: Side = "webcrm"
+C: Side = "crmoffice"
 # (kind, side, record fields overriding a good record, expected reason fragment)
 BAD: list[tuple[str, str, dict[str, Any], str]] = [
     ("missing id", W, {"PersonId": "<absent>"}, "missing or blank id"),

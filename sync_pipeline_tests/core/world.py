@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pandas as pd
 
@@ -123,16 +124,16 @@ class World:
             self.orphaned.add((str(row["webcrm_id"]), str(row["crmoffice_id"])))
         for direction, frame in plan.updates.items():
             for row in frame.to_dict("records"):
-                self._update(direction, row)
+                self._update(direction, {str(k): v for k, v in row.items()})
         for direction, frame in plan.creates.items():
             for row in frame.to_dict("records"):
-                self._create(direction, row, crash_after_create)
+                self._create(direction, {str(k): v for k, v in row.items()}, crash_after_create)
 
     def _update(self, direction: str, row: dict[str, object]) -> None:
         key = (str(row["webcrm_id"]), str(row["crmoffice_id"]))
         target = self.crmoffice if direction == "to_crmoffice" else self.webcrm
         record = target[key[1] if direction == "to_crmoffice" else key[0]]
-        changed = tuple(row["changed"])  # type: ignore[arg-type]
+        changed = cast(tuple[str, ...], row["changed"])  # a plan's `changed` cell is a tuple
         record.values.update({f: str(row[f]) for f in changed})
         record.updated_at = self.tick()
         self.links[key].update({f: str(row[f]) for f in changed})

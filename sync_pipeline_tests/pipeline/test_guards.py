@@ -10,12 +10,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sync_pipeline.sync import StalePlanError, apply_links_step
 
 from sync_pipeline.commands.sync_report import failure_line
 from sync_pipeline.sandbox.server import RunningSandbox
+from sync_pipeline.sync import StalePlanError, apply_links_step
 from sync_pipeline_tests.pipeline.conftest import Pipeline
-from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, partner, persons
+from sync_pipeline_tests.pipeline.helpers import PERSON, contact, contacts, partner, persons
 
 SINKS = ("apply_links", "apply_to_crmoffice", "apply_to_webcrm")
 SIDES = ("webcrm", "crmoffice")
@@ -64,7 +64,6 @@ def test_sinks_never_apply_a_plan_from_another_run(pipeline: Pipeline) -> None:
     job = pipeline.defs.resolve_job_def("incremental_sync")
     result = job.execute_in_process(
         instance=pipeline.instance,
-        partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
         asset_selection=sinks,
         raise_on_error=False,
     )
@@ -78,13 +77,15 @@ def test_a_plan_is_applied_only_by_its_run_and_on_its_basis(pipeline: Pipeline) 
     _persons(pipeline, 2)
     result = pipeline.sync("persons_contacts", dry_run=True)
     planned = result.asset_value(dg.AssetKey(["persons_contacts", "plan_links"]))
-    rows = [result.asset_value(dg.AssetKey(["persons_contacts", f"{s}_rows"])) for s in SIDES]
+    webcrm, crmoffice = (
+        result.asset_value(dg.AssetKey(["persons_contacts", f"{s}_rows"])) for s in SIDES
+    )
     pair = pipeline.field_map.pairs["persons_contacts"]
     with pytest.raises(StalePlanError, match="applied only by the run that made it"):
-        apply_links_step(pair, planned, *rows, pipeline.store(), "some-other-run")
+        apply_links_step(pair, planned, webcrm, crmoffice, pipeline.store(), "some-other-run")
     pipeline.sync("persons_contacts")
     with pytest.raises(StalePlanError, match="another run wrote to this pair"):
-        apply_links_step(pair, planned, *rows, pipeline.store(), planned.run.run_id)
+        apply_links_step(pair, planned, webcrm, crmoffice, pipeline.store(), planned.run.run_id)
     assert len(contacts(pipeline.sandbox)) == 2
 
 
@@ -112,6 +113,23 @@ def test_backfill_window_resyncs_exactly_the_records_modified_then(pipeline: Pip
     pipeline.sync("persons_contacts", since=date(2024, 3, 9), until=date(2024, 3, 11))
     assert [c["givenName"] for c in contacts(pipeline.sandbox)] == ["Marts"]
     assert partner(pipeline.store(), "persons_contacts", early)
+    backfill = dg.AssetKey(["persons_contacts", "backfill"])
+    assert pipeline.instance.get_materialized_partitions(backfill) == {"2024-03-09", "2024-03-10"}
+
+
+def test_only_backfills_are_partitioned(pipeline: Pipeline) -> None:
+    """Incremental and full runs materialise the unpartitioned sync graph; the days a backfill
+    re-synced are the only partitions ever filled."""
+    _persons(pipeline, 1)
+    pipeline.sync("persons_contacts")
+    pipeline.sync("persons_contacts", full=True)
+    graph = pipeline.defs.resolve_asset_graph()
+    partitioned = {
+        key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def
+    }
+    assert partitioned == {f"{pair}/backfill" for pair in pipeline.field_map.pairs}
+    sink = dg.AssetKey(["persons_contacts", "apply_to_webcrm"])
+    assert pipeline.instance.get_latest_materialization_event(sink) is not None
 
 
 def test_incremental_run_reads_changes_only(pipeline: Pipeline) -> None:
@@ -173,7 +191,7 @@ def test_one_bad_row_in_an_incremental_window_does_not_stop_the_pair(pipeline: P
     pipeline.sandbox.webcrm.edit("Persons", ids[1], {"PersonLastName": "Fjord"})
     pipeline.sync("persons_contacts")
     contact_id = partner(pipeline.store(), "persons_contacts", ids[1])
-    assert pipeline.sandbox.crmoffice.get("contacts", contact_id)["familyName"] == "Fjord"
+    assert contact(pipeline.sandbox, contact_id)["familyName"] == "Fjord"
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(pipeline: Pipeline) -> None:

@@ -105,7 +105,8 @@ def test_contact_edit_flows_to_user(pipeline: Pipeline, prop: str, field: str) -
     user_id, contact_id = _linked_user(pipeline)
     pipeline.sandbox.crmoffice.edit("contacts", contact_id, {field: "+45 11 22 33 44"})
     pipeline.sync()
-    assert pipeline.sandbox.webcrm.get("Users", user_id)[prop] == "+45 11 22 33 44"
+    user = pipeline.sandbox.webcrm.get("Users", user_id)
+    assert user is not None and user[prop] == "+45 11 22 33 44"
     assert persons(pipeline.sandbox) == []
 
 

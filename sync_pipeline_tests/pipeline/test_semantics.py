@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
+
 from sync_pipeline_tests.pipeline.conftest import Pipeline
 from sync_pipeline_tests.pipeline.helpers import (
     PERSON,
@@ -157,7 +159,7 @@ def test_initial_matching_links_and_reports_ambiguity(pipeline: Pipeline) -> Non
             {"givenName": "Ole", "familyName": "Hansen", "mobilePhone": "+45 27 27 27 27"},
         )
     dry = pipeline.sync(dry_run=True)
-    plan = dry.asset_value(("persons_contacts", "plan_links")).plan  # type: ignore[arg-type]
+    plan = dry.asset_value(dg.AssetKey(["persons_contacts", "plan_links"])).plan
     assert plan.counts()["matches"] == 1 and plan.counts()["held"] >= 3
     pipeline.sync(full=True)
     store = pipeline.store()
@@ -171,7 +173,7 @@ def test_dry_run_changes_nothing(pipeline: Pipeline) -> None:
     pipeline.sandbox.webcrm.insert("Persons", dict(PERSON))
     pipeline.sandbox.crmoffice.insert("contacts", {"givenName": "Kari"})
     result = pipeline.sync(dry_run=True)
-    plan = result.asset_value(("persons_contacts", "plan_links")).plan  # type: ignore[arg-type]
+    plan = result.asset_value(dg.AssetKey(["persons_contacts", "plan_links"])).plan
     assert plan.counts()["creates_to_crmoffice"] == 1
     assert plan.counts()["creates_to_webcrm"] == 1
     assert pipeline.writes() == {"webcrm": 0, "crmoffice": 0}

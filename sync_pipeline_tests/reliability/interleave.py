@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync_pipeline.dagster_defs import pair_assets
+from sync_pipeline import sync
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.server import SandboxSettings
 from sync_pipeline_tests.reliability.checks import Inventory, count_duplicates
@@ -29,10 +29,10 @@ from sync_pipeline_tests.reliability.work import add_records
 def other_run_at_plan(other: InProcessPipeline, pair: str, *, before: bool) -> Iterator[list[bool]]:
     """While active, a whole run of `other` happens right before (after the records were
     read) or right after the first planning of `pair`."""
-    original = pair_assets.plan_pair
+    original = sync.plan_pair
     fired: list[bool] = []
 
-    def plan_then_other_run(spec: Any, *args: Any, **kwargs: Any) -> Any:
+    def plan_then_other_run(spec: Any, *args: Any, **kwargs: Any) -> sync.PlannedPair:
         now = spec.name == pair and not fired
         if now:
             fired.append(True)
@@ -43,11 +43,12 @@ def other_run_at_plan(other: InProcessPipeline, pair: str, *, before: bool) -> I
             other.sync()
         return plan
 
-    pair_assets.plan_pair = plan_then_other_run  # type: ignore[assignment]
+    # The plan asset looks sync.plan_pair up at run time; the wrapper's signature is looser.
+    sync.plan_pair = plan_then_other_run  # type: ignore[assignment]
     try:
         yield fired
     finally:
-        pair_assets.plan_pair = original  # type: ignore[assignment]
+        sync.plan_pair = original
 
 
 def run_interleaved(folder: Path, *, before: bool = False, seed_records: int = 20) -> Part:

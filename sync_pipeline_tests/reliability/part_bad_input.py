@@ -135,8 +135,10 @@ def _quarantine_reason(store: LinkStore, injected: Injected) -> str | None:
 
 
 def _mapped(record: dict[str, Any] | None) -> list[str]:
-    keys = ("givenName", "familyName", "mobilePhone", "directPhone")
-    keys += ("PersonFirstName", "PersonLastName", "PersonMobilePhone", "PersonDirectPhone")
+    keys = [
+        *("givenName", "familyName", "mobilePhone", "directPhone"),
+        *("PersonFirstName", "PersonLastName", "PersonMobilePhone", "PersonDirectPhone"),
+    ]
     return [norm(record.get(k)) for k in keys if k in record] if record else []
 
 
@@ -182,7 +184,7 @@ FULL = BadInputSize()
 def run_corpus(pipeline: InProcessPipeline, size: BadInputSize, part: Part) -> None:
     """Inject, sync, and judge each kind."""
     with pipeline.store() as store:
-        injected = inject(pipeline.sandbox, store, size.kinds)  # type: ignore[arg-type]
+        injected = inject(pipeline.sandbox, store, size.kinds)
     failures = 0
     for number in range(size.runs):
         result = pipeline.sync(full=number == size.runs - 1)
@@ -193,7 +195,7 @@ def run_corpus(pipeline: InProcessPipeline, size: BadInputSize, part: Part) -> N
     handled = leaks = 0
     with pipeline.store() as store:
         for item in injected:
-            ok, leaked, why = evaluate(pipeline.sandbox, store, item)  # type: ignore[arg-type]
+            ok, leaked, why = evaluate(pipeline.sandbox, store, item)
             handled += ok
             leaks += leaked
             if not ok or leaked:

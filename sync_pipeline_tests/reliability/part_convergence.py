@@ -66,7 +66,7 @@ class StoreWorld(World):
         _apply_links(self, plan)
         for direction, frame in plan.updates.items():
             for row in frame.to_dict("records"):
-                self._update(direction, row)
+                self._update(direction, {str(k): v for k, v in row.items()})
         for direction, frame in plan.creates.items():
             _create_all(self, direction, frame, crash_after_create)
         self.refresh()

@@ -38,7 +38,7 @@ def captured_output(path: Path, *, echo: bool = False) -> Iterator[Path]:
     with path.open("w", encoding="utf-8", errors="backslashreplace") as log:
         old = sys.stdout, sys.stderr
         if echo:
-            sys.stdout, sys.stderr = Tee(old[0], log), Tee(old[1], log)  # type: ignore[assignment]
+            sys.stdout, sys.stderr = Tee(old[0], log), Tee(old[1], log)
         else:
             sys.stdout = sys.stderr = log
         try:

@@ -18,7 +18,9 @@ add = st.tuples(
     st.just("add"), st.sampled_from(PAIRS), ids, st.sampled_from(["c1", "c2", "c3"]), values
 )
 shadow = st.tuples(st.just("shadow"), st.sampled_from(PAIRS), ids, st.just(""), values)
-orphan = st.tuples(st.just("orphan"), st.sampled_from(PAIRS), ids, st.just(""), st.just({}))
+orphan = st.tuples(
+    st.just("orphan"), st.sampled_from(PAIRS), ids, st.just(""), st.just(dict[str, str]())
+)
 Model = dict[tuple[str, str], tuple[str, str, dict[str, str]]]
 
 
