@@ -184,7 +184,7 @@ def _outcome(acc: _Acc, fields: tuple[str, ...], blocked: dict[Side, set[str]]) 
         blocked["webcrm"].add(str(row["webcrm_id"]))
         blocked["crmoffice"].add(str(row["crmoffice_id"]))
     for row in acc.held:
-        blocked[row["side"]].add(str(row["id"]))  # type: ignore[index]
+        blocked["webcrm" if row["side"] == "webcrm" else "crmoffice"].add(str(row["id"]))
     not_applied = intents_not_applied_frame(
         {
             k: [r[k] for r in acc.not_applied]

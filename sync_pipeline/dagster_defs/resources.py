@@ -19,7 +19,7 @@ from sync_pipeline.store import LinkStore
 # resource yields (the resource itself); Dagster's docs subclass it bare, as here.
 
 
-class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above
     """WebCRM REST API; the token comes from `WEBCRM_API_TOKEN`."""
 
     base_url: str
@@ -50,7 +50,7 @@ class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self._client
 
 
-class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above
     """CRMOffice REST API (client credentials from `CRMOFFICE_CLIENT_ID`/`_SECRET`)."""
 
     base_url: str
@@ -85,7 +85,7 @@ class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self._client
 
 
-class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above
     """The link store: `SYNC_STATE_URL`, else SQLite under `$DAGSTER_HOME` or `.sync_state/`."""
 
     url: str
@@ -108,7 +108,7 @@ class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self._store
 
 
-class SyncPolicy(dg.ConfigurableResource):  # type: ignore[type-arg]
+class SyncPolicy(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above
     """The knobs a data engineer tunes per deployment (DESIGN.md section 2), settable in the
     launchpad: shares are fractions (0.10 = 10 %), `overlap_seconds` widens incremental reads."""
 

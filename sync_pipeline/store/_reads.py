@@ -84,9 +84,10 @@ def links_frame(
         }
     )
     frame["synced_at"] = frame["synced_at"].astype("datetime64[ns, UTC]")
-    shadow = table.column("h").combine_chunks() if fields else None
-    for name in fields:
-        frame[name] = pd.Series(shadow.field(name), dtype="str").fillna("")  # type: ignore[union-attr]
+    if fields:
+        shadow = table.column("h").combine_chunks()
+        for name in fields:
+            frame[name] = pd.Series(shadow.field(name), dtype="str").fillna("")
     return frame
 
 
