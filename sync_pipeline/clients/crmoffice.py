@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -35,7 +35,7 @@ from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
-from sync_pipeline.core.systems import SystemSpec, packaged_systems
+from sync_pipeline.core.systems import SystemSpec, format_timestamp, packaged_systems
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,11 @@ class CrmofficeClient(EdgeClient):
         self, entity: str, updated_since: datetime | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Like `list_all`, one page of up to the entity's `page_size` records at a time."""
-        page_size = self.spec.entity(entity).page_size
-        params: dict[str, str | int] = {"pageSize": page_size}
+        spec = self.spec.entity(entity)
+        params: dict[str, str | int] = {"pageSize": spec.page_size}
         if updated_since is not None:
-            params["updatedSince"] = utc_millis(updated_since)
-        return self._pages(f"/{entity}", params, page_size)
+            params["updatedSince"] = format_timestamp(updated_since, spec.timestamp_format)
+        return self._pages(f"/{entity}", params, spec.page_size)
 
     def get(self, entity: str, record_id: str) -> dict[str, Any]:
         """One record by id."""
@@ -274,5 +274,4 @@ def utc_millis(moment: datetime) -> str:
     """`moment` as ISO-8601 UTC with milliseconds and `Z`, rounded down to the millisecond."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"CRMOffice timestamps must be timezone-aware, got {moment!r}")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return format_timestamp(moment, "utc_millis_z")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +26,11 @@ from sync_pipeline.core.types import SIDES, Side
 TimestampFormat = Literal["seconds_local_offset", "utc_millis_z"]
 TIMESTAMP_FORMATS: tuple[TimestampFormat, ...] = get_args(TimestampFormat)
 SYSTEMS_FILE = "systems.yaml"
+# What a timestamp of each format looks like (DESIGN.md section 5).
+TIMESTAMP_PATTERNS: dict[TimestampFormat, re.Pattern[str]] = {
+    "seconds_local_offset": re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$"),
+    "utc_millis_z": re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"),
+}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Keys only one system's entities have: WebCRM reads changes through `/Queries` and names the
@@ -102,6 +108,18 @@ class Systems:
     def entities(self) -> dict[Side, Mapping[str, EntitySpec]]:
         """`{side: {entity name: EntitySpec}}`, the shape `FieldMap.entities` has."""
         return {side: self[side].entities for side in SIDES}
+
+
+def format_timestamp(moment: datetime, fmt: TimestampFormat) -> str:
+    """An aware `moment` written in `fmt`, rounded down: `seconds_local_offset` keeps the
+    moment's own offset (`2024-09-14T10:00:00+01:00`), `utc_millis_z` is UTC with milliseconds
+    (`2024-09-14T09:00:00.000Z`). ValueError for a naive moment."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamps must be timezone-aware, got {moment!r}")
+    if fmt == "seconds_local_offset":
+        return moment.replace(microsecond=0).isoformat()
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class _Reader:

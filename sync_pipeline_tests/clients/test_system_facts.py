@@ -4,7 +4,7 @@ description (`systems.yaml`), not from constants of their own."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -120,3 +120,23 @@ def test_the_default_rate_limit_is_the_declared_one() -> None:
         assert webcrm._http._limiter.limit == packaged_systems().webcrm.rate_limit.per_minute
         declared = packaged_systems().crmoffice.rate_limit.per_minute
         assert crmoffice._http._limiter.limit == declared
+
+
+def test_updated_since_is_written_in_the_declared_timestamp_format() -> None:
+    """contacts declared with seconds_local_offset: updatedSince keeps the offset, no millis."""
+    fake = FakeCrmoffice()
+    system = _with_entity(
+        packaged_systems().crmoffice, "contacts", timestamp_format="seconds_local_offset"
+    )
+    client = CrmofficeClient(
+        "https://crmoffice.test",
+        "sandbox-client",
+        CRMOFFICE_SECRET,
+        transport=fake.transport(),
+        retry=RetryPolicy.testing(),
+        system=system,
+    )
+    since = datetime(2024, 7, 1, 12, 0, 0, 250_000, tzinfo=timezone(timedelta(hours=2)))
+    client.list_all("contacts", updated_since=since)
+    (get,) = fake.requests_to("GET", "/contacts")
+    assert get.url.params["updatedSince"] == "2024-07-01T12:00:00+02:00"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 import yaml
 
 from sync_pipeline.core import FieldMapError, SystemsError, load_field_map, parse_systems
-from sync_pipeline.core.systems import load_systems, packaged_systems
+from sync_pipeline.core.systems import (
+    TIMESTAMP_FORMATS,
+    TIMESTAMP_PATTERNS,
+    format_timestamp,
+    load_systems,
+    packaged_systems,
+)
 
 PACKAGE = Path(__file__).parents[2] / "sync_pipeline"
 
@@ -227,3 +234,14 @@ def test_an_error_in_the_systems_yaml_beside_the_map_is_a_field_map_error(tmp_pa
         f"{tmp_path / 'systems.yaml'}: systems.crmoffice.rate_limit.per_minute:"
         " expected a positive integer, got -5"
     )
+
+
+def test_timestamps_are_written_in_the_declared_formats() -> None:
+    """seconds_local_offset keeps the moment's offset in whole seconds; utc_millis_z is UTC."""
+    moment = datetime(2024, 9, 14, 10, 0, 5, 987_654, tzinfo=timezone(timedelta(hours=1)))
+    assert format_timestamp(moment, "seconds_local_offset") == "2024-09-14T10:00:05+01:00"
+    assert format_timestamp(moment, "utc_millis_z") == "2024-09-14T09:00:05.987Z"
+    for fmt in TIMESTAMP_FORMATS:
+        assert TIMESTAMP_PATTERNS[fmt].match(format_timestamp(moment, fmt))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        format_timestamp(datetime(2024, 9, 14, 10, 0), "utc_millis_z")
