@@ -129,7 +129,8 @@ class _Reader:
         self.source = source
 
     def fail(self, path: str, problem: str) -> SystemsError:
-        return SystemsError(" ".join(f"{self.source}: {path}: {problem}".split()))
+        line = f"{self.source}: {path}: {problem}" if path else f"{self.source}: {problem}"
+        return SystemsError(" ".join(line.split()))
 
     def mapping(
         self, value: object, path: str, allowed: frozenset[str], required: frozenset[str]
@@ -139,9 +140,9 @@ class _Reader:
         for key in value:
             if key not in allowed:
                 known = ", ".join(sorted(allowed))
-                raise self.fail(f"{path}.{key}", f"unknown key (allowed: {known})")
+                raise self.fail(_join(path, str(key)), f"unknown key (allowed: {known})")
         for key in sorted(required - set(value)):
-            raise self.fail(f"{path}.{key}", "missing required key")
+            raise self.fail(_join(path, key), "missing required key")
         return cast(dict[str, Any], value)
 
     def string(self, value: object, path: str, pattern: re.Pattern[str] | None = None) -> str:
@@ -161,6 +162,10 @@ class _Reader:
             allowed = ", ".join(TIMESTAMP_FORMATS)
             raise self.fail(path, f"unknown timestamp format {value!r} (allowed: {allowed})")
         return value  # narrowed by the membership test
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _properties(read: _Reader, side: Side, name: str, raw: dict[str, Any], path: str) -> set[str]:
@@ -229,10 +234,8 @@ def _system(read: _Reader, side: Side, raw: object) -> SystemSpec:
 def parse_systems(data: object, source: str = SYSTEMS_FILE) -> Systems:
     """Validate a loaded systems document; raise `SystemsError` (one line) on the first error."""
     read = _Reader(source)
-    if not isinstance(data, dict):
-        raise SystemsError(f"{source}: expected a mapping, got {type(data).__name__}")
     keys = frozenset({"version", "systems"})
-    doc = read.mapping(data, "document", keys, keys)
+    doc = read.mapping(data, "", keys, keys)
     if doc["version"] != 1 or isinstance(doc["version"], bool):
         raise read.fail("version", f"unsupported version {doc['version']!r} (supported: 1)")
     systems = read.mapping(doc["systems"], "systems", frozenset(SIDES), frozenset(SIDES))

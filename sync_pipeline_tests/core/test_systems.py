@@ -93,7 +93,7 @@ def _contacts(d: dict[str, Any]) -> dict[str, Any]:
 
 
 CASES: list[tuple[str, Mutation, str]] = [
-    ("top-level key", lambda d: d.update(extra=1), "systems.yaml: document.extra: unknown key"),
+    ("top-level key", lambda d: d.update(extra=1), "systems.yaml: extra: unknown key"),
     ("version", lambda d: d.update(version=2), "systems.yaml: version: unsupported version 2"),
     (
         "missing system",
