@@ -6,11 +6,13 @@ Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
 
 from sync_pipeline.core import FieldMapError, load_field_map
+from sync_pipeline.settings import SettingsError, rate_limits
 
 
 def _date(text: str) -> date:
@@ -86,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sync":
         _check_sync_args(parser, args)
+        try:
+            rate_limits(os.environ)  # a bad *_RATE_LIMIT_PER_MIN fails here, in one line
+        except SettingsError as error:
+            print(f"sync-pipeline: {error}", file=sys.stderr)
+            return 1
         from sync_pipeline.commands.sync import run_sync
 
         return run_sync(

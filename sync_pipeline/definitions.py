@@ -18,7 +18,7 @@ from sync_pipeline.dagster_defs.resources import (
     SyncPolicy,
     WebcrmResource,
 )
-from sync_pipeline.settings import SANDBOX_DEFAULTS, state_folder, state_url_from
+from sync_pipeline.settings import SANDBOX_DEFAULTS, rate_limits, state_folder, state_url_from
 
 
 def _env(name: str) -> str | dg.EnvVar:
@@ -28,14 +28,18 @@ def _env(name: str) -> str | dg.EnvVar:
 
 def build_resources() -> dict[str, object]:
     """Clients, store and IO manager configured from the environment."""
+    limits = rate_limits(os.environ)  # systems.yaml, or *_RATE_LIMIT_PER_MIN when set
     return {
         "webcrm": WebcrmResource(
-            base_url=_env("WEBCRM_BASE_URL"), api_token=_env("WEBCRM_API_TOKEN")
+            base_url=_env("WEBCRM_BASE_URL"),
+            api_token=_env("WEBCRM_API_TOKEN"),
+            rate_limit_per_minute=limits["webcrm"],
         ),
         "crmoffice": CrmofficeResource(
             base_url=_env("CRMOFFICE_BASE_URL"),
             client_id=_env("CRMOFFICE_CLIENT_ID"),
             client_secret=_env("CRMOFFICE_CLIENT_SECRET"),
+            rate_limit_per_minute=limits["crmoffice"],
         ),
         "link_store": LinkStoreResource(url=state_url_from(os.environ, Path.cwd())),
         "sync_policy": SyncPolicy(),

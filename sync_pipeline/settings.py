@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from sync_pipeline.core import Side, Systems
+from sync_pipeline.core.systems import packaged_systems
+
 SANDBOX_DEFAULTS: dict[str, str] = {
     "WEBCRM_BASE_URL": "http://127.0.0.1:8701",
     "WEBCRM_API_TOKEN": "sandbox-webcrm-token",
@@ -34,3 +37,30 @@ def state_url_from(env: Mapping[str, str], cwd: Path) -> str:
     if env.get("SYNC_STATE_URL"):
         return env["SYNC_STATE_URL"]
     return f"sqlite:///{state_folder(env, cwd).resolve() / 'sync_state.sqlite'}"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the product cannot use (one line naming it)."""
+
+
+def rate_limits(env: Mapping[str, str], systems: Systems | None = None) -> dict[Side, int]:
+    """Requests per minute in force per system: `{"webcrm": 250, "crmoffice": 600}`.
+
+    The variable `systems.yaml` names for a system (`WEBCRM_RATE_LIMIT_PER_MIN`,
+    `CRMOFFICE_RATE_LIMIT_PER_MIN`) overrides the declared limit when set and non-empty; it must
+    be a positive integer, else `SettingsError` names the variable and the value.
+    """
+    systems = packaged_systems() if systems is None else systems
+    limits: dict[Side, int] = {}
+    for side in ("webcrm", "crmoffice"):
+        limit = systems[side].rate_limit
+        raw = env.get(limit.env, "").strip()
+        if not raw:
+            limits[side] = limit.per_minute
+            continue
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            raise SettingsError(
+                f"{limit.env}={raw!r}: expected a positive whole number of requests per minute"
+            )
+        limits[side] = int(raw)
+    return limits

@@ -1,11 +1,13 @@
 """CRMOffice REST client (no public spec: DESIGN.md section 5 is the documented assumption).
 
-Lists page at `pageSize=500` and stop on a short page or once the pages cover `totalItems`, so
-a read costs exactly ceil(total / 500) requests (one for an empty list). Writes are one request
-per record; `write_many` runs them with bounded concurrency under the shared rate limiter and
-returns every outcome instead of raising for a rejected record. A create (POST) is retried only
-when the failure proves it did not land (429, 503, no connection); otherwise its result says
-`outcome_unknown` so the caller's create intent reconciles it rather than risking a duplicate.
+The entity facts and the rate limit come from the system description (`systems.yaml`). Lists
+page at the entity's `page_size` (500) and stop on a short page or once the pages cover
+`totalItems`, so a read costs exactly ceil(total / 500) requests (one for an empty list). Writes
+are one request per record; `write_many` runs them with bounded concurrency under the shared
+rate limiter and returns every outcome instead of raising for a rejected record. A create (POST)
+is retried only when the failure proves it did not land (429, 503, no connection); otherwise its
+result says `outcome_unknown` so the caller's create intent reconciles it rather than risking a
+duplicate.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -33,9 +35,7 @@ from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
-
-PAGE_SIZE = 500
-ENTITIES = frozenset({"contacts", "companies"})
+from sync_pipeline.core.systems import SystemSpec, format_timestamp, packaged_systems
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class WriteOp:
     id: str | None = None
 
     def __post_init__(self) -> None:
-        _check_entity(self.entity)
+        packaged_systems().crmoffice.entity(self.entity)
         if self.kind == "patch" and self.id is None:
             raise ValueError("a patch WriteOp needs the record id")
         if self.kind == "create" and self.id is not None:
@@ -104,7 +104,11 @@ class CrmofficeAuthenticator:
 
 
 class CrmofficeClient(EdgeClient):
-    """Contacts and companies of one CRMOffice tenant."""
+    """The entities `system` declares (contacts, companies) of one CRMOffice tenant.
+
+    `system` defaults to the package's `systems.yaml`; `rate_limit_per_minute` to its declared
+    limit (`"declared"`), None meaning unpaced.
+    """
 
     system = "CRMOffice"
 
@@ -115,21 +119,28 @@ class CrmofficeClient(EdgeClient):
         client_secret: str,
         *,
         transport: httpx.BaseTransport | None = None,
-        rate_limit_per_minute: int | None = 600,
+        rate_limit_per_minute: int | Literal["declared"] | None = "declared",
         max_concurrency: int = 8,
         timeout: Timeouts = DEFAULT_TIMEOUTS,
         retry: RetryPolicy | None = None,
         limiter: SlidingWindowLimiter | None = None,
         credential_hint: str = "check CRMOFFICE_CLIENT_ID and CRMOFFICE_CLIENT_SECRET",
+        system: SystemSpec | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be positive, got {max_concurrency}")
+        self.spec = packaged_systems().crmoffice if system is None else system
+        limit = (
+            self.spec.rate_limit.per_minute
+            if rate_limit_per_minute == "declared"
+            else rate_limit_per_minute
+        )
         self.max_concurrency = max_concurrency
         self._http = HttpEdge(
             base_url,
             system=self.system,
             authenticator=CrmofficeAuthenticator(client_id, client_secret, credential_hint),
-            limiter=limiter or SlidingWindowLimiter(rate_limit_per_minute),
+            limiter=limiter or SlidingWindowLimiter(limit),
             retry=retry or RetryPolicy(),
             timeout=timeout,
             transport=transport,
@@ -143,29 +154,29 @@ class CrmofficeClient(EdgeClient):
     def iter_pages(
         self, entity: str, updated_since: datetime | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Like `list_all`, one page of up to 500 records at a time."""
-        _check_entity(entity)
-        params: dict[str, str | int] = {"pageSize": PAGE_SIZE}
+        """Like `list_all`, one page of up to the entity's `page_size` records at a time."""
+        spec = self.spec.entity(entity)
+        params: dict[str, str | int] = {"pageSize": spec.page_size}
         if updated_since is not None:
-            params["updatedSince"] = utc_millis(updated_since)
-        return self._pages(f"/{entity}", params)
+            params["updatedSince"] = format_timestamp(updated_since, spec.timestamp_format)
+        return self._pages(f"/{entity}", params, spec.page_size)
 
     def get(self, entity: str, record_id: str) -> dict[str, Any]:
         """One record by id."""
-        return self._record("GET", _record_path(entity, record_id))
+        return self._record("GET", self._record_path(entity, record_id))
 
     def create(self, entity: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a record (201) and return it; raises `WriteOutcomeUnknownError` when unsure."""
-        _check_entity(entity)
+        self.spec.entity(entity)
         return self._record("POST", f"/{entity}", json=dict(body), idempotent=False)
 
     def patch(self, entity: str, record_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Change only the fields in `body`; return the record."""
-        return self._record("PATCH", _record_path(entity, record_id), json=dict(body))
+        return self._record("PATCH", self._record_path(entity, record_id), json=dict(body))
 
     def delete(self, entity: str, record_id: str) -> None:
         """Delete a record."""
-        self._http.request("DELETE", _record_path(entity, record_id))
+        self._http.request("DELETE", self._record_path(entity, record_id))
 
     def write_many(
         self,
@@ -236,8 +247,14 @@ class CrmofficeClient(EdgeClient):
             raise self._http.protocol_error(response, "a record that is not a JSON object")
         return body
 
-    def _pages(self, path: str, params: Mapping[str, str | int]) -> Iterator[list[dict[str, Any]]]:
-        paginator = PagePaginator(PAGE_SIZE)
+    def _record_path(self, entity: str, record_id: str) -> str:
+        self.spec.entity(entity)
+        return f"/{entity}/{quote(str(record_id), safe='')}"
+
+    def _pages(
+        self, path: str, params: Mapping[str, str | int], page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        paginator = PagePaginator(page_size)
         while not paginator.finished:
             response = self._http.request("GET", path, params={**params, "page": paginator.page})
             body = self._http.json_body(response)
@@ -257,15 +274,4 @@ def utc_millis(moment: datetime) -> str:
     """`moment` as ISO-8601 UTC with milliseconds and `Z`, rounded down to the millisecond."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"CRMOffice timestamps must be timezone-aware, got {moment!r}")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def _check_entity(entity: str) -> None:
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown CRMOffice entity {entity!r}; expected one of {sorted(ENTITIES)}")
-
-
-def _record_path(entity: str, record_id: str) -> str:
-    _check_entity(entity)
-    return f"/{entity}/{quote(str(record_id), safe='')}"
+    return format_timestamp(moment, "utc_millis_z")

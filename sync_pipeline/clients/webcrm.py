@@ -1,11 +1,13 @@
 """WebCRM REST client (vendor spec: `reference/webcrm-swagger-v1.json`).
 
-Reads page at the maximum `Size` (1000) until a short page; since the API reports no total, a
-read whose last page is full costs one more request that returns `[]` (the API's minimum).
-Incremental reads go through `GET /Queries` with a `<X>UpdatedAt` filter whose literal is
-Europe/Copenhagen local time without an offset, widened (never narrowed) to whole seconds and
-around the ambiguous autumn hour. Writes go through the bulk `PATCH /{entity}` in chunks of 500
-with one `ItemResult` per item.
+The entity facts (id and updated-at property, `/Queries` table, page size, bulk chunk size) and
+the rate limit come from the system description (`systems.yaml`, `core.systems.SystemSpec`).
+Reads page at the entity's maximum `Size` (1000) until a short page; since the API reports no
+total, a read whose last page is full costs one more request that returns `[]` (the API's
+minimum). Incremental reads go through `GET /Queries` on the entity's `query_table` with an
+updated-at filter whose literal is Europe/Copenhagen local time without an offset, widened (never
+narrowed) to whole seconds and around the ambiguous autumn hour. Writes go through the bulk
+`PATCH /{entity}` in chunks of the entity's `write_chunk` (500) with one `ItemResult` per item.
 
 Retrying writes: a chunk of pure updates (every item carries its `<X>Id`) is idempotent and is
 retried on any retriable failure. A chunk holding inserts is retried only when the failure proves
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -33,16 +35,10 @@ from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
+from sync_pipeline.core.systems import EntitySpec, SystemSpec, packaged_systems
 
-PAGE_SIZE = 1000
-PATCH_CHUNK = 500
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-# entity -> (query table, id property)
-ENTITIES: dict[str, tuple[str, str]] = {
-    "Persons": ("Person", "PersonId"),
-    "Users": ("User", "UserId"),
-    "Products": ("Product", "ProductId"),
-}
+DeclaredLimit = Literal["declared"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,11 @@ class WebcrmAuthenticator:
 
 
 class WebcrmClient(EdgeClient):
-    """Persons, Users and Products of one WebCRM account."""
+    """The entities `system` declares (Persons, Users, Products, ...) of one WebCRM account.
+
+    `system` defaults to the package's `systems.yaml`; `rate_limit_per_minute` to its declared
+    limit (`"declared"`), None meaning unpaced.
+    """
 
     system = "WebCRM"
 
@@ -94,44 +94,55 @@ class WebcrmClient(EdgeClient):
         api_token: str,
         *,
         transport: httpx.BaseTransport | None = None,
-        rate_limit_per_minute: int | None = 250,
+        rate_limit_per_minute: int | DeclaredLimit | None = "declared",
         timeout: Timeouts = DEFAULT_TIMEOUTS,
         retry: RetryPolicy | None = None,
         limiter: SlidingWindowLimiter | None = None,
         credential_hint: str = "check WEBCRM_API_TOKEN",
+        system: SystemSpec | None = None,
     ) -> None:
+        self.spec = packaged_systems().webcrm if system is None else system
+        limit = (
+            self.spec.rate_limit.per_minute
+            if rate_limit_per_minute == "declared"
+            else rate_limit_per_minute
+        )
         self._http = HttpEdge(
             base_url,
             system=self.system,
             authenticator=WebcrmAuthenticator(api_token, credential_hint),
-            limiter=limiter or SlidingWindowLimiter(rate_limit_per_minute),
+            limiter=limiter or SlidingWindowLimiter(limit),
             retry=retry or RetryPolicy(),
             timeout=timeout,
             transport=transport,
         )
 
     def list_all(self, entity: str) -> list[dict[str, Any]]:
-        """Every record of `entity` (Persons, Users or Products)."""
+        """Every record of `entity` (a name `systems.yaml` declares, e.g. Persons)."""
         return [record for page in self.iter_pages(entity) for record in page]
 
     def iter_pages(self, entity: str) -> Iterator[list[dict[str, Any]]]:
-        """Every record of `entity`, one page of up to 1000 at a time."""
-        _table_of(entity)
-        return self._pages(f"/{entity}", {})
+        """Every record of `entity`, one page of up to the entity's `page_size` at a time."""
+        return self._pages(f"/{entity}", {}, self.spec.entity(entity).page_size)
 
     def query_updated(
         self, entity: str, since: datetime, until: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """Records of `entity` updated at or after `since` (and before `until`), via /Queries."""
-        table, _ = _table_of(entity)
-        script = f"SELECT * FROM {table} WHERE {table}UpdatedAt >= '{copenhagen_literal(since)}'"
+        """Records of `entity` updated at or after `since` (and before `until`), via /Queries
+        on the entity's `query_table`, filtered on its `updated_at` property."""
+        spec = self.spec.entity(entity)
+        if spec.query_table is None:
+            raise ValueError(f"WebCRM entity {entity!r} declares no query_table")
+        column = spec.updated_at
+        script = f"SELECT * FROM {spec.query_table} WHERE {column} >= '{copenhagen_literal(since)}'"
         if until is not None:
-            script += f" AND {table}UpdatedAt < '{copenhagen_literal(until, round_up=True)}'"
-        return [record for page in self._pages("/Queries", {"script": script}) for record in page]
+            script += f" AND {column} < '{copenhagen_literal(until, round_up=True)}'"
+        pages = self._pages("/Queries", {"script": script}, spec.page_size)
+        return [record for page in pages for record in page]
 
     def get(self, entity: str, record_id: str | int) -> dict[str, Any]:
         """One record by id."""
-        _table_of(entity)
+        self.spec.entity(entity)
         response = self._http.request("GET", f"/{entity}/{_quote_id(record_id)}")
         body = self._http.json_body(response)
         if not isinstance(body, dict):
@@ -140,7 +151,7 @@ class WebcrmClient(EdgeClient):
 
     def create(self, entity: str, record: Mapping[str, Any]) -> str:
         """Insert one record (POST, never retried once it may have landed); return its new id."""
-        _table_of(entity)
+        self.spec.entity(entity)
         response = self._http.request("POST", f"/{entity}", json=dict(record), idempotent=False)
         new_id = _as_id(self._http.json_body(response))
         if new_id is None:
@@ -149,7 +160,7 @@ class WebcrmClient(EdgeClient):
 
     def delete(self, entity: str, record_id: str | int) -> None:
         """Delete one record by id (the API allows it for Products)."""
-        _table_of(entity)
+        self.spec.entity(entity)
         self._http.request("DELETE", f"/{entity}/{_quote_id(record_id)}")
 
     def bulk_upsert(
@@ -161,13 +172,14 @@ class WebcrmClient(EdgeClient):
     ) -> list[ItemResult]:
         """Update (items with `<X>Id`) or insert (without) via bulk PATCH; one result per item.
 
-        `on_chunk(offset, results)` runs after each chunk so the caller can persist progress.
+        Items go in chunks of the entity's `write_chunk`. `on_chunk(offset, results)` runs after
+        each chunk so the caller can persist progress.
         """
-        _, id_key = _table_of(entity)
+        spec: EntitySpec = self.spec.entity(entity)
         results: list[ItemResult] = []
-        for offset in range(0, len(items), PATCH_CHUNK):
-            chunk = items[offset : offset + PATCH_CHUNK]
-            chunk_results = self._upsert_chunk(entity, id_key, chunk)
+        for offset in range(0, len(items), spec.write_chunk):
+            chunk = items[offset : offset + spec.write_chunk]
+            chunk_results = self._upsert_chunk(entity, spec.id, chunk)
             if on_chunk is not None:
                 on_chunk(offset, chunk_results)
             results.extend(chunk_results)
@@ -198,10 +210,12 @@ class WebcrmClient(EdgeClient):
             return ItemResult(True, new_id, None)
         return ItemResult(False, None, self._http.redact(shorten(str(value))) or "rejected")
 
-    def _pages(self, path: str, params: Mapping[str, str]) -> Iterator[list[dict[str, Any]]]:
-        paginator = PagePaginator(PAGE_SIZE)
+    def _pages(
+        self, path: str, params: Mapping[str, str], page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        paginator = PagePaginator(page_size)
         while not paginator.finished:
-            query = {**params, "Page": paginator.page, "Size": PAGE_SIZE}
+            query = {**params, "Page": paginator.page, "Size": page_size}
             response = self._http.request("GET", path, params=query)
             records = self._http.json_body(response)
             if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -230,15 +244,6 @@ def copenhagen_literal(moment: datetime, *, round_up: bool = False) -> str:
         # Wall-clock arithmetic: one hour out of the fold lands on an unambiguous time.
         local += timedelta(hours=1 if round_up else -1)
     return local.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table_of(entity: str) -> tuple[str, str]:
-    try:
-        return ENTITIES[entity]
-    except KeyError:
-        raise ValueError(
-            f"unknown WebCRM entity {entity!r}; expected one of {sorted(ENTITIES)}"
-        ) from None
 
 
 def _as_id(value: object) -> str | None:

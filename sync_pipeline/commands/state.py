@@ -8,26 +8,35 @@ import sys
 from pathlib import Path
 
 from sync_pipeline.clients import CrmClientError
-from sync_pipeline.core import load_field_map
-from sync_pipeline.settings import connection, state_url_from
+from sync_pipeline.core import SIDES, load_field_map
+from sync_pipeline.settings import connection, rate_limits, state_url_from
 from sync_pipeline.store import LinkStore, StoreError
 
 
 def _remote_ids() -> dict[tuple[str, str], set[str]]:
-    """Every record id of every synced entity, by a full read of both CRMs."""
+    """Every record id of every synced entity (those the pairs name), by a full read of both
+    CRMs; ids are read from the property `systems.yaml` declares for each entity."""
     from sync_pipeline.clients import CrmofficeClient, WebcrmClient
 
     field_map = load_field_map()
     env = connection(os.environ)
-    webcrm = WebcrmClient(env["WEBCRM_BASE_URL"], env["WEBCRM_API_TOKEN"])
+    limits = rate_limits(os.environ)
+    webcrm = WebcrmClient(
+        env["WEBCRM_BASE_URL"], env["WEBCRM_API_TOKEN"], rate_limit_per_minute=limits["webcrm"]
+    )
     crmoffice = CrmofficeClient(
-        env["CRMOFFICE_BASE_URL"], env["CRMOFFICE_CLIENT_ID"], env["CRMOFFICE_CLIENT_SECRET"]
+        env["CRMOFFICE_BASE_URL"],
+        env["CRMOFFICE_CLIENT_ID"],
+        env["CRMOFFICE_CLIENT_SECRET"],
+        rate_limit_per_minute=limits["crmoffice"],
     )
     ids: dict[tuple[str, str], set[str]] = {}
-    for name, spec in field_map.entities["webcrm"].items():
-        ids[("webcrm", name)] = {str(r.get(spec.id)) for r in webcrm.list_all(name)}
-    for name, spec in field_map.entities["crmoffice"].items():
-        ids[("crmoffice", name)] = {str(r.get(spec.id)) for r in crmoffice.list_all(name)}
+    with webcrm, crmoffice:
+        for side in SIDES:
+            for name in sorted({pair.entity(side) for pair in field_map.pairs.values()}):
+                spec = field_map.systems[side].entity(name)
+                client = webcrm if side == "webcrm" else crmoffice
+                ids[(side, name)] = {str(r.get(spec.id)) for r in client.list_all(name)}
     return ids
 
 

@@ -10,7 +10,6 @@ from sync_pipeline.core.breaker import mass_change_verdict, updated_link_count
 from sync_pipeline.core.coerce import ABSENT
 from sync_pipeline.core.docs import render_dataflow_rst
 from sync_pipeline.core.fieldmap import (
-    EntitySpec,
     FieldMap,
     FieldMapError,
     FieldSpec,
@@ -29,6 +28,16 @@ from sync_pipeline.core.normalize import match_key, normalize_values
 from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
 from sync_pipeline.core.plan import plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
+from sync_pipeline.core.systems import (
+    EntitySpec,
+    RateLimit,
+    Systems,
+    SystemsError,
+    SystemSpec,
+    TimestampFormat,
+    load_systems,
+    parse_systems,
+)
 from sync_pipeline.core.types import (
     DIRECTIONS,
     SIDES,
@@ -53,17 +62,24 @@ __all__ = [
     "FieldSpec",
     "PairPlan",
     "PairSpec",
+    "RateLimit",
     "Side",
     "SideFrame",
+    "SystemSpec",
+    "Systems",
+    "SystemsError",
+    "TimestampFormat",
     "Verdict",
     "bad_share",
     "empty_side_frame",
     "load_field_map",
+    "load_systems",
     "mapped_frame_model",
     "mass_change_verdict",
     "match_key",
     "normalize_values",
     "parse_field_map",
+    "parse_systems",
     "plan_pair_sync",
     "prepare_side",
     "quarantine_verdict",

@@ -1,5 +1,8 @@
 """The field map: which entities pair up and which fields flow, declared in `fieldmap.yaml`.
 
+The entities themselves (id and updated-at properties, known properties, paging) are declared
+once in `systems.yaml` (`core.systems`); the field map names them and carries the loaded
+`Systems`, so `FieldMap.entities[side][name]` is the system description's `EntitySpec`.
 `parse_field_map` validates the whole document once; every error is a single `FieldMapError`
 line naming the file and the key path, e.g.
 `fieldmap.yaml: pairs.persons_contacts.fields[1].webcrm: 'PersonLastNam' is not a WebCRM
@@ -9,38 +12,28 @@ Persons property`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
-
-from sync_pipeline.core.known_fields import CRMOFFICE_PROPERTIES, WEBCRM_PROPERTIES
+from sync_pipeline.core.systems import (
+    SYSTEMS_FILE,
+    EntitySpec,
+    Systems,
+    load_systems,
+    packaged_systems,
+    read_yaml,
+)
 from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side
 
 FieldType = Literal["string", "phone"]
 FIELD_TYPES: tuple[FieldType, ...] = ("string", "phone")
-_KNOWN: dict[Side, dict[str, frozenset[str]]] = {
-    "webcrm": WEBCRM_PROPERTIES,
-    "crmoffice": CRMOFFICE_PROPERTIES,
-}
 _SYSTEM_NAME: dict[Side, str] = {"webcrm": "WebCRM", "crmoffice": "CRMOffice"}
 
 
 class FieldMapError(ValueError):
     """The field map is invalid; the message is one line naming the file and key path."""
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    """One system entity: its name and the properties holding the id and the update time."""
-
-    side: Side
-    name: str
-    id: str
-    updated_at: str
-    query_table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,11 +77,12 @@ class PairSpec:
 
 @dataclass(frozen=True)
 class FieldMap:
-    """The validated field map: entities per side and the pairs in file order."""
+    """The validated field map: the pairs in file order, over the entities of `systems`."""
 
     version: int
     entities: Mapping[Side, Mapping[str, EntitySpec]]
     pairs: Mapping[str, PairSpec]
+    systems: Systems = field(default_factory=packaged_systems, compare=False, repr=False)
 
     def entity_spec(self, pair: PairSpec, side: Side) -> EntitySpec:
         """The entity spec of `pair` on `side`."""
@@ -136,32 +130,9 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _parse_entities(ctx: _Ctx, value: object) -> dict[Side, dict[str, EntitySpec]]:
-    sides = ctx.mapping(value, "entities", set(SIDES), set(SIDES))
-    result: dict[Side, dict[str, EntitySpec]] = {}
-    for side in SIDES:
-        entities = ctx.mapping(sides[side], f"entities.{side}", set(_KNOWN[side]), set())
-        result[side] = {}
-        for name, raw in entities.items():
-            path = f"entities.{side}.{name}"
-            allowed = (
-                {"id", "updated_at", "query_table"} if side == "webcrm" else {"id", "updated_at"}
-            )
-            spec = ctx.mapping(raw, path, allowed, {"id", "updated_at"})
-            props = {key: ctx.string(spec[key], f"{path}.{key}") for key in ("id", "updated_at")}
-            for key, prop in props.items():
-                _check_property(ctx, side, name, prop, f"{path}.{key}")
-            table = spec.get("query_table")
-            query_table = None if table is None else ctx.string(table, f"{path}.query_table")
-            result[side][name] = EntitySpec(
-                side, name, props["id"], props["updated_at"], query_table
-            )
-    return result
-
-
-def _check_property(ctx: _Ctx, side: Side, entity: str, prop: str, path: str) -> None:
-    if prop not in _KNOWN[side][entity]:
-        raise ctx.fail(path, f"{prop!r} is not a {_SYSTEM_NAME[side]} {entity} property")
+def _check_property(ctx: _Ctx, side: Side, entity: EntitySpec, prop: str, path: str) -> None:
+    if prop not in entity.properties:
+        raise ctx.fail(path, f"{prop!r} is not a {_SYSTEM_NAME[side]} {entity.name} property")
 
 
 def _parse_fields(
@@ -183,7 +154,7 @@ def _parse_fields(
             key_path = f"{item_path}.{side}"
             prop = ctx.string(spec[side], key_path)
             entity = entities[side]
-            _check_property(ctx, side, entity.name, prop, key_path)
+            _check_property(ctx, side, entity, prop, key_path)
             if prop in (entity.id, entity.updated_at):
                 raise ctx.fail(key_path, f"{prop!r} is the {entity.name} id/updated-at property")
             if (side, prop) in seen:
@@ -202,7 +173,7 @@ def _parse_fields(
 
 
 def _parse_pair(
-    ctx: _Ctx, name: str, value: object, entities: dict[Side, dict[str, EntitySpec]]
+    ctx: _Ctx, name: str, value: object, entities: Mapping[Side, Mapping[str, EntitySpec]]
 ) -> PairSpec:
     path = f"pairs.{name}"
     if not name.isidentifier():
@@ -247,25 +218,33 @@ def _parse_pair(
     )
 
 
-def parse_field_map(data: object, source: str = "fieldmap.yaml") -> FieldMap:
-    """Validate a loaded field-map document; raise `FieldMapError` (one line) on the first error."""
+def parse_field_map(
+    data: object, source: str = "fieldmap.yaml", systems: Systems | None = None
+) -> FieldMap:
+    """Validate a loaded field-map document against `systems` (default: the package's
+    `systems.yaml`); raise `FieldMapError` (one line) on the first error."""
+    systems = packaged_systems() if systems is None else systems
     ctx = _Ctx(source)
-    doc = ctx.mapping(data, "", {"version", "entities", "pairs"}, {"version", "entities", "pairs"})
+    doc = ctx.mapping(data, "", {"version", "pairs"}, {"version", "pairs"})
     if doc["version"] != 1 or isinstance(doc["version"], bool):
         raise ctx.fail("version", f"unsupported version {doc['version']!r} (supported: 1)")
-    entities = _parse_entities(ctx, doc["entities"])
+    entities = systems.entities()
     raw_pairs = {} if doc["pairs"] is None else doc["pairs"]
     if not isinstance(raw_pairs, dict):
         raise ctx.fail("pairs", f"expected a mapping, got {type(raw_pairs).__name__}")
     pairs = {
         str(name): _parse_pair(ctx, str(name), value, entities) for name, value in raw_pairs.items()
     }
-    frozen_entities = {side: dict(specs) for side, specs in entities.items()}
-    return FieldMap(version=1, entities=frozen_entities, pairs=pairs)
+    return FieldMap(version=1, entities=entities, pairs=pairs, systems=systems)
 
 
-def load_field_map(path: Path | None = None) -> FieldMap:
-    """Load and validate the field map from `path`, or the package's `fieldmap.yaml` if None."""
+def load_field_map(path: Path | None = None, systems: Systems | None = None) -> FieldMap:
+    """Load and validate the field map from `path`, or the package's `fieldmap.yaml` if None.
+
+    The entities come from `systems` when given, else from a `systems.yaml` beside `path` when
+    there is one, else from the package's `systems.yaml`. Errors in either file raise
+    `FieldMapError` (one line naming the file and key path).
+    """
     if path is None:
         text = (
             resources.files("sync_pipeline").joinpath("fieldmap.yaml").read_text(encoding="utf-8")
@@ -277,11 +256,15 @@ def load_field_map(path: Path | None = None) -> FieldMap:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise FieldMapError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        beside = path.with_name(SYSTEMS_FILE)
+        if systems is None and beside.is_file():
+            systems = _systems_or_fail(beside)
+    data = read_yaml(text, source, FieldMapError)
+    return parse_field_map(data, source, systems)
+
+
+def _systems_or_fail(path: Path) -> Systems:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise FieldMapError(" ".join(f"{source}: invalid YAML{where}: {problem}".split())) from None
-    return parse_field_map(data, source)
+        return load_systems(path)
+    except ValueError as exc:
+        raise FieldMapError(str(exc)) from None

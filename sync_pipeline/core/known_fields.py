@@ -1,242 +1,39 @@
-"""Known properties per system entity: the field map is validated against these.
+"""Known properties per system entity: systems.yaml and the field map are checked against these.
 
-WebCRM: every property of the vendor spec's DTOs (`reference/webcrm-swagger-v1.json`).
-CRMOffice: ASSUMED (no public spec) -- mirrors DESIGN.md section 5; correct it here and in
-`sandbox/crmoffice_assumptions.py` together when the real API is known.
+WebCRM: the DTOs of the vendor spec, vendored verbatim in `sync_pipeline/webcrm_spec.json` (a subset
+of `reference/webcrm-swagger-v1.json`; a test compares the two). An entity's DTO is named in
+`systems.yaml`. CRMOffice: ASSUMED (no public spec) -- mirrors DESIGN.md section 5; correct it
+here and in `sandbox/crmoffice_assumptions.py` together when the real API is known.
 """
 
 from __future__ import annotations
 
-WEBCRM_PROPERTIES: dict[str, frozenset[str]] = {
-    "Persons": frozenset(
-        {
-            "PersonBirthday",
-            "PersonBlockMassEmail",
-            "PersonBlockMassEmail2",
-            "PersonCampaignPassword",
-            "PersonCampaignWrongPasswordCount",
-            "PersonCheckMark1",
-            "PersonCheckMark2",
-            "PersonCheckMark3",
-            "PersonCheckMark4",
-            "PersonCheckMark5",
-            "PersonCheckMark6",
-            "PersonCheckMark7",
-            "PersonCheckMark8",
-            "PersonCheckMark9",
-            "PersonCheckMark10",
-            "PersonComment",
-            "PersonCreatedAt",
-            "PersonCreatedBy",
-            "PersonDirectPhone",
-            "PersonEmail",
-            "PersonEmail2",
-            "PersonEmailBounces",
-            "PersonEmail2Bounces",
-            "PersonFirstName",
-            "PersonId",
-            "PersonImageFileExtension",
-            "PersonLastLoginDateTime",
-            "PersonLastName",
-            "PersonLoginLog",
-            "PersonMarketDateId",
-            "PersonMemberGroupId",
-            "PersonMemberLanguageId",
-            "PersonMemberNumber",
-            "PersonMemberPassword",
-            "PersonMemberStartDate",
-            "PersonMemberStatusId",
-            "PersonMemberWrongPasswordCount",
-            "PersonMiddleName",
-            "PersonMobilePhone",
-            "PersonName",
-            "PersonHistory",
-            "PersonOrganisationId",
-            "PersonPassword",
-            "PersonSalutation",
-            "PersonSkype",
-            "PersonSortOrder",
-            "PersonStatus",
-            "PersonSupportLanguageId",
-            "PersonTelephoneSearch",
-            "PersonTitle",
-            "PersonUpdatedAt",
-            "PersonUpdatedBy",
-            "PersonPlus1",
-            "PersonPlus2",
-            "PersonPlus3",
-            "PersonPlus4",
-            "PersonPlus5",
-            "PersonPlus6",
-            "PersonPlus7",
-            "PersonPlus8",
-            "PersonPlus9",
-            "PersonPlus10",
-            "PersonPlus11",
-            "PersonPlus12",
-            "PersonPlus13",
-            "PersonPlus14",
-            "PersonPlus15",
-            "PersonPlus16",
-            "PersonPlus17",
-            "PersonPlus18",
-            "PersonPlus19",
-            "PersonPlus20",
-            "PersonCustom1",
-            "PersonCustom2",
-            "PersonCustom3",
-            "PersonCustom4",
-            "PersonCustom5",
-            "PersonCustom6",
-            "PersonCustom7",
-            "PersonCustom8",
-            "PersonCustom9",
-            "PersonCustom10",
-            "PersonCustom11",
-            "PersonCustom12",
-            "PersonCustom13",
-            "PersonCustom14",
-            "PersonCustom15",
-            "PersonMemo",
-        }
-    ),
-    "Users": frozenset(
-        {
-            "UserAccessId",
-            "UserAccessLevel",
-            "UserAddressFormat",
-            "UserAdvancedGroups",
-            "UserAuthenticationCode",
-            "UserBccEmail",
-            "UserBccMode",
-            "UserBccTag",
-            "UserBudgetNote",
-            "UserCalendarColorScheme",
-            "UserCreatedAt",
-            "UserCreatedBy",
-            "UserCurrencyName",
-            "UserDateFormat",
-            "UserDecimalPoint",
-            "UserDefaultSupportCaseChannel",
-            "UserDefaultMemberGroupId",
-            "UserDefaultOpportunity2ndResponsible",
-            "UserDefaultOrganisation2ndResponsible",
-            "UserEmail",
-            "UserGmtDifference",
-            "UserGroupId",
-            "UserId",
-            "UserInitials",
-            "UserIntegrationId",
-            "UserIpRestrict",
-            "UserIsRestApiEnabled",
-            "UserIsSpellCheckerEnabled",
-            "UserIsSupportCaseAvailableStatusEnabled",
-            "UserLanguageId",
-            "UserLastLoginDateTime",
-            "UserLastTryDateTime",
-            "UserLoginCount",
-            "UserLoginLog",
-            "UserLoginName",
-            "UserMobilePhone",
-            "UserName",
-            "UserPassword",
-            "UserPasswordInUrl",
-            "UserPasswordUpdatedAt",
-            "UserPhoneParameters",
-            "UserSmsLogin",
-            "UserSoftCall",
-            "UserSupportCaseExpirationDateTime",
-            "UserSupportCaseLatest",
-            "UserSupportCaseNotificationType",
-            "UserSupportCaseStatus",
-            "UserSynchronizationMode",
-            "UserTelephone",
-            "UserTerritories",
-            "UserTicket",
-            "UserTicketExpirationDateTime",
-            "UserTimeFormat",
-            "UserTitle",
-            "UserUpdatedAt",
-            "UserUpdatedBy",
-            "UserWrongPasswordCount",
-            "UserCustom1",
-            "UserCustom2",
-            "UserCustom3",
-            "UserCustom4",
-            "UserCustom5",
-            "UserCustom6",
-            "UserCustom7",
-            "UserCustom8",
-            "UserCustom9",
-            "UserCustom10",
-            "UserCustom11",
-            "UserCustom12",
-            "UserCustom13",
-            "UserCustom14",
-            "UserCustom15",
-            "UserMemo",
-        }
-    ),
-    "Products": frozenset(
-        {
-            "ProductCombined",
-            "ProductComment",
-            "ProductCostPrice",
-            "ProductCreatedAt",
-            "ProductCreatedBy",
-            "ProductDiscount",
-            "ProductId",
-            "ProductListPrice",
-            "ProductHistory",
-            "ProductOrganisationId",
-            "ProductPersonId",
-            "ProductPrice",
-            "ProductProductYear",
-            "ProductQuantity",
-            "ProductSortOrder",
-            "ProductStockStatus",
-            "ProductUpdatedAt",
-            "ProductUpdatedBy",
-            "ProductVatCode",
-            "ProductPlus1",
-            "ProductPlus2",
-            "ProductPlus3",
-            "ProductPlus4",
-            "ProductPlus5",
-            "ProductPlus6",
-            "ProductPlus7",
-            "ProductPlus8",
-            "ProductPlus9",
-            "ProductPlus10",
-            "ProductPlus11",
-            "ProductPlus12",
-            "ProductPlus13",
-            "ProductPlus14",
-            "ProductPlus15",
-            "ProductPlus16",
-            "ProductPlus17",
-            "ProductPlus18",
-            "ProductPlus19",
-            "ProductPlus20",
-            "ProductCustom1",
-            "ProductCustom2",
-            "ProductCustom3",
-            "ProductCustom4",
-            "ProductCustom5",
-            "ProductCustom6",
-            "ProductCustom7",
-            "ProductCustom8",
-            "ProductCustom9",
-            "ProductCustom10",
-            "ProductCustom11",
-            "ProductCustom12",
-            "ProductCustom13",
-            "ProductCustom14",
-            "ProductCustom15",
-            "ProductMemo",
-        }
-    ),
-}
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+WEBCRM_SPEC_FILE = "webcrm_spec.json"
+PropertySchema = Mapping[str, Any]  # one Swagger 2.0 property schema: type, format, enum, ...
+
+
+@cache
+def webcrm_spec() -> Mapping[str, Any]:
+    """The vendored Swagger 2.0 subset (`paths`, `definitions`) as loaded JSON."""
+    text = resources.files("sync_pipeline").joinpath(WEBCRM_SPEC_FILE).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def webcrm_dto(name: str) -> Mapping[str, PropertySchema] | None:
+    """The properties of the vendored DTO `name` (e.g. `PersonDto`) in spec order, or None."""
+    definition = webcrm_spec()["definitions"].get(name)
+    if not isinstance(definition, dict):
+        return None
+    properties: dict[str, PropertySchema] = definition.get("properties", {})
+    return properties
+
 
 # ASSUMED: CRMOffice field names (DESIGN.md section 5).
 CRMOFFICE_PROPERTIES: dict[str, frozenset[str]] = {

@@ -23,9 +23,10 @@ from sync_pipeline.core.coerce import (
     coerce_ids,
     coerce_timestamps,
 )
-from sync_pipeline.core.fieldmap import EntitySpec, PairSpec
+from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.normalize import from_arrow, to_arrow
 from sync_pipeline.core.schemas import CHECK_REASONS, TIMESTAMP_DTYPE, mapped_frame_model
+from sync_pipeline.core.systems import EntitySpec
 from sync_pipeline.core.types import Side, Verdict
 
 PAYLOAD_MAX_CHARS = 2000

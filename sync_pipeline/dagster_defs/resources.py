@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from sync_pipeline.clients import CrmofficeClient, Timeouts, WebcrmClient
+from sync_pipeline.core.systems import packaged_systems
 from sync_pipeline.store import LinkStore
 
 # `type: ignore[type-arg]` below: Dagster's ConfigurableResource is generic over the value a
@@ -24,7 +25,7 @@ class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see 
 
     base_url: str
     api_token: str
-    rate_limit_per_minute: int = 250
+    rate_limit_per_minute: int = packaged_systems().webcrm.rate_limit.per_minute
     timeout_seconds: float = 30.0
 
     _client: WebcrmClient | None = PrivateAttr(default=None)
@@ -56,7 +57,7 @@ class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # s
     base_url: str
     client_id: str
     client_secret: str
-    rate_limit_per_minute: int = 600
+    rate_limit_per_minute: int = packaged_systems().crmoffice.rate_limit.per_minute
     max_concurrency: int = 8
     timeout_seconds: float = 30.0
 

@@ -16,6 +16,7 @@ from sync_pipeline.sandbox.server import (
     running_sandbox,
 )
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_AUTH_CODE
+from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
 
 DEFAULT_SEED = 200
 
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--empty", action="store_true", help="start both systems empty")
     parser.add_argument("--data-dir", metavar="DIR", help="keep the state in DIR across restarts")
-    parser.add_argument("--webcrm-rate-limit", type=_positive_int, default=250, metavar="PER_MIN")
+    parser.add_argument(
+        "--webcrm-rate-limit", type=_positive_int, default=WEBCRM_RATE_LIMIT, metavar="PER_MIN"
+    )
     parser.add_argument(
         "--crmoffice-rate-limit", type=_positive_int, default=DEFAULT_RATE_LIMIT, metavar="PER_MIN"
     )

@@ -113,7 +113,7 @@ class CrmofficeApi:
 
     async def list_records(self, request: Request, entity: str) -> Response:
         """`GET /{entity}?page=&pageSize=&updatedSince=` → the items envelope."""
-        page, size, since = list_params(request)
+        page, size, since = list_params(request, entity)
         items, total = self.state.page(entity, page, size, since)
         return JSONResponse({"items": items, "page": page, "pageSize": size, "totalItems": total})
 

@@ -3,11 +3,15 @@
 CRMOffice publishes no spec. Everything below is our documented assumption (DESIGN.md section 5),
 modelled on its known `{"items": [...]}` list envelope and field names. When the real API is
 known, correct it here (and field names in `core/known_fields.py`, which this module re-exports).
+The entities, their largest page and the rate limit are the ones `systems.yaml` declares.
 """
 
 from __future__ import annotations
 
 from sync_pipeline.core.known_fields import CRMOFFICE_PROPERTIES
+from sync_pipeline.core.systems import packaged_systems
+
+_DECLARED = packaged_systems().crmoffice
 
 __all__ = [
     "ADDRESS_FIELDS",
@@ -30,8 +34,8 @@ __all__ = [
     "TOKEN_PATH",
 ]
 
-# ASSUMED: the entities, as URL path segments.
-ENTITIES = ("contacts", "companies")
+# ASSUMED (systems.yaml): the entities, as URL path segments.
+ENTITIES = tuple(_DECLARED.entities)
 
 # ASSUMED: ids are strings, a prefix plus a decimal number counting up from 1 per entity.
 ID_PREFIX = {"contacts": "c-", "companies": "co-"}
@@ -61,9 +65,10 @@ FIELD_ORDER = {
     for entity in ENTITIES
 }
 
-# ASSUMED: paging. `page` from 1, `pageSize` 1..500 (default 50), items in id order;
-# `updatedSince` is an ISO 8601 date-time with an offset, inclusive (updatedAt >= updatedSince).
-MAX_PAGE_SIZE = 500
+# ASSUMED: paging. `page` from 1, `pageSize` 1..page_size of systems.yaml (500; default 50),
+# items in id order; `updatedSince` is an ISO 8601 date-time with an offset, inclusive
+# (updatedAt >= updatedSince).
+MAX_PAGE_SIZE = {name: entity.page_size for name, entity in _DECLARED.entities.items()}
 DEFAULT_PAGE_SIZE = 50
 
 # ASSUMED: OAuth2 client credentials (form-encoded, client id/secret in the body or HTTP Basic).
@@ -71,8 +76,9 @@ TOKEN_PATH = "/connect/token"
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
 
-# ASSUMED: 600 requests per minute per API client (sliding window); 429 with Retry-After.
-DEFAULT_RATE_LIMIT = 600
+# ASSUMED (systems.yaml: 600): requests per minute per API client (sliding window); 429 with
+# Retry-After.
+DEFAULT_RATE_LIMIT = _DECLARED.rate_limit.per_minute
 
 # ASSUMED: RFC 9457 problem documents; the `type` URIs are ours.
 PROBLEM_TYPE_BASE = "https://crmoffice.invalid/problems/"

@@ -78,10 +78,11 @@ async def json_body(request: Request) -> Any:
         raise Problem(400, f"The body is not valid JSON: {exc}.", "malformed-body") from None
 
 
-def list_params(request: Request) -> tuple[int, int, float | None]:
-    """`page` (>= 1), `pageSize` (1..500) and `updatedSince` (epoch seconds) or 400."""
+def list_params(request: Request, entity: str) -> tuple[int, int, float | None]:
+    """`page` (>= 1), `pageSize` (1..the entity's `page_size`, 500) and `updatedSince` (epoch
+    seconds) or 400."""
     page = _int_param(request, "page", 1, 1, 10**9)
-    size = _int_param(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    size = _int_param(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE[entity])
     raw = request.query_params.get("updatedSince")
     if raw is None:
         return page, size, None

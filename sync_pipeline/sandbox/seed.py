@@ -1,11 +1,13 @@
 """Deterministic Nordic sample data for both CRMs (`sync-pipeline sandbox --seed N`).
 
-About N persons, N/20 users, N/4 products in WebCRM and N contacts, N/10 companies in CRMOffice.
+About N persons, N/20 users, N/4 products, N/20 organisations in WebCRM and N contacts, N/10
+companies in CRMOffice.
 About 20% of the contacts describe the same people as persons (same names and mobile, sometimes
 with different whitespace) so initial matching has work; three persons have two equal contacts
 each (ambiguous matches); a few contacts share a user's mobile; a few records are messy (trailing
 spaces, "" vs missing, very long values -- one over 255 characters, in WebCRM only, since
-CRMOffice rejects those). The same N always gives the same records and timestamps.
+CRMOffice rejects those). The same N always gives the same records and timestamps; the
+organisations draw from their own random stream, so adding them left every other record as it was.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def seed_sandbox(webcrm: WebcrmState, crmoffice: CrmofficeState, n: int) -> None
     ]
     for contact in _contacts(rng, n, persons, users, company_ids):
         crmoffice.add("contacts", contact, at=_moment(rng))
+    organisations = random.Random(f"sync-pipeline-sandbox-{n}-organisations")
+    for _ in range(_share(n, 20)):
+        record = _organisation(organisations)
+        webcrm.create("Organisations", record, "Seed", at=_moment(organisations))
 
 
 def _share(n: int, divisor: int) -> int:
@@ -122,6 +128,26 @@ def _product(rng: random.Random) -> Person:
         "ProductQuantity": float(rng.randrange(1, 20)),
         "ProductVatCode": "25%",
         "ProductStockStatus": rng.choice(("På lager", "Bestilt", "Udsolgt")),
+    }
+
+
+def _organisation(rng: random.Random) -> dict[str, Any]:
+    """A Danish or Norwegian company as WebCRM holds it (OrganisationDto)."""
+    post_code, city, country = rng.choice(names.PLACES)
+    word, kind = rng.choice(names.COMPANY_WORDS), rng.choice(names.COMPANY_KINDS)
+    form = "A/S" if country == "DK" else "AS"
+    phone = _phone(rng, country.lower())
+    return {
+        "OrganisationName": f"{word}{kind.lower()} {form}",
+        "OrganisationAddress": f"{rng.choice(names.STREETS)} {rng.randrange(1, 120)}",
+        "OrganisationPostCode": post_code,
+        "OrganisationCity": city,
+        "OrganisationCountry": {"DK": "Danmark", "NO": "Norge"}[country],
+        "OrganisationTelephone": phone,
+        "OrganisationWww": f"www.{word.lower()}{kind.lower()}.{country.lower()}".translate(
+            names.ASCII
+        ),
+        "OrganisationVatNumber": f"{country}{rng.randrange(10_000_000, 99_999_999)}",
     }
 
 

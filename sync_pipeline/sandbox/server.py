@@ -23,6 +23,7 @@ from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
 from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.stats import RequestStats
+from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 
@@ -39,7 +40,7 @@ class SandboxSettings:
     seed: int | None = 200
     empty: bool = False
     data_dir: Path | str | None = None
-    webcrm_rate_limit: int = 250
+    webcrm_rate_limit: int = WEBCRM_RATE_LIMIT
     crmoffice_rate_limit: int = DEFAULT_RATE_LIMIT
     fault_rate: float = 0.0
     fault_seed: int = 0

@@ -1,7 +1,10 @@
 """The emulated WebCRM REST API (Starlette), after the vendor's Swagger 2.0 spec.
 
-Emulated operations: `POST /Auth/ApiLogin`; `GET/POST/PATCH /Persons|/Users|/Products`;
-`GET/PUT /{Entity}/{id}`; `DELETE /Products/{id}`; `GET /Queries` (see `webcrm_queries`).
+Emulated operations: `POST /Auth/ApiLogin`; for every entity `systems.yaml` declares
+(Persons, Users, Products, Organisations) the operations the vendored spec lists for it:
+`GET/POST/PATCH /{Entity}`, `GET/PUT /{Entity}/{id}` (and `DELETE /Products/{id}`); `GET /Queries`
+(see `webcrm_queries`). Page sizes and the bulk PATCH limit are the entity's `page_size` and
+`write_chunk`; the default rate limit is the declared one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sync_pipeline.core.systems import EntitySpec, packaged_systems
 from sync_pipeline.sandbox.access import SlidingWindowLimiter, TokenBook
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
@@ -36,7 +40,7 @@ from sync_pipeline.sandbox.webcrm_queries import parse_script
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 
 DEFAULT_AUTH_CODE = "sandbox-webcrm-token"
-MAX_PATCH_ITEMS = 500
+DEFAULT_RATE_LIMIT = packaged_systems().webcrm.rate_limit.per_minute
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 
@@ -99,7 +103,7 @@ class WebcrmApi:
 
     async def list_records(self, request: Request, entity: str) -> Response:
         """`GET /{Entity}?Page=&Size=` → bare array, `[]` past the end."""
-        page, size = paging(request)
+        page, size = paging(request, _declared(entity).page_size)
         return JSONResponse(self.state.page(entity, page, size))
 
     async def get_record(self, request: Request, entity: str) -> Response:
@@ -132,16 +136,15 @@ class WebcrmApi:
         return Response(status_code=200)
 
     async def upsert_records(self, request: Request, entity: str) -> Response:
-        """`PATCH /{Entity}`: bulk upsert (≤ 500); one result string per item (id or error)."""
+        """`PATCH /{Entity}`: bulk upsert (≤ write_chunk, 500); one result string per item."""
         items = await json_body(request)
         if not isinstance(items, list):
             raise BadRequest(
                 f"The request body must be a JSON array of {ENTITIES[entity].prefix}Dto."
             )
-        if len(items) > MAX_PATCH_ITEMS:
-            raise BadRequest(
-                f"At most {MAX_PATCH_ITEMS} items can be submitted at once (got {len(items)})."
-            )
+        most = _declared(entity).write_chunk
+        if len(items) > most:
+            raise BadRequest(f"At most {most} items can be submitted at once (got {len(items)}).")
         batch = [
             (item.get(ENTITIES[entity].id_field), _coerce(entity, item))
             for item in _objects(items, entity)
@@ -158,7 +161,7 @@ class WebcrmApi:
         return str(record_id)
 
     async def delete_record(self, request: Request, entity: str) -> Response:
-        """`DELETE /Products/{id}`."""
+        """`DELETE /{Entity}/{id}` (where the vendor spec has it: Products)."""
         record_id = path_id(request)
         if not self.state.remove(entity, record_id):
             return _not_found(entity, record_id)
@@ -167,7 +170,6 @@ class WebcrmApi:
 
     async def query(self, request: Request, entity: str) -> Response:
         """`GET /Queries?script=...&Page=&Size=` → the matching rows."""
-        page, size = paging(request)
         flag = request.query_params.get("formatCustomFields")
         if flag is not None and flag.lower() not in ("true", "false"):
             raise BadRequest(f"The value '{flag}' is not valid for formatCustomFields.")
@@ -178,6 +180,7 @@ class WebcrmApi:
             query = parse_script(script)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
+        page, size = paging(request, _declared(query.entity).page_size)
         rows = self.state.updated_between(query.entity, query.since, query.until, page, size)
         return JSONResponse(rows)
 
@@ -192,6 +195,10 @@ def _token_body(token: str, expires_in: int, err: str, description: str) -> dict
         "ExpiresIn": expires_in,
         "TokenType": "Bearer" if token else "",
     }
+
+
+def _declared(entity: str) -> EntitySpec:
+    return packaged_systems().webcrm.entity(entity)
 
 
 def _coerce(entity: str, body: Any) -> dict[str, Any]:
@@ -220,26 +227,14 @@ def webcrm_routes(api: WebcrmApi) -> list[BaseRoute]:
         Route("/Auth/ApiLogin", api.login, methods=["POST"]),
         Route("/Queries", api.guarded(api.query), methods=["GET"]),
     ]
-    for entity in ENTITIES:
-        collection = partial(
-            _dispatch,
-            api,
-            entity,
-            {"GET": api.list_records, "POST": api.create_record, "PATCH": api.upsert_records},
-        )
-        single = {"GET": api.get_record, "PUT": api.replace_record}
-        if entity == "Products":
-            single["DELETE"] = api.delete_record
-        routes.append(
-            Route(f"/{entity}", api.guarded(collection), methods=["GET", "POST", "PATCH"])
-        )
-        routes.append(
-            Route(
-                f"/{entity}/{{id}}",
-                api.guarded(partial(_dispatch, api, entity, single)),
-                methods=list(single),
-            )
-        )
+    for entity, spec in ENTITIES.items():
+        verbs = {"GET": api.list_records, "POST": api.create_record, "PATCH": api.upsert_records}
+        collection = {m: verbs[m] for m in spec.collection_methods if m in verbs}
+        verbs = {"GET": api.get_record, "PUT": api.replace_record, "DELETE": api.delete_record}
+        single = {m: verbs[m] for m in spec.record_methods if m in verbs}
+        for path, handlers in ((f"/{entity}", collection), (f"/{entity}/{{id}}", single)):
+            endpoint = api.guarded(partial(_dispatch, api, entity, handlers))
+            routes.append(Route(path, endpoint, methods=list(handlers)))
     return routes
 
 
@@ -254,7 +249,7 @@ def create_webcrm_app(
     *,
     stats: RequestStats | None = None,
     auth_code: str = DEFAULT_AUTH_CODE,
-    rate_limit: int = 250,
+    rate_limit: int = DEFAULT_RATE_LIMIT,
     token_ttl: float = 3600.0,
     faults: FaultSettings | None = None,
 ) -> Starlette:

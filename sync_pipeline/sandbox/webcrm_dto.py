@@ -1,19 +1,23 @@
 """The WebCRM DTOs the sandbox emulates: property types from the vendor spec, coercion, rendering.
 
-Property names come from `core.known_fields` (taken from the vendor spec); this module adds the
-types of the non-string properties (`reference/webcrm-swagger-v1.json`, PersonDto/UserDto/
-ProductDto). A test checks both against the spec. Values are stored sparse (defaults left out)
-and rendered full, as the vendor's .NET serializer does: "" for unset strings, 0/false for
-numbers and booleans, the first member for enums, .NET's minimum date for unset date-times.
+Generic over the entities `systems.yaml` declares: each names its DTO, whose properties and
+types come from the vendored vendor spec (`sync_pipeline/webcrm_spec.json`, a verbatim subset of
+`reference/webcrm-swagger-v1.json`), as do the operations the entity answers (its `paths`).
+Adding an entity is data: its row in `systems.yaml` and its paths and DTO in the spec file.
+Values are stored sparse (defaults left out) and rendered full, as the vendor's .NET serializer
+does: "" for unset strings, 0/false for numbers and booleans, the first member for enums, .NET's
+minimum date for unset date-times.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sync_pipeline.core.known_fields import WEBCRM_PROPERTIES
+from sync_pipeline.core.known_fields import PropertySchema, webcrm_dto, webcrm_spec
+from sync_pipeline.core.systems import SystemSpec, packaged_systems
 from sync_pipeline.sandbox.timestamps import (
     WEBCRM_UNSET_DATETIME,
     parse_webcrm_instant,
@@ -23,21 +27,22 @@ from sync_pipeline.sandbox.timestamps import (
 Kind = Literal["string", "int", "number", "bool", "datetime", "enum"]
 
 _INT32 = (-(2**31), 2**31 - 1)
+_KIND_OF_TYPE: dict[str, Kind] = {"integer": "int", "number": "number", "boolean": "bool"}
 
 
 @dataclass(frozen=True)
 class EntitySpec:
-    """One WebCRM entity: its collection name, property prefix and property types."""
+    """One emulated WebCRM entity: collection name, property prefix, ids, types, operations."""
 
     name: str
     prefix: str
     kinds: dict[str, Kind]
     enums: dict[str, tuple[str, ...]]
-
-    @property
-    def id_field(self) -> str:
-        """The integer id property, e.g. `PersonId`."""
-        return f"{self.prefix}Id"
+    id_field: str = ""
+    updated_at: str = ""
+    query_table: str = ""
+    collection_methods: tuple[str, ...] = ("GET", "POST", "PATCH")
+    record_methods: tuple[str, ...] = ("GET", "PUT")
 
     @property
     def created_at(self) -> str:
@@ -45,106 +50,53 @@ class EntitySpec:
         return f"{self.prefix}CreatedAt"
 
     @property
-    def updated_at(self) -> str:
-        """The modification time property."""
-        return f"{self.prefix}UpdatedAt"
-
-    @property
     def server_fields(self) -> frozenset[str]:
         """Properties the server maintains; values sent by clients are ignored."""
         p = self.prefix
         return frozenset(
-            {f"{p}Id", f"{p}CreatedAt", f"{p}UpdatedAt", f"{p}CreatedBy", f"{p}UpdatedBy"}
+            {self.id_field, self.created_at, self.updated_at, f"{p}CreatedBy", f"{p}UpdatedBy"}
         )
 
 
-def _kinds(
-    entity: str,
-    ints: str = "",
-    numbers: str = "",
-    bools: str = "",
-    datetimes: str = "",
-    enums: dict[str, tuple[str, ...]] | None = None,
-) -> dict[str, Kind]:
-    kinds: dict[str, Kind] = dict.fromkeys(sorted(WEBCRM_PROPERTIES[entity]), "string")
-    for names, kind in (
-        (ints, "int"),
-        (numbers, "number"),
-        (bools, "bool"),
-        (datetimes, "datetime"),
-    ):
-        for name in names.split():
-            kinds[name] = kind  # type: ignore[assignment]  # kind is one of the Kind literals
-    for name in enums or {}:
-        kinds[name] = "enum"
-    return kinds
+def _kind(schema: PropertySchema) -> Kind:
+    """The emulated kind of one Swagger property schema."""
+    if "enum" in schema:
+        return "enum"
+    if schema.get("format") == "date-time":
+        return "datetime"
+    return _KIND_OF_TYPE.get(str(schema.get("type")), "string")
 
 
-_PERSON_ENUMS: dict[str, tuple[str, ...]] = {
-    "PersonStatus": ("Active", "Resigned", "Other", "Guest")
-}
-_USER_ENUMS: dict[str, tuple[str, ...]] = {
-    "UserAddressFormat": ("Scandinavian", "UK", "US"),
-    "UserBccMode": ("NoTag", "TagBeginning", "TagEnd"),
-    "UserCalendarColorScheme": ("Dashboard", *(f"Scheme{i}" for i in range(10))),
-    "UserDateFormat": ("DDhMMhYYYY", "YYYYhMMhDD", "MMsDDsYYYY", "DDpMMpYYYY", "YYYYpMMpDD"),
-    "UserSupportCaseNotificationType": ("Never", "StatusEmail", "StatusEmailAndMessage", "Default"),
-    "UserSupportCaseStatus": ("Available", "Busy", "OffLine", "Absent"),
-    "UserSynchronizationMode": ("Enabled", "Disabled"),
-    "UserTimeFormat": ("Hours24", "Hours12"),
-}
+def _methods(path: str) -> tuple[str, ...]:
+    operations: Mapping[str, Any] = webcrm_spec()["paths"].get(path, {})
+    return tuple(method.upper() for method in operations)
 
-ENTITIES: dict[str, EntitySpec] = {
-    "Persons": EntitySpec(
-        "Persons",
-        "Person",
-        _kinds(
-            "Persons",
-            ints="PersonCampaignWrongPasswordCount PersonId PersonMemberGroupId "
-            "PersonMemberLanguageId PersonMemberStatusId PersonMemberWrongPasswordCount "
-            "PersonOrganisationId PersonSortOrder PersonSupportLanguageId",
-            bools="PersonBlockMassEmail PersonBlockMassEmail2 PersonEmailBounces "
-            "PersonEmail2Bounces " + " ".join(f"PersonCheckMark{i}" for i in range(1, 11)),
-            datetimes="PersonBirthday PersonCreatedAt PersonLastLoginDateTime "
-            "PersonMemberStartDate PersonUpdatedAt",
-            enums=_PERSON_ENUMS,
-        ),
-        _PERSON_ENUMS,
-    ),
-    "Users": EntitySpec(
-        "Users",
-        "User",
-        _kinds(
-            "Users",
-            ints="UserAccessId UserAccessLevel UserDefaultSupportCaseChannel "
-            "UserDefaultMemberGroupId UserDefaultOpportunity2ndResponsible "
-            "UserDefaultOrganisation2ndResponsible UserGmtDifference UserGroupId UserId "
-            "UserLanguageId UserLoginCount UserSmsLogin UserWrongPasswordCount",
-            bools="UserIsRestApiEnabled UserIsSpellCheckerEnabled "
-            "UserIsSupportCaseAvailableStatusEnabled UserPasswordInUrl",
-            datetimes="UserCreatedAt UserLastLoginDateTime UserLastTryDateTime "
-            "UserPasswordUpdatedAt UserSupportCaseExpirationDateTime UserSupportCaseLatest "
-            "UserTicketExpirationDateTime UserUpdatedAt",
-            enums=_USER_ENUMS,
-        ),
-        _USER_ENUMS,
-    ),
-    "Products": EntitySpec(
-        "Products",
-        "Product",
-        _kinds(
-            "Products",
-            ints="ProductId ProductOrganisationId ProductPersonId ProductProductYear "
-            "ProductSortOrder",
-            numbers="ProductCostPrice ProductDiscount ProductListPrice ProductPrice "
-            "ProductQuantity",
-            datetimes="ProductCreatedAt ProductUpdatedAt",
-        ),
-        {},
-    ),
-}
 
-QUERY_TABLES: dict[str, str] = {"person": "Persons", "user": "Users", "product": "Products"}
+def emulated_entities(system: SystemSpec) -> dict[str, EntitySpec]:
+    """The emulated entity of every WebCRM entity `system` declares (ValueError if the vendored
+    spec lacks its DTO or its paths)."""
+    entities: dict[str, EntitySpec] = {}
+    for name, entity in system.entities.items():
+        properties = webcrm_dto(entity.dto or "")
+        collection, record = _methods(f"/{name}"), _methods(f"/{name}/{{id}}")
+        if properties is None or not collection or not record:
+            raise ValueError(f"webcrm_spec.json lacks the DTO or the paths of {name}")
+        entities[name] = EntitySpec(
+            name=name,
+            prefix=(entity.dto or "").removesuffix("Dto"),
+            kinds={prop: _kind(schema) for prop, schema in properties.items()},
+            enums={p: tuple(s["enum"]) for p, s in properties.items() if "enum" in s},
+            id_field=entity.id,
+            updated_at=entity.updated_at,
+            query_table=entity.query_table or "",
+            collection_methods=collection,
+            record_methods=record,
+        )
+    return entities
+
+
+ENTITIES: dict[str, EntitySpec] = emulated_entities(packaged_systems().webcrm)
+QUERY_TABLES: dict[str, str] = {e.query_table.lower(): e.name for e in ENTITIES.values()}
 
 
 def default_record(spec: EntitySpec) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 JSON_MEDIA_TYPES = frozenset({"application/json", "text/json", "application/json-patch+json"})
 FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 MAX_PAGE = 1_000_000
-MAX_SIZE = 1000
 DEFAULT_SIZE = 50
 _INTEGER = re.compile(r"^[+-]?\d{1,10}$")
 
@@ -87,10 +86,11 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     return value
 
 
-def paging(request: Request) -> tuple[int, int]:
-    """`Page` (1..1000000, default 1) and `Size` (1..1000, default 50)."""
+def paging(request: Request, max_size: int) -> tuple[int, int]:
+    """`Page` (1..1000000, default 1) and `Size` (1..max_size, the entity's declared
+    `page_size`, 1000; default 50)."""
     page = int_param(request, "Page", 1, 1, MAX_PAGE)
-    size = int_param(request, "Size", DEFAULT_SIZE, 1, MAX_SIZE)
+    size = int_param(request, "Size", min(DEFAULT_SIZE, max_size), 1, max_size)
     return page, size
 
 

@@ -3,7 +3,8 @@
     SELECT * FROM Person WHERE PersonUpdatedAt >= '2024-09-14 10:00:00'
         [AND PersonUpdatedAt < '2024-09-15 00:00:00']
 
-Tables Person, User, Product; keywords and names case-insensitive. Literals are Copenhagen local
+Tables: the `query_table` of every entity `systems.yaml` declares (Person, User, Product,
+Organisation); keywords and names case-insensitive. Literals are Copenhagen local
 time (`YYYY-MM-DD[ HH:MM:SS]`) unless they carry an offset (`2024-09-14T08:00:00Z`, `...+02:00`).
 Anything else is rejected, as a strict emulator should.
 """
@@ -39,7 +40,8 @@ def parse_script(script: str) -> UpdatedQuery:
     match = _SCRIPT.match(script)
     if match is None:
         raise ValueError(
-            "Unsupported script. The sandbox supports: SELECT * FROM Person|User|Product "
+            "Unsupported script. The sandbox supports: SELECT * FROM "
+            f"{'|'.join(e.query_table for e in ENTITIES.values())} "
             "WHERE <X>UpdatedAt >= '<time>' [AND <X>UpdatedAt < '<time>']"
         )
     entity = QUERY_TABLES.get(match["table"].lower())

@@ -1,7 +1,8 @@
 """WebCRM records in memory: what the API serves and what a test edits "in the CRM UI".
 
 Thread-safe (the API runs in the server thread, tests edit from theirs). Records are stored
-sparse (see `webcrm_dto`), keyed by integer id; ids start at 1000 per entity.
+sparse (see `webcrm_dto`), keyed by integer id; ids start at 1000 per entity. The entities are
+those `systems.yaml` declares.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ class WebcrmState:
     def load(self, snapshot: dict[str, Any]) -> None:
         """Replace everything with a snapshot made by dump()."""
         with self._lock:
-            self._next_id = {e: int(snapshot["next_id"][e]) for e in ENTITIES}
+            # An entity declared after the snapshot was written starts empty.
+            self._next_id = {e: int(snapshot["next_id"].get(e, FIRST_ID)) for e in ENTITIES}
             for entity, spec in ENTITIES.items():
                 rows = snapshot["records"].get(entity, [])
                 self._records[entity] = {int(r[spec.id_field]): r for r in rows}

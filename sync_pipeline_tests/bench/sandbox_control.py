@@ -14,10 +14,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sync_pipeline.core import EntitySpec, load_field_map
 from sync_pipeline.sandbox.server import RunningSandbox
+from sync_pipeline_tests.bench.api_minimum import synced_entities
 
-WEBCRM = {"Persons": "Person", "Users": "User", "Products": "Product"}
-CRMOFFICE = ("contacts", "companies")
+# The entities the package's pairs sync, with their id and updated-at property (systems.yaml).
+WEBCRM = {e.name: e for e in synced_entities(load_field_map(), "webcrm")}
+CRMOFFICE = {e.name: e for e in synced_entities(load_field_map(), "crmoffice")}
 # What a user changes per entity: a mapped field where the entity has one.
 EDITED_FIELD = {
     "Persons": "PersonMobilePhone",
@@ -29,12 +32,12 @@ EDITED_FIELD = {
 Census = dict[str, dict[str, str]]
 
 
-def _webcrm_updated(record: dict[str, Any], prefix: str) -> float:
-    return datetime.fromisoformat(record[f"{prefix}UpdatedAt"]).timestamp()
+def _webcrm_updated(record: dict[str, Any], spec: EntitySpec) -> float:
+    return datetime.fromisoformat(record[spec.updated_at]).timestamp()
 
 
-def _crmoffice_updated(record: dict[str, Any]) -> float:
-    return datetime.fromisoformat(record["updatedAt"].replace("Z", "+00:00")).timestamp()
+def _crmoffice_updated(record: dict[str, Any], spec: EntitySpec) -> float:
+    return datetime.fromisoformat(record[spec.updated_at].replace("Z", "+00:00")).timestamp()
 
 
 def _fingerprint(record: dict[str, Any]) -> str:
@@ -49,11 +52,12 @@ def _fingerprint(record: dict[str, Any]) -> str:
 def census(sandbox: RunningSandbox) -> Census:
     """Per entity: record id -> fingerprint of its values."""
     result: Census = {}
-    for entity, prefix in WEBCRM.items():
+    for entity, spec in WEBCRM.items():
         records = sandbox.webcrm.records(entity)
-        result[entity] = {str(r[f"{prefix}Id"]): _fingerprint(r) for r in records}
-    for entity in CRMOFFICE:
-        result[entity] = {str(r["id"]): _fingerprint(r) for r in sandbox.crmoffice.records(entity)}
+        result[entity] = {str(r[spec.id]): _fingerprint(r) for r in records}
+    for entity, spec in CRMOFFICE.items():
+        records = sandbox.crmoffice.records(entity)
+        result[entity] = {str(r[spec.id]): _fingerprint(r) for r in records}
     return result
 
 
@@ -75,12 +79,12 @@ def counts(sandbox: RunningSandbox) -> dict[str, int]:
 def updated_since(sandbox: RunningSandbox, epoch: float) -> dict[str, int]:
     """Per entity: records whose updated-at is at or after `epoch` (whole seconds for WebCRM)."""
     result = {
-        e: sum(1 for r in sandbox.webcrm.records(e) if _webcrm_updated(r, p) >= int(epoch))
-        for e, p in WEBCRM.items()
+        e: sum(1 for r in sandbox.webcrm.records(e) if _webcrm_updated(r, s) >= int(epoch))
+        for e, s in WEBCRM.items()
     }
-    for entity in CRMOFFICE:
+    for entity, spec in CRMOFFICE.items():
         records = sandbox.crmoffice.records(entity)
-        result[entity] = sum(1 for r in records if _crmoffice_updated(r) >= epoch)
+        result[entity] = sum(1 for r in records if _crmoffice_updated(r, spec) >= epoch)
     return result
 
 
@@ -97,14 +101,14 @@ def edit(sandbox: RunningSandbox, share: float, seed: int) -> dict[str, int]:
     """Edit `share` of every entity's records (at least one) as a user would; counts per entity."""
     rng = random.Random(seed)
     done: dict[str, int] = {}
-    for entity, prefix in WEBCRM.items():
-        ids = [r[f"{prefix}Id"] for r in sandbox.webcrm.records(entity)]
+    for entity, spec in WEBCRM.items():
+        ids = [r[spec.id] for r in sandbox.webcrm.records(entity)]
         picked = rng.sample(ids, min(len(ids), max(1, round(share * len(ids)))))
         for rid in picked:
             sandbox.webcrm.edit(entity, rid, {EDITED_FIELD[entity]: _new_value(entity, rng)})
         done[entity] = len(picked)
-    for entity in CRMOFFICE:
-        ids = [r["id"] for r in sandbox.crmoffice.records(entity)]
+    for entity, spec in CRMOFFICE.items():
+        ids = [r[spec.id] for r in sandbox.crmoffice.records(entity)]
         picked = rng.sample(ids, min(len(ids), max(1, round(share * len(ids)))))
         for rid in picked:
             sandbox.crmoffice.edit(entity, rid, {EDITED_FIELD[entity]: _new_value(entity, rng)})
@@ -119,22 +123,21 @@ def age(sandbox: RunningSandbox, seconds: float) -> dict[str, int]:
     long settled, beyond any incremental overlap window.
     """
     horizon, moved = time.time() - seconds, {}
-    for entity, prefix in WEBCRM.items():
+    for entity, spec in WEBCRM.items():
         n = 0
+        author = spec.updated_at.removesuffix("At") + "By"  # PersonUpdatedAt -> PersonUpdatedBy
         for r in sandbox.webcrm.records(entity):
-            at = _webcrm_updated(r, prefix)
+            at = _webcrm_updated(r, spec)
             if at >= horizon - 1:
-                sandbox.webcrm.update(
-                    entity, r[f"{prefix}Id"], {}, r[f"{prefix}UpdatedBy"], at - seconds
-                )
+                sandbox.webcrm.update(entity, r[spec.id], {}, r[author], at - seconds)
                 n += 1
         moved[entity] = n
-    for entity in CRMOFFICE:
+    for entity, spec in CRMOFFICE.items():
         n = 0
         for r in sandbox.crmoffice.records(entity):
-            at = _crmoffice_updated(r)
+            at = _crmoffice_updated(r, spec)
             if at >= horizon - 1:
-                sandbox.crmoffice.update(entity, r["id"], {}, at - seconds)
+                sandbox.crmoffice.update(entity, r[spec.id], {}, at - seconds)
                 n += 1
         moved[entity] = n
     return moved

@@ -55,6 +55,7 @@ def test_package_map_matches_design() -> None:
         products.fields == () and products.creates == {"to_crmoffice"} and products.match_keys == ()
     )
     assert fm.entities["webcrm"]["Persons"].query_table == "Person"
+    assert fm.entity_spec(persons, "crmoffice") is fm.systems.crmoffice.entities["contacts"]
 
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -63,16 +64,9 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("top-level key", lambda d: d.update(extra=1), "fieldmap.yaml: extra: unknown key"),
     ("version", lambda d: d.update(version=2), "fieldmap.yaml: version: unsupported version 2"),
     (
-        "entity",
-        lambda d: d["entities"]["webcrm"].update(
-            Persns={"id": "PersonId", "updated_at": "PersonUpdatedAt"}
-        ),
-        "fieldmap.yaml: entities.webcrm.Persns: unknown key",
-    ),
-    (
-        "id property",
-        lambda d: d["entities"]["crmoffice"]["contacts"].update(id="uid"),
-        "fieldmap.yaml: entities.crmoffice.contacts.id: 'uid' is not a CRMOffice contacts property",
+        "entities moved to systems.yaml",
+        lambda d: d.update(entities={"webcrm": {}}),
+        "fieldmap.yaml: entities: unknown key (allowed: pairs, version)",
     ),
     (
         "pair entity",

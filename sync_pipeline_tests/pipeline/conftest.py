@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from sync_pipeline.commands.sync import execute_sync
-from sync_pipeline.core import load_field_map
+from sync_pipeline.core import FieldMap, load_field_map
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
     LinkStoreResource,
@@ -29,12 +29,18 @@ UNLIMITED = 1_000_000
 class Pipeline:
     """The whole pipeline wired to one sandbox and one store file, run like the CLI runs it."""
 
-    def __init__(self, sandbox: RunningSandbox, folder: Path, **policy: Any) -> None:
+    def __init__(
+        self,
+        sandbox: RunningSandbox,
+        folder: Path,
+        field_map: FieldMap | None = None,
+        **policy: Any,
+    ) -> None:
         # These tests edit 1 of a handful of links: far over any mass-change share. The
         # breaker has tests of its own (test_guards.py).
         policy.setdefault("max_update_share", 1.0)
         self.sandbox = sandbox
-        self.field_map = load_field_map()
+        self.field_map = load_field_map() if field_map is None else field_map
         self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
         self.defs = build_definitions(self.field_map, self._resources(folder, policy))
         self.instance = dg.DagsterInstance.ephemeral()

@@ -10,7 +10,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator, FormatChecker
 
-SUBSET = Path(__file__).with_name("webcrm_spec_subset.json")
+SUBSET = Path(__file__).resolve().parents[2] / "sync_pipeline" / "webcrm_spec.json"
 _REPO = Path(__file__).resolve().parents[2]
 FULL_SPEC_CANDIDATES = (
     _REPO / "reference" / "webcrm-swagger-v1.json",

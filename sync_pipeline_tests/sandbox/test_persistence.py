@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync_pipeline.sandbox import running_sandbox
+from sync_pipeline.sandbox import WebcrmState, running_sandbox
 from sync_pipeline_tests.sandbox.conftest import crmoffice_login, quick_settings, webcrm_login
 
 
@@ -41,3 +41,17 @@ def test_without_a_data_dir_nothing_is_kept(tmp_path: Path) -> None:
     with running_sandbox(quick_settings(seed=5)) as second:
         names = [p["PersonFirstName"] for p in second.webcrm.records("Persons")]
         assert "Flyktig" not in names and not second.restored
+
+
+def test_a_snapshot_from_before_an_entity_was_declared_loads() -> None:
+    """A saved state without Organisations (declared later in systems.yaml) loads; they start
+    empty at id 1000."""
+    state = WebcrmState()
+    state.insert("Persons", {"PersonLastName": "Ås"})
+    snapshot = state.dump()
+    del snapshot["next_id"]["Organisations"], snapshot["records"]["Organisations"]
+    restored = WebcrmState()
+    restored.load(snapshot)
+    assert restored.records("Persons") == state.records("Persons")
+    assert restored.records("Organisations") == []
+    assert restored.insert("Organisations", {"OrganisationName": "Ny AS"}) == 1000

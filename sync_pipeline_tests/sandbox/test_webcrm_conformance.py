@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_pipeline.core.known_fields import WEBCRM_PROPERTIES
+from sync_pipeline.core.systems import packaged_systems
 from sync_pipeline.sandbox import RunningSandbox
 from sync_pipeline.sandbox.webcrm_dto import ENTITIES
 from sync_pipeline_tests.sandbox.spec import (
@@ -20,7 +20,7 @@ from sync_pipeline_tests.sandbox.spec import (
     spec,
 )
 
-ENTITY_NAMES = ["Persons", "Users", "Products"]
+ENTITY_NAMES = list(packaged_systems().webcrm.entities)  # Persons, Users, Products, Organisations
 JSON_TYPES = ["application/json-patch+json", "application/json", "text/json", "application/*+json"]
 XML_TYPES = ["application/xml", "text/xml", "application/*+xml"]
 
@@ -53,7 +53,7 @@ def test_emulated_property_types_follow_the_spec(entity: str) -> None:
     """Every DTO property is emulated with the spec's type (and its enum members)."""
     properties = spec()["definitions"][f"{ENTITIES[entity].prefix}Dto"]["properties"]
     kinds = ENTITIES[entity].kinds
-    assert set(kinds) == set(properties) == WEBCRM_PROPERTIES[entity]
+    assert set(kinds) == set(properties) == packaged_systems().webcrm.entity(entity).properties
     by_type = {"integer": "int", "number": "number", "boolean": "bool"}
     for name, prop in properties.items():
         if "enum" in prop:
@@ -84,7 +84,8 @@ def test_list_and_get_validate(webcrm: httpx.Client, entity: str) -> None:
     rows = webcrm.get(f"/{entity}", params={"Page": 1, "Size": 1000}).json()
     assert rows
     assert_valid(response_validator(f"/{entity}", "get"), rows)
-    assert all(set(row) == WEBCRM_PROPERTIES[entity] for row in rows)
+    known = packaged_systems().webcrm.entity(entity).properties
+    assert all(set(row) == known for row in rows)
     record = webcrm.get(f"/{entity}/{_first_id(webcrm, entity)}").json()
     assert_valid(response_validator(f"/{entity}/{{id}}", "get"), record)
 
@@ -158,10 +159,10 @@ def test_delete_product(webcrm: httpx.Client) -> None:
     assert webcrm.get(f"/Products/{new_id}").status_code == 404
 
 
-@pytest.mark.parametrize("table", ["Person", "User", "Product"])
-def test_query_rows_validate(webcrm: httpx.Client, table: str) -> None:
+@pytest.mark.parametrize("entity", ENTITY_NAMES)
+def test_query_rows_validate(webcrm: httpx.Client, entity: str) -> None:
     """/Queries rows validate against the spec (and against the entity's DTO)."""
-    entity = table + "s"
+    table = ENTITIES[entity].query_table
     params: dict[str, Any] = {
         "script": f"SELECT * FROM {table} WHERE {table}UpdatedAt >= '2000-01-01 00:00:00'",
         "Page": 1,

@@ -102,7 +102,7 @@ def test_query_pages(webcrm: httpx.Client) -> None:
         "",
         "SELECT * FROM Person",
         "SELECT PersonId FROM Person WHERE PersonUpdatedAt >= '2024-01-01'",
-        "SELECT * FROM Organisation WHERE OrganisationUpdatedAt >= '2024-01-01'",
+        "SELECT * FROM Opportunity WHERE OpportunityUpdatedAt >= '2024-01-01'",
         "SELECT * FROM Person WHERE PersonCreatedAt >= '2024-01-01'",
         "SELECT * FROM Person WHERE UserUpdatedAt >= '2024-01-01'",
         "SELECT * FROM Person WHERE PersonUpdatedAt > '2024-01-01'",
