@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sync_pipeline.core import SIDES
 from sync_pipeline.core.systems import TIMESTAMP_PATTERNS, packaged_systems
 from sync_pipeline.sandbox import RunningSandbox
@@ -9,7 +11,7 @@ from sync_pipeline.sandbox import RunningSandbox
 
 def test_records_carry_updated_at_in_the_declared_format(sandbox: RunningSandbox) -> None:
     """Every seeded entity's updated-at renders as its declared timestamp format says."""
-    states = {"webcrm": sandbox.webcrm, "crmoffice": sandbox.crmoffice}
+    states: dict[str, Any] = {"webcrm": sandbox.webcrm, "crmoffice": sandbox.crmoffice}
     for side in SIDES:
         state = states[side]
         for name, entity in packaged_systems()[side].entities.items():
