@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 
 from sync_pipeline.core import (
-    ConflictPolicy,
     FieldMap,
     PairPlan,
     PairSpec,
@@ -201,7 +200,6 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             webcrm_rows,
             crmoffice_rows,
             store,
-            policy=ConflictPolicy(tie_winner=policy.tie_winner),  # type: ignore[arg-type]
             now=datetime.now(UTC),
             sharing=sharing,
             claimed_elsewhere=_claimed(context, sharing),

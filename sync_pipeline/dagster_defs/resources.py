@@ -76,7 +76,6 @@ class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 class SyncPolicy(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The knobs a data engineer tunes (DESIGN.md section 2)."""
 
-    tie_winner: str = "webcrm"
     max_bad_share: float = 0.10
     max_update_share: float = 0.20
     min_updates_for_breaker: int = 25

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from sync_pipeline.core import (
-    ConflictPolicy,
     FieldMap,
     PairPlan,
     PairSpec,
@@ -132,7 +131,6 @@ def plan_pair(
     crmoffice: SideRows,
     store: LinkStore,
     *,
-    policy: ConflictPolicy,
     now: datetime,
     sharing: Sequence[PairSpec] = (),
     claimed_elsewhere: Set[str] = frozenset(),
@@ -157,7 +155,6 @@ def plan_pair(
         store.links_frame(pair.name, names),
         store.open_intents(pair.name, names),
         complete=webcrm.complete and crmoffice.complete,
-        policy=policy,
         now=now,
         excluded_crmoffice_ids=frozenset(excluded),
         orphaned_webcrm_ids=frozenset(orphaned["webcrm_id"]),

@@ -169,8 +169,9 @@ def ticking(sink: Sink, callback: Callable[[int, Any], None]) -> Callable[[int, 
 
 
 def values_of(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, str]:
-    """The named field values of a plan row, as strings."""
-    return {name: str(row[name]) for name in names}
+    """The named field values of a plan row, as strings; NA (a field that stays unset in the
+    shadow, e.g. one held for review) is left out."""
+    return {name: str(row[name]) for name in names if isinstance(row[name], str)}
 
 
 def count_requests(report: ApplyReport, before: dict[str, int], after: dict[str, int]) -> None:
