@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from sync_pipeline.commands.sync import execute_sync
-from sync_pipeline.core import load_field_map
+from sync_pipeline.core import FieldMap, load_field_map
 from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
@@ -30,15 +30,26 @@ UNLIMITED = 1_000_000
 class Pipeline:
     """The whole pipeline wired to one sandbox and one store file, run like the CLI runs it."""
 
-    def __init__(self, sandbox: RunningSandbox, folder: Path, **policy: Any) -> None:
+    def __init__(
+        self,
+        sandbox: RunningSandbox,
+        folder: Path,
+        field_map: FieldMap | None = None,
+        **policy: Any,
+    ) -> None:
         # These tests edit 1 of a handful of links: far over any mass-change share. The
         # breaker has tests of its own (test_guards.py).
         policy.setdefault("max_update_share", 1.0)
         self.sandbox = sandbox
-        self.field_map = load_field_map()
+        self.folder, self.policy = folder, policy
         self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
-        self.defs = build_definitions(self.field_map, self._resources(folder, policy))
+        self.use_field_map(field_map or load_field_map())
         self.instance = dg.DagsterInstance.ephemeral()
+
+    def use_field_map(self, field_map: FieldMap) -> None:
+        """Deploy another field map over the same systems and store (as a redeploy would)."""
+        self.field_map = field_map
+        self.defs = build_definitions(field_map, self._resources(self.folder, self.policy))
 
     def _resources(self, folder: Path, policy: dict[str, Any]) -> dict[str, object]:
         return {
