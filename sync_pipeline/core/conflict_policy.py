@@ -17,7 +17,7 @@ Everything here works on whole columns (numpy), never row by row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
@@ -140,6 +140,20 @@ def resolve_initial(w: ObjArray, c: ObjArray, policy: ConflictPolicy) -> Resolut
         rule=np.where(decided, "initial_winner", "").astype(object),
         held=differ & (policy.initial_winner == "hold"),
     )
+
+
+def declared_policy(
+    entry: Mapping[str, object], path: str, inherited: ConflictPolicy, fail: Fail
+) -> ConflictPolicy:
+    """The policy a pair's or a field's entry in the map declares: its `conflict` and (on a
+    field) `initial_winner` over `inherited` (the pair's, or the default for a pair)."""
+    policy = inherited
+    if "conflict" in entry:
+        policy = parse_policy(entry["conflict"], f"{path}.conflict", policy, fail)
+    if "initial_winner" in entry:
+        key_path = f"{path}.initial_winner"
+        policy = parse_initial_winner(entry["initial_winner"], key_path, policy, fail)
+    return policy
 
 
 def parse_policy(value: object, path: str, inherited: ConflictPolicy, fail: Fail) -> ConflictPolicy:

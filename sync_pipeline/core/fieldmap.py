@@ -22,11 +22,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from sync_pipeline.core.conflict_policy import (
-    ConflictPolicy,
-    parse_initial_winner,
-    parse_policy,
-)
+from sync_pipeline.core.conflict_policy import ConflictPolicy, declared_policy
 from sync_pipeline.core.known_fields import CRMOFFICE_PROPERTIES, WEBCRM_PROPERTIES
 from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side
 
@@ -183,18 +179,6 @@ def _check_property(ctx: _Ctx, side: Side, entity: str, prop: str, path: str) ->
         raise ctx.fail(path, f"{prop!r} is not a {_SYSTEM_NAME[side]} {entity} property")
 
 
-def _field_policy(
-    ctx: _Ctx, spec: dict[str, Any], path: str, pair_policy: ConflictPolicy
-) -> ConflictPolicy:
-    policy = pair_policy
-    if "conflict" in spec:
-        policy = parse_policy(spec["conflict"], f"{path}.conflict", policy, ctx.fail)
-    if "initial_winner" in spec:
-        path = f"{path}.initial_winner"
-        policy = parse_initial_winner(spec["initial_winner"], path, policy, ctx.fail)
-    return policy
-
-
 def _parse_fields(
     ctx: _Ctx,
     value: object,
@@ -231,7 +215,7 @@ def _parse_fields(
             raise ctx.fail(
                 f"{item_path}.type", f"unknown type {type_!r} (allowed: {', '.join(FIELD_TYPES)})"
             )
-        policy = _field_policy(ctx, spec, item_path, pair_policy)
+        policy = declared_policy(spec, item_path, pair_policy, ctx.fail)
         fields.append(
             FieldSpec(props["webcrm"], props["crmoffice"], cast(FieldType, type_), policy)
         )
@@ -263,9 +247,7 @@ def _parse_pair(
                 f"{path}.creates[{i}]",
                 f"unknown direction {direction!r} (allowed: {', '.join(DIRECTIONS)})",
             )
-    policy = ConflictPolicy()
-    if "conflict" in spec:
-        policy = parse_policy(spec["conflict"], f"{path}.conflict", policy, ctx.fail)
+    policy = declared_policy(spec, path, ConflictPolicy(), ctx.fail)
     fields = _parse_fields(ctx, spec.get("fields"), f"{path}.fields", pair_entities, policy)
     names = [f.name for f in fields]
     keys = ctx.string_list(spec.get("match_keys"), f"{path}.match_keys")
