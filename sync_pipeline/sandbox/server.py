@@ -47,8 +47,8 @@ class SandboxSettings:
     fault_stall_seconds: float = 35.0
     token_ttl: float = 3600.0
     retry_after_format: RetryAfterFormat = "seconds"
-    # The rate limits' sliding window; 60 s as both APIs count. Only tests shorten it, to meet
-    # a limit and its Retry-After within seconds (no command-line option).
+    # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
+    # shorten it, to meet a limit and its Retry-After within seconds (no command-line option).
     rate_window_seconds: float = 60.0
 
 
