@@ -6,9 +6,10 @@ Outcomes are classified here and only here:
 
 - 2xx: returned to the client;
 - 429, 500, 502, 503, 504 and transport errors (timeouts, dropped connections): retried per the
-  `RetryPolicy`, honouring `Retry-After`; a non-idempotent write (POST) is retried only when the
-  failure proves it was not applied (429, 503, connection never made), otherwise it raises
-  `WriteOutcomeUnknownError` so the caller's create intents can reconcile it;
+  `RetryPolicy`, honouring `Retry-After` (seconds or an HTTP-date, never retrying earlier); a
+  non-idempotent write (POST) is retried only when the failure proves it was not applied
+  (429, 503, connection never made), otherwise it raises `WriteOutcomeUnknownError` so
+  the caller's create intents can reconcile it;
 - 401 on a call: one re-login, then the call again; a 401 on the fresh token is fatal;
 - 400/401/403 on the login: `AuthenticationError`; any other 4xx: `RecordRejectedError`;
 - anything else: `ProtocolError`.
@@ -247,7 +248,7 @@ class HttpEdge:
         if status == 429:
             self.stats.add(throttled_429s=1)
         reason = f"{status} {response.reason_phrase}".strip()
-        retry_after = retry_after_seconds(response)
+        retry_after = retry_after_seconds(response, self._retry.wall_clock())
         return _Failure(reason, status, retry_after, status not in NOT_APPLIED_STATUSES)
 
     def _wait_or_raise(

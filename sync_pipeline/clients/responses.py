@@ -6,12 +6,18 @@ import json
 
 import httpx
 
-from sync_pipeline.clients.retry import parse_retry_after
+from sync_pipeline.clients.retry import http_date_seconds, parse_retry_after
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """`Retry-After` seconds from the header, else WebCRM's `RetryAfterSeconds` body field."""
-    header = parse_retry_after(response.headers.get("Retry-After"))
+def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or an HTTP-date, RFC 9110 section 10.2.3),
+    else WebCRM's `RetryAfterSeconds` body field; None when neither says.
+
+    An HTTP-date is measured from the response's own `Date` header when it has one (the same
+    clock wrote both, so a skewed server clock cannot make us retry early), else from `now`
+    (our POSIX clock)."""
+    sent = http_date_seconds(response.headers.get("Date"))
+    header = parse_retry_after(response.headers.get("Retry-After"), now if sent is None else sent)
     if header is not None:
         return header
     try:

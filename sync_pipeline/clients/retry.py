@@ -4,14 +4,24 @@ What counts as retriable (429, 500, 502, 503, 504 and transport errors; nothing 
 once at the HTTP edge; this module owns the timing: exponential backoff with jitter, the server's
 `Retry-After` when it sends one, and a cap on both attempts and total time. `RetryPolicy.testing()`
 keeps every decision but skips the sleeps (the habit of hynek/stamina's testing mode).
+
+`Retry-After` is read in both forms of RFC 9110 section 10.2.3: delay-seconds (`120`) or an
+HTTP-date (`Fri, 31 Dec 1999 23:59:59 GMT`, parsed by the standard library). A retry never
+comes before the time the server gave; a date already past means "now"; a value that is
+neither form is ignored and the backoff applies. The default budget covers a server's wait
+of up to `max_retry_after` (120 s) within `timeout_seconds` (300 s): a 30 s Retry-After is
+waited out, a longer wait than the cap gives up at once rather than stall the run.
 """
 
 from __future__ import annotations
 
+import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -33,6 +43,7 @@ class RetryPolicy:
     max_retry_after: float = 120.0
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
+    wall_clock: Clock = time.time  # POSIX seconds: what an HTTP-date Retry-After is against
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,12 +92,36 @@ class RetryBudget:
             self.policy.sleep(delay)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After: <seconds>` header; None when absent or not a number."""
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` header value (RFC 9110 section 10.2.3).
+
+    delay-seconds are taken as given; an HTTP-date is measured from `now` (POSIX seconds, the
+    instant the answer was sent: see `clients.responses.retry_after_seconds`), and one in the
+    past gives 0.0 (retry now). None when absent, negative or neither form (back off instead).
+    """
     if value is None:
         return None
+    text = value.strip()
     try:
-        seconds = float(value.strip())
+        seconds = float(text)
     except ValueError:
-        return None
+        return _seconds_until(text, now)
     return seconds if seconds >= 0 else None
+
+
+def _seconds_until(http_date: str, now: float) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    delay = when.timestamp() - now
+    return max(0.0, delay) if math.isfinite(delay) else None
+
+
+def http_date_seconds(value: str | None) -> float | None:
+    """POSIX seconds of an HTTP-date header value (e.g. `Date`), or None if it is not one."""
+    if not value:
+        return None
+    return _seconds_until(value, 0.0)

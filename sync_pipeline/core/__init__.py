@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sync_pipeline.core.breaker import mass_change_verdict, updated_link_count
 from sync_pipeline.core.coerce import ABSENT
+from sync_pipeline.core.conflict_policy import ConflictPolicy, InitialWinner, PolicyName
 from sync_pipeline.core.docs import render_dataflow_rst
 from sync_pipeline.core.fieldmap import (
     FieldMap,
@@ -25,7 +26,7 @@ from sync_pipeline.core.mapping import (
     quarantine_verdict,
 )
 from sync_pipeline.core.normalize import match_key, normalize_values
-from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
+from sync_pipeline.core.pairplan import PairPlan
 from sync_pipeline.core.plan import plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
 from sync_pipeline.core.systems import (
@@ -60,8 +61,10 @@ __all__ = [
     "FieldMap",
     "FieldMapError",
     "FieldSpec",
+    "InitialWinner",
     "PairPlan",
     "PairSpec",
+    "PolicyName",
     "RateLimit",
     "Side",
     "SideFrame",

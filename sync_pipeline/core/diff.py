@@ -1,15 +1,16 @@
 """The per-field three-way diff of linked records against their shadow (DESIGN section 2).
 
 Per field: only one side changed -> it wins; neither -> nothing; both to the same value -> the
-shadow moves; both differently -> conflict: non-empty beats empty, else the more recently
-updated record wins, a tie goes to the policy's side. Change detection runs over every link as
-Arrow compares; the rules then run on the few changed rows only.
+shadow moves; both differently -> conflict, settled by the field's `ConflictPolicy`
+(`core.conflict_policy`, which also owns the initial reconciliation of a field the shadow does
+not hold yet). Change detection runs over every link as Arrow compares; the rules then run on
+the few changed rows only, column by column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -18,13 +19,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_pipeline.core.align import IntArray
-from sync_pipeline.core.frames import changed_tuples, conflicts_frame
+from sync_pipeline.core.conflict_policy import (
+    ConflictPolicy,
+    Resolution,
+    resolve_initial,
+    resolve_known,
+)
+from sync_pipeline.core.frames import changed_tuples, conflicts_frame, held_frame
 from sync_pipeline.core.normalize import ArrowStrings, join_columns
-from sync_pipeline.core.types import DIRECTIONS, Direction, Side
+from sync_pipeline.core.types import DIRECTIONS, Direction
 
 ObjArray = npt.NDArray[np.object_]
 OLDEST_NS = np.iinfo(np.int64).min  # NaT: an absent record is the oldest possible
 BoolArray = npt.NDArray[np.bool_]
+_UNSET = np.array(None, dtype=object)  # a shadow value left as it is (the field stays unset)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,9 @@ class SideValues:
 
 @dataclass(frozen=True)
 class LinkedValues:
-    """Links side by side: ids, the shadow per field, and each side's values."""
+    """Links side by side: ids, the shadow per field, and each side's values. `fresh[f]`, for
+    a field some shadows do not hold yet (added to the map since), marks those links; their
+    `shadow[f]` reads ""."""
 
     webcrm_id: ArrowStrings
     crmoffice_id: ArrowStrings
@@ -69,15 +79,18 @@ class LinkedValues:
     webcrm: SideValues
     crmoffice: SideValues
     shadow_joined: ArrowStrings | None = None
+    fresh: Mapping[str, BoolArray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class DiffResult:
-    """Updates per direction, the shadow to store now per link (`row` = input position)."""
+    """Updates per direction, the shadow to store now per link (`row` = input position; NA
+    where a field stays unset), the conflicts, and links held for review (`held_frame`)."""
 
     updates: dict[Direction, pd.DataFrame]
     shadows: pd.DataFrame
     conflicts: pd.DataFrame
+    held: pd.DataFrame
 
 
 def _differs(values: ArrowStrings, shadow: ArrowStrings) -> BoolArray:
@@ -91,69 +104,71 @@ def _subset(values: ArrowStrings, rows: IntArray) -> ObjArray:
     return np.asarray(pc.take(values, pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _FieldOutcome:
     webcrm: ObjArray
     crmoffice: ObjArray
     shadow: ObjArray
-    agreed: ObjArray
-    stored: ObjArray
-    to_crmoffice: BoolArray
-    to_webcrm: BoolArray
-    moved: BoolArray
-    conflict: BoolArray
-    winner_webcrm: BoolArray
-    rule: ObjArray
+    stored: ObjArray  # the shadow to store if the link's shadow moves (None: leave it unset)
+    res: Resolution
 
 
-def _resolve(w: ObjArray, c: ObjArray, s: ObjArray, newer: IntArray, tie: Side) -> _FieldOutcome:
-    """Apply the rules to one field of the changed rows (`newer` = sign of web - crm time)."""
-    w_ch, c_ch = w != s, c != s
-    same = w_ch & c_ch & (w == c)
-    conflict = w_ch & c_ch & (w != c)
-    w_empty, c_empty = w == "", c == ""
-    rule = np.full(len(w), "", dtype=object)
-    rule[conflict & (w_empty != c_empty)] = "non_empty"
-    both_full = conflict & ~w_empty & ~c_empty
-    rule[both_full & (newer != 0)] = "newest"
-    rule[both_full & (newer == 0)] = "tie"
-    web_wins = conflict & (
-        (c_empty & ~w_empty) | (both_full & ((newer > 0) | ((newer == 0) & (tie == "webcrm"))))
+def _resolve(
+    values: tuple[ObjArray, ObjArray, ObjArray],
+    newer: IntArray,
+    policy: ConflictPolicy,
+    fresh: BoolArray | None,
+    readable: BoolArray,
+) -> _FieldOutcome:
+    """One field of the diffed rows: the three-way rule where the shadow holds the field; the
+    initial reconciliation where it does not (`fresh`) and both records were read
+    (`readable`); nothing at all for a fresh field with a record not read this run."""
+    w, c, s = values
+    known = resolve_known(w, c, s, newer, policy)
+    stored = np.where(known.moved, w, s)
+    if fresh is None:
+        return _FieldOutcome(w, c, s, stored, known)
+    first = resolve_initial(w, c, policy)
+    now = fresh & readable
+    merged = Resolution(
+        **{
+            name: np.where(fresh, getattr(first, name) & now, getattr(known, name))
+            for name in ("to_crmoffice", "to_webcrm", "moved", "conflict", "winner_webcrm", "held")
+        },
+        agreed=np.where(fresh, first.agreed, known.agreed),
+        rule=np.where(fresh, first.rule, known.rule),
     )
-    to_crm = (w_ch & ~c_ch) | web_wins
-    to_web = (c_ch & ~w_ch) | (conflict & ~web_wins)
-    agreed = np.where(to_crm | same, w, np.where(to_web, c, s))
-    return _FieldOutcome(
-        webcrm=w,
-        crmoffice=c,
-        shadow=s,
-        agreed=agreed,
-        stored=np.where(same, w, s),
-        to_crmoffice=to_crm,
-        to_webcrm=to_web,
-        moved=same,
-        conflict=conflict,
-        winner_webcrm=web_wins,
-        rule=rule,
-    )
+    stored = np.where(fresh, np.where(now & first.moved, w, _UNSET), stored)
+    return _FieldOutcome(w, c, np.where(fresh, "", s), stored, merged)
+
+
+def _diff_rows(linked: LinkedValues, fields: tuple[str, ...], keep_all: bool) -> IntArray:
+    """The links to diff: all (new links), else those changed on a side or with a field that
+    their shadow does not hold yet."""
+    n = len(linked.webcrm_id)
+    if keep_all:
+        return np.arange(n, dtype=np.int64)
+    if not fields:
+        return np.empty(0, dtype=np.int64)
+    shadow = linked.shadow_joined
+    if shadow is None:
+        shadow = join_columns([linked.shadow[f] for f in fields])
+    touched = linked.webcrm.changed(shadow, fields) | linked.crmoffice.changed(shadow, fields)
+    for mask in linked.fresh.values():
+        touched |= mask
+    return np.flatnonzero(touched).astype(np.int64)
 
 
 def three_way_diff(
-    linked: LinkedValues, fields: tuple[str, ...], tie_winner: Side, *, keep_all: bool
+    linked: LinkedValues,
+    fields: tuple[str, ...],
+    policies: Mapping[str, ConflictPolicy],
+    *,
+    keep_all: bool,
 ) -> DiffResult:
-    """Diff every link; `keep_all` returns a shadow row for every link (new links), else only
-    for links whose shadow moves."""
-    n = len(linked.webcrm_id)
-    if keep_all:
-        rows = np.arange(n, dtype=np.int64)
-    elif fields:
-        shadow = linked.shadow_joined
-        if shadow is None:
-            shadow = join_columns([linked.shadow[f] for f in fields])
-        touched = linked.webcrm.changed(shadow, fields) | linked.crmoffice.changed(shadow, fields)
-        rows = np.flatnonzero(touched).astype(np.int64)
-    else:
-        rows = np.empty(0, dtype=np.int64)
+    """Diff every link, each field under its own policy; `keep_all` returns a shadow row for
+    every link (new links), else only for links whose shadow moves."""
+    rows = _diff_rows(linked, fields, keep_all)
     web_ns, crm_ns = linked.webcrm.updated_at(rows), linked.crmoffice.updated_at(rows)
     newer = (web_ns > crm_ns).astype(np.int64) - (web_ns < crm_ns).astype(np.int64)
     outcomes: dict[str, _FieldOutcome] = {}
@@ -161,9 +176,13 @@ def three_way_diff(
         s = _subset(linked.shadow[name], rows)
         w = linked.webcrm.at(name, rows)
         c = linked.crmoffice.at(name, rows)
+        readable = ~(pd.isna(w) | pd.isna(c))
         w = np.where(pd.isna(w), s, w)
         c = np.where(pd.isna(c), s, c)
-        outcomes[name] = _resolve(w, c, s, newer, tie_winner)
+        fresh = linked.fresh.get(name)
+        outcomes[name] = _resolve(
+            (w, c, s), newer, policies[name], None if fresh is None else fresh[rows], readable
+        )
     return _assemble(linked, fields, rows, outcomes, keep_all)
 
 
@@ -174,12 +193,13 @@ def _updates(
     direction: Direction,
 ) -> pd.DataFrame:
     writes = np.column_stack(
-        [getattr(outcomes[f], direction) for f in fields] or [np.zeros(len(ids["webcrm_id"]), bool)]
+        [getattr(outcomes[f].res, direction) for f in fields]
+        or [np.zeros(len(ids["webcrm_id"]), bool)]
     )
     picked = np.flatnonzero(writes.any(axis=1))
     columns: dict[str, object] = {k: pd.Series(v[picked], dtype="str") for k, v in ids.items()}
     columns["changed"] = changed_tuples(writes[picked], fields)
-    columns.update({f: pd.Series(outcomes[f].agreed[picked], dtype="str") for f in fields})
+    columns.update({f: pd.Series(outcomes[f].res.agreed[picked], dtype="str") for f in fields})
     return pd.DataFrame(columns)
 
 
@@ -197,21 +217,26 @@ def _assemble(
     updates = {d: _updates(ids, fields, outcomes, d) for d in DIRECTIONS}
     moved = np.zeros(len(rows), dtype=bool)
     for f in fields:
-        moved |= outcomes[f].moved
+        moved |= outcomes[f].res.moved
     kept = np.arange(len(rows)) if keep_all else np.flatnonzero(moved)
     shadows = pd.DataFrame({"row": rows[kept]})
     for key, values in ids.items():
         shadows[key] = pd.Series(values[kept], dtype="str")
     for f in fields:
         shadows[f] = pd.Series(outcomes[f].stored[kept], dtype="str")
-    return DiffResult(updates=updates, shadows=shadows, conflicts=_conflicts(ids, fields, outcomes))
+    return DiffResult(
+        updates=updates,
+        shadows=shadows,
+        conflicts=_conflicts(ids, fields, outcomes),
+        held=_held(ids, fields, outcomes),
+    )
 
 
 def _conflicts(
     ids: dict[str, ObjArray], fields: tuple[str, ...], outcomes: dict[str, _FieldOutcome]
 ) -> pd.DataFrame:
     """One frame of every conflicting field, built once from the per-field hits."""
-    hits = {f: np.flatnonzero(outcomes[f].conflict) for f in fields}
+    hits = {f: np.flatnonzero(outcomes[f].res.conflict) for f in fields}
     if not any(len(h) for h in hits.values()):
         return conflicts_frame()
 
@@ -226,9 +251,35 @@ def _conflicts(
         crmoffice_value=gather(lambda f, h: outcomes[f].crmoffice[h]),
         shadow_value=gather(lambda f, h: outcomes[f].shadow[h]),
         winner=gather(
-            lambda f, h: np.where(outcomes[f].winner_webcrm[h], "webcrm", "crmoffice").astype(
+            lambda f, h: np.where(outcomes[f].res.winner_webcrm[h], "webcrm", "crmoffice").astype(
                 object
             )
         ),
-        rule=gather(lambda f, h: outcomes[f].rule[h]),
+        rule=gather(lambda f, h: outcomes[f].res.rule[h]),
     )
+
+
+def _held(
+    ids: dict[str, ObjArray], fields: tuple[str, ...], outcomes: dict[str, _FieldOutcome]
+) -> pd.DataFrame:
+    """One row per link with fields new to it whose two values differ and that no
+    `initial_winner` settles: nothing is written for them until someone decides."""
+    hits = {f: np.flatnonzero(outcomes[f].res.held) for f in fields}
+    if not any(len(h) for h in hits.values()):
+        return held_frame()
+    found = pd.DataFrame(
+        {
+            "id": np.concatenate([ids["webcrm_id"][h] for h in hits.values()]),
+            "other": np.concatenate([ids["crmoffice_id"][h] for h in hits.values()]),
+            "field": np.concatenate([np.full(len(h), f, dtype=object) for f, h in hits.items()]),
+        }
+    )
+    per_link = found.groupby(["id", "other"], sort=True)["field"].agg(", ".join).reset_index()
+    reason = (
+        "new field "
+        + per_link["field"]
+        + " differs from crmoffice "
+        + per_link["other"]
+        + ": held for review (set initial_winner in the field map, or make the values equal)"
+    )
+    return held_frame({"side": ["webcrm"] * len(per_link), "id": per_link["id"], "reason": reason})

@@ -7,6 +7,12 @@ once in `systems.yaml` (`core.systems`); the field map names them and carries th
 line naming the file and the key path, e.g.
 `fieldmap.yaml: pairs.persons_contacts.fields[1].webcrm: 'PersonLastNam' is not a WebCRM
 Persons property`.
+
+The conflict policy (`core.conflict_policy`) is declared per pair and optionally per field:
+`conflict: newest | webcrm_wins | crmoffice_wins` or `conflict: {policy: newest, tie: webcrm}`
+(a field's `conflict` overrides its pair's; keys it leaves out come from the pair), and a field
+added to a live deployment says who wins its differing initial values with
+`initial_winner: webcrm | crmoffice | hold` (default `hold`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from sync_pipeline.core.conflict_policy import ConflictPolicy, declared_policy
 from sync_pipeline.core.systems import (
     SYSTEMS_FILE,
     EntitySpec,
@@ -38,11 +45,13 @@ class FieldMapError(ValueError):
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One mapped field: the property on each side and the value type."""
+    """One mapped field: the property on each side, the value type, and its conflict policy
+    (the pair's unless the field overrides it; `initial_winner` is per field)."""
 
     webcrm: str
     crmoffice: str
     type: FieldType
+    conflict: ConflictPolicy = field(default_factory=ConflictPolicy)
 
     @property
     def name(self) -> str:
@@ -64,11 +73,17 @@ class PairSpec:
     creates: frozenset[Direction]
     match_keys: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
+    conflict: ConflictPolicy = field(default_factory=ConflictPolicy)
 
     @property
     def field_names(self) -> tuple[str, ...]:
         """Canonical field names in map order."""
         return tuple(f.name for f in self.fields)
+
+    @property
+    def policies(self) -> dict[str, ConflictPolicy]:
+        """The conflict policy of each field, by canonical name."""
+        return {f.name: f.conflict for f in self.fields}
 
     def entity(self, side: Side) -> str:
         """The entity name of this pair on `side`."""
@@ -136,7 +151,11 @@ def _check_property(ctx: _Ctx, side: Side, entity: EntitySpec, prop: str, path: 
 
 
 def _parse_fields(
-    ctx: _Ctx, value: object, path: str, entities: dict[Side, EntitySpec]
+    ctx: _Ctx,
+    value: object,
+    path: str,
+    entities: dict[Side, EntitySpec],
+    pair_policy: ConflictPolicy,
 ) -> tuple[FieldSpec, ...]:
     if value is None:
         return ()
@@ -146,9 +165,8 @@ def _parse_fields(
     seen: dict[tuple[Side, str], int] = {}
     for i, raw in enumerate(value):
         item_path = f"{path}[{i}]"
-        spec = ctx.mapping(
-            raw, item_path, {"webcrm", "crmoffice", "type"}, {"webcrm", "crmoffice", "type"}
-        )
+        allowed = {"webcrm", "crmoffice", "type", "conflict", "initial_winner"}
+        spec = ctx.mapping(raw, item_path, allowed, {"webcrm", "crmoffice", "type"})
         props: dict[Side, str] = {}
         for side in SIDES:
             key_path = f"{item_path}.{side}"
@@ -168,7 +186,10 @@ def _parse_fields(
             raise ctx.fail(
                 f"{item_path}.type", f"unknown type {type_!r} (allowed: {', '.join(FIELD_TYPES)})"
             )
-        fields.append(FieldSpec(props["webcrm"], props["crmoffice"], cast(FieldType, type_)))
+        policy = declared_policy(spec, item_path, pair_policy, ctx.fail)
+        fields.append(
+            FieldSpec(props["webcrm"], props["crmoffice"], cast(FieldType, type_), policy)
+        )
     return tuple(fields)
 
 
@@ -178,7 +199,7 @@ def _parse_pair(
     path = f"pairs.{name}"
     if not name.isidentifier():
         raise ctx.fail(path, "a pair name must be an identifier (letters, digits, underscores)")
-    allowed = {"webcrm", "crmoffice", "creates", "match_keys", "fields"}
+    allowed = {"webcrm", "crmoffice", "creates", "match_keys", "fields", "conflict"}
     spec = ctx.mapping(value, path, allowed, {"webcrm", "crmoffice", "creates"})
     pair_entities: dict[Side, EntitySpec] = {}
     for side in SIDES:
@@ -197,7 +218,8 @@ def _parse_pair(
                 f"{path}.creates[{i}]",
                 f"unknown direction {direction!r} (allowed: {', '.join(DIRECTIONS)})",
             )
-    fields = _parse_fields(ctx, spec.get("fields"), f"{path}.fields", pair_entities)
+    policy = declared_policy(spec, path, ConflictPolicy(), ctx.fail)
+    fields = _parse_fields(ctx, spec.get("fields"), f"{path}.fields", pair_entities, policy)
     names = [f.name for f in fields]
     keys = ctx.string_list(spec.get("match_keys"), f"{path}.match_keys")
     for i, key in enumerate(keys):
@@ -215,6 +237,7 @@ def _parse_pair(
         creates=frozenset(cast(list[Direction], creates)),
         match_keys=tuple(keys),
         fields=fields,
+        conflict=policy,
     )
 
 

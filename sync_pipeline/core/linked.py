@@ -6,6 +6,7 @@ absent from an incremental snapshot is unchanged, from a complete one an orphan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -15,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_pipeline.core.align import IntArray, member_mask, positions
-from sync_pipeline.core.diff import DiffResult, LinkedValues, SideValues, three_way_diff
+from sync_pipeline.core.conflict_policy import ConflictPolicy
+from sync_pipeline.core.diff import BoolArray, DiffResult, LinkedValues, SideValues, three_way_diff
 from sync_pipeline.core.frames import orphans_frame
 from sync_pipeline.core.normalize import ArrowStrings, join_columns, to_arrow
-from sync_pipeline.core.pairplan import ConflictPolicy
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 from sync_pipeline.core.types import Side
 
@@ -33,10 +34,22 @@ def side_input(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
 
 
 def shadow_column(links: pd.DataFrame, field: str) -> ArrowStrings:
+    """The shadow's values of `field`, "" where the shadow does not hold it (see `fresh_mask`)."""
     if field not in links.columns:  # a field newly added to the map: nothing agreed yet
         return pa.array([""] * len(links), type=pa.large_string())
     values = to_arrow(links[field])
     return pc.fill_null(values, "") if values.null_count else values
+
+
+def fresh_mask(links: pd.DataFrame, field: str) -> BoolArray | None:
+    """Links whose shadow does not hold `field` (NA in the links frame: the field was added to
+    the map after the link's last sync), or None when every shadow holds it."""
+    if field not in links.columns:
+        return np.ones(len(links), dtype=bool)
+    values = to_arrow(links[field])
+    if not values.null_count:
+        return None
+    return np.asarray(pc.is_null(values).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def side_values(
@@ -135,15 +148,17 @@ def diff_existing(
     aligned: Aligned,
     keep: np.ndarray,
     fields: tuple[str, ...],
-    policy: ConflictPolicy,
+    policies: Mapping[str, ConflictPolicy],
 ) -> DiffResult:
-    """Three-way diff of the links in `keep` (active, not orphaned)."""
+    """Three-way diff of the links in `keep` (active, not orphaned), each field under its
+    policy; a field a shadow does not hold yet starts with its initial reconciliation."""
     ids: tuple[ArrowStrings, ArrowStrings] = (
         to_arrow(links["webcrm_id"]),
         to_arrow(links["crmoffice_id"]),
     )
     shadow = {f: shadow_column(links, f) for f in fields}
     shadow_joined = aligned.joined.get("shadow")
+    fresh = {f: m for f in fields if (m := fresh_mask(links, f)) is not None}
     rows = aligned.rows
     if not keep.all():
         sel = np.flatnonzero(keep)
@@ -152,6 +167,7 @@ def diff_existing(
         shadow = {f: pc.take(v, picked) for f, v in shadow.items()}
         shadow_joined = None if shadow_joined is None else pc.take(shadow_joined, picked)
         rows = (rows[0][sel], rows[1][sel])
+        fresh = {f: m[sel] for f, m in fresh.items()}
     linked = LinkedValues(
         webcrm_id=ids[0],
         crmoffice_id=ids[1],
@@ -159,8 +175,9 @@ def diff_existing(
         webcrm=side_values(web, fields, rows[0], aligned.joined.get("webcrm")),
         crmoffice=side_values(crm, fields, rows[1], aligned.joined.get("crmoffice")),
         shadow_joined=shadow_joined,
+        fresh=fresh,
     )
-    return three_way_diff(linked, fields, policy.tie_winner, keep_all=False)
+    return three_way_diff(linked, fields, policies, keep_all=False)
 
 
 def linked_rows(size: int, pos: IntArray) -> np.ndarray:
@@ -189,7 +206,7 @@ def plan_linked(
     crm: pd.DataFrame,
     links: pd.DataFrame,
     fields: tuple[str, ...],
-    policy: ConflictPolicy,
+    policies: Mapping[str, ConflictPolicy],
     *,
     complete: bool,
     quarantined: dict[Side, frozenset[str]],
@@ -201,7 +218,7 @@ def plan_linked(
         code = orphan_codes(links, aligned.rows, active, quarantined)
     else:
         code = np.zeros(len(links), np.int64)
-    diff = diff_existing(web, crm, links, aligned, active & (code == 0), fields, policy)
+    diff = diff_existing(web, crm, links, aligned, active & (code == 0), fields, policies)
     has_link: dict[Side, np.ndarray] = {
         "webcrm": linked_rows(len(web), aligned.rows[0]),
         "crmoffice": linked_rows(len(crm), aligned.rows[1]),

@@ -11,9 +11,11 @@ Frames (ids are `str`, field columns `str`, every frame sorted by its ids):
   `action`, `intent_id` (Int64, set for `adopt`) + the shadow to store now, before any update
   of this plan is applied (apply links first).
 - `conflicts`: `webcrm_id`, `crmoffice_id`, `field`, `webcrm_value`, `crmoffice_value`,
-  `shadow_value`, `winner` (side), `rule` (`non_empty` | `newest` | `tie`): for the history.
+  `shadow_value`, `winner` (side), `rule` (the `conflict_policy.Rule` applied: `non_empty` |
+  `newest` | `tie` | `webcrm_wins` | `crmoffice_wins` | `initial_winner`): for the history.
 - `orphans`: `webcrm_id`, `crmoffice_id`, `missing_side` (`webcrm` | `crmoffice` | `both`).
-- `held`: `side`, `id`, `reason`: records deliberately neither created nor linked.
+- `held`: `side`, `id`, `reason`: records deliberately neither created nor linked, and links
+  with a field new to them whose two values differ (written nowhere until reviewed).
 - `intents_not_applied`: `intent_id` (int64), `direction`, `source_id`, `reason`.
 """
 
@@ -26,17 +28,6 @@ from datetime import datetime
 import pandas as pd
 
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
-
-
-@dataclass(frozen=True)
-class ConflictPolicy:
-    """How a conflict between two non-empty values updated at the same instant is settled."""
-
-    tie_winner: Side = "webcrm"
-
-    def __post_init__(self) -> None:
-        if self.tie_winner not in ("webcrm", "crmoffice"):
-            raise ValueError(f"tie_winner must be 'webcrm' or 'crmoffice', not {self.tie_winner!r}")
 
 
 @dataclass(frozen=True)

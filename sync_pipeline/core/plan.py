@@ -21,7 +21,7 @@ from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
 from sync_pipeline.core.linked import linked_values, plan_linked, side_input
 from sync_pipeline.core.matching import MatchOutcome, match_records
 from sync_pipeline.core.normalize import to_arrow
-from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
+from sync_pipeline.core.pairplan import PairPlan
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
 
 
@@ -50,11 +50,11 @@ def _diff_new_links(
     crm: pd.DataFrame,
     intents: IntentOutcome,
     matches: MatchOutcome,
-    fields: tuple[str, ...],
-    policy: ConflictPolicy,
+    pair: PairSpec,
 ) -> _NewLinks:
     """Adopted and matched pairs, diffed against the payload resp. an all-empty shadow."""
     adopted, matched = intents.adopted, matches.pairs
+    fields = pair.field_names
     web_ids = pd.concat([adopted["webcrm_id"], matched["webcrm_id"]], ignore_index=True).astype(
         "str"
     )
@@ -75,7 +75,7 @@ def _diff_new_links(
             ).astype("Int64"),
         }
     )
-    return _NewLinks(three_way_diff(linked, fields, policy.tie_winner, keep_all=True), actions)
+    return _NewLinks(three_way_diff(linked, fields, pair.policies, keep_all=True), actions)
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -178,7 +178,6 @@ def plan_pair_sync(
     intents: pd.DataFrame,
     *,
     complete: bool,
-    policy: ConflictPolicy,
     now: datetime,
     excluded_crmoffice_ids: frozenset[str] = frozenset(),
     orphaned_webcrm_ids: frozenset[str] = frozenset(),
@@ -192,7 +191,8 @@ def plan_pair_sync(
     `complete`: the snapshots are full reads (a linked record missing from one is an orphan,
     not unchanged). `excluded_crmoffice_ids`: records linked by another pair (never matched,
     adopted or created from). `orphaned_*_ids`: records of orphaned links (never re-created).
-    `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned)."""
+    `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned).
+    Conflicts follow each field's `ConflictPolicy` from the map (`pair.policies`)."""
     fields = pair.field_names
     web, crm = side_input(webcrm, fields), side_input(crmoffice, fields)
     quarantined: dict[Side, frozenset[str]] = {
@@ -200,7 +200,7 @@ def plan_pair_sync(
         "crmoffice": quarantined_crmoffice_ids,
     }
     linked = plan_linked(
-        web, crm, links, fields, policy, complete=complete, quarantined=quarantined
+        web, crm, links, fields, pair.policies, complete=complete, quarantined=quarantined
     )
     existing = linked.diff
     free_w = ~linked.has_link["webcrm"] & ~member_mask(web["id"], orphaned_webcrm_ids)
@@ -211,8 +211,8 @@ def plan_pair_sync(
     )
     settled, matches = unlinked.settled, unlinked.matches
     has_new = len(settled.adopted) or len(matches.pairs)
-    new = _diff_new_links(web, crm, settled, matches, fields, policy) if has_new else None
-    held = pd.concat([held_frame(), settled.held, matches.held], ignore_index=True)
+    new = _diff_new_links(web, crm, settled, matches, pair) if has_new else None
+    held = pd.concat([held_frame(), settled.held, matches.held, existing.held], ignore_index=True)
     return PairPlan(
         pair=pair.name,
         fields=fields,

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 
 from sync_pipeline import sync
-from sync_pipeline.core import ConflictPolicy, FieldMap, PairSpec
+from sync_pipeline.core import FieldMap, PairSpec
 from sync_pipeline.dagster_defs.keys import pair_key
 from sync_pipeline.dagster_defs.partitions import SINGLE_RUN, modification_date, partition_window
 from sync_pipeline.dagster_defs.resources import SyncPolicy
@@ -23,7 +23,6 @@ def _request(policy: SyncPolicy, window: Any, claimed: set[str]) -> sync.PairSyn
     return sync.PairSyncRequest(
         mode="window",
         window=window,
-        policy=ConflictPolicy(tie_winner=policy.tie_winner),  # type: ignore[arg-type]
         safeguards=sync.Safeguards(
             policy.max_bad_share,
             policy.max_update_share,

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from sync_pipeline import sync
-from sync_pipeline.core import DIRECTIONS, ConflictPolicy, FieldMap, PairPlan, PairSpec, Side
+from sync_pipeline.core import DIRECTIONS, FieldMap, PairPlan, PairSpec, Side
 from sync_pipeline.dagster_defs.backfill_assets import backfill_asset
 from sync_pipeline.dagster_defs.checks import BREAKER_CHECK, ROWS_CHECK, breaker_check, rows_check
 from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
@@ -156,7 +156,6 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             rows_and_plans["crmoffice_rows"],
             link_store.store(),
             run_id=context.run.run_id,
-            policy=ConflictPolicy(tie_winner=sync_policy.tie_winner),  # type: ignore[arg-type]
             now=datetime.now(UTC),
             claimed_elsewhere=claimed,
         )

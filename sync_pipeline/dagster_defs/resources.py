@@ -118,7 +118,6 @@ class SyncPolicy(dg.ConfigurableResource):  # type: ignore[type-arg]  # see abov
     min_updates_for_breaker: int = 25
     overlap_seconds: int = 120
     max_failure_attempts: int = 5
-    tie_winner: str = "webcrm"
 
     def overlap(self) -> timedelta:
         """How far before the cursor an incremental read starts."""

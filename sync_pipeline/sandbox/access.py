@@ -1,7 +1,11 @@
-"""Bearer tokens with expiry and the per-caller sliding-window rate limit (both CRMs)."""
+"""Bearer tokens with expiry and the per-caller sliding-window rate limit (both CRMs), and the
+`Retry-After` value a 429 carries: delay-seconds (the default, as the live WebCRM sends) or,
+with the realism option `--retry-after-format http-date`, the HTTP-date form that RFC 9110
+section 10.2.3 equally allows."""
 
 from __future__ import annotations
 
+import email.utils
 import math
 import secrets
 import threading
@@ -9,8 +13,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 Clock = Callable[[], float]
+RetryAfterFormat = Literal["seconds", "http-date"]
+RETRY_AFTER_FORMATS: tuple[RetryAfterFormat, ...] = get_args(RetryAfterFormat)
+
+
+def retry_after_value(seconds: int, form: RetryAfterFormat, wall_clock: Clock = time.time) -> str:
+    """The `Retry-After` header value for a wait of `seconds`: `"30"`, or an IMF-fixdate
+    (`Mon, 30 Nov 2026 06:50:30 GMT`) taken from the next whole second, so that the date,
+    with its one-second resolution, never asks for less than `seconds`."""
+    if form == "seconds":
+        return str(seconds)
+    return email.utils.formatdate(math.ceil(wall_clock()) + seconds, usegmt=True)
 
 
 @dataclass(frozen=True)

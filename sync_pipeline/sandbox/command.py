@@ -8,6 +8,7 @@ import sys
 import threading
 from types import FrameType
 
+from sync_pipeline.sandbox.access import RETRY_AFTER_FORMATS
 from sync_pipeline.sandbox.crmoffice_assumptions import CLIENT_ID, CLIENT_SECRET, DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.server import (
     RunningSandbox,
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of a stalled response",
     )
     parser.add_argument("--token-ttl", type=_positive_float, default=3600.0, metavar="SECONDS")
+    parser.add_argument(
+        "--retry-after-format",
+        choices=RETRY_AFTER_FORMATS,
+        default="seconds",
+        help="how both systems' 429s state Retry-After: seconds (default) or an HTTP-date",
+    )
     return parser
 
 
@@ -79,6 +86,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         fault_seed=args.fault_seed,
         fault_stall_seconds=args.fault_stall,
         token_ttl=args.token_ttl,
+        retry_after_format=args.retry_after_format,
     )
 
 

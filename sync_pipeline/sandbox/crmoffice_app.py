@@ -6,6 +6,7 @@ import base64
 import binascii
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import NoReturn
 from urllib.parse import unquote
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sync_pipeline.sandbox.access import SlidingWindowLimiter, TokenBook
+from sync_pipeline.sandbox.access import RetryAfterFormat, SlidingWindowLimiter, TokenBook
 from sync_pipeline.sandbox.crmoffice_assumptions import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -51,12 +52,15 @@ class CrmofficeApi:
         credentials: tuple[str, str],
         rate_limit: int,
         token_ttl: float,
+        rate_window: float = 60.0,
+        retry_after_format: RetryAfterFormat = "seconds",
     ) -> None:
         self.state = state
         self.stats = stats
         self._credentials = credentials
         self._tokens = TokenBook(token_ttl)
-        self._limiter = SlidingWindowLimiter(rate_limit)
+        self._limiter = SlidingWindowLimiter(rate_limit, rate_window)
+        self._retry_after_format: RetryAfterFormat = retry_after_format
 
     async def token(self, request: Request) -> Response:
         """`POST /connect/token` (OAuth2 client credentials, form-encoded)."""
@@ -100,7 +104,7 @@ class CrmofficeApi:
             retry_after = self._limiter.acquire(caller)
             if retry_after is not None:
                 self.stats.count_throttled()
-                return too_many_requests(retry_after)
+                return too_many_requests(retry_after, self._retry_after_format)
             try:
                 return await handlers[request.method](request, entity)
             except Problem as exc:
@@ -211,17 +215,30 @@ def create_crmoffice_app(
     rate_limit: int = DEFAULT_RATE_LIMIT,
     token_ttl: float = 3600.0,
     faults: FaultSettings | None = None,
+    rate_window: float = 60.0,
+    retry_after_format: RetryAfterFormat = "seconds",
 ) -> Starlette:
-    """The CRMOffice ASGI app over `state`, with fault injection and `/_sandbox/stats`."""
+    """The CRMOffice ASGI app over `state`, with fault injection and `/_sandbox/stats`; the
+    rate limit is `rate_limit` requests per `rate_window` seconds, its 429s in
+    `retry_after_format`."""
     stats = stats or RequestStats()
-    api = CrmofficeApi(state or CrmofficeState(), stats, credentials, rate_limit, token_ttl)
+    api = CrmofficeApi(
+        state or CrmofficeState(),
+        stats,
+        credentials,
+        rate_limit,
+        token_ttl,
+        rate_window,
+        retry_after_format,
+    )
+    respond = partial(fault_response, form=retry_after_format)
     routes = crmoffice_routes(api)
     plan = FaultPlan(faults or FaultSettings())
     return Starlette(
         routes=[*sandbox_routes(stats), *routes],
         middleware=[
             Middleware(StatsMiddleware, stats=stats, routes=routes),
-            Middleware(FaultMiddleware, plan=plan, stats=stats, respond=fault_response),
+            Middleware(FaultMiddleware, plan=plan, stats=stats, respond=respond),
         ],
         exception_handlers={HTTPException: _http_problem},
     )

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sync_pipeline.sandbox.access import RetryAfterFormat, retry_after_value
 from sync_pipeline.sandbox.crmoffice_assumptions import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -52,17 +53,20 @@ def problem(
     )
 
 
-def fault_response(status: int, retry_after: int | None) -> Response:
+def fault_response(
+    status: int, retry_after: int | None, form: RetryAfterFormat = "seconds"
+) -> Response:
     """Injected faults as problem documents."""
     if status == 429:
-        return too_many_requests(retry_after or 1)
+        return too_many_requests(retry_after or 1, form)
     return problem(status, "The server could not handle the request; try again later.")
 
 
-def too_many_requests(retry_after: int) -> Response:
-    """429 with `Retry-After`."""
+def too_many_requests(retry_after: int, form: RetryAfterFormat = "seconds") -> Response:
+    """429 with `Retry-After` (in `form`)."""
     detail = f"Rate limit exceeded; retry after {retry_after} seconds."
-    return problem(429, detail, "rate-limited", {"Retry-After": str(retry_after)})
+    headers = {"Retry-After": retry_after_value(retry_after, form)}
+    return problem(429, detail, "rate-limited", headers)
 
 
 async def json_body(request: Request) -> Any:

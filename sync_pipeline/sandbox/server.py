@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from sync_pipeline.sandbox.access import RetryAfterFormat
 from sync_pipeline.sandbox.crmoffice_app import create_crmoffice_app
 from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
@@ -46,6 +47,10 @@ class SandboxSettings:
     fault_seed: int = 0
     fault_stall_seconds: float = 35.0
     token_ttl: float = 3600.0
+    retry_after_format: RetryAfterFormat = "seconds"
+    # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
+    # shorten it, to meet a limit and its Retry-After within seconds (no command-line option).
+    rate_window_seconds: float = 60.0
 
 
 @dataclass
@@ -155,6 +160,8 @@ def _apps(
             rate_limit=settings.webcrm_rate_limit,
             token_ttl=settings.token_ttl,
             faults=faults,
+            rate_window=settings.rate_window_seconds,
+            retry_after_format=settings.retry_after_format,
         ),
         create_crmoffice_app(
             crmoffice,
@@ -162,6 +169,8 @@ def _apps(
             rate_limit=settings.crmoffice_rate_limit,
             token_ttl=settings.token_ttl,
             faults=faults,
+            rate_window=settings.rate_window_seconds,
+            retry_after_format=settings.retry_after_format,
         ),
     )
 

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sync_pipeline.core.systems import EntitySpec, packaged_systems
-from sync_pipeline.sandbox.access import SlidingWindowLimiter, TokenBook
+from sync_pipeline.sandbox.access import RetryAfterFormat, SlidingWindowLimiter, TokenBook
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
 from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body
@@ -54,12 +54,15 @@ class WebcrmApi:
         auth_code: str,
         rate_limit: int,
         token_ttl: float,
+        rate_window: float = 60.0,
+        retry_after_format: RetryAfterFormat = "seconds",
     ) -> None:
         self.state = state
         self.stats = stats
         self._auth_code = auth_code
         self._tokens = TokenBook(token_ttl)
-        self._limiter = SlidingWindowLimiter(rate_limit)
+        self._limiter = SlidingWindowLimiter(rate_limit, rate_window)
+        self._retry_after_format: RetryAfterFormat = retry_after_format
 
     async def login(self, request: Request) -> Response:
         """`POST /Auth/ApiLogin` with form field `authCode` → TokenResponseDto."""
@@ -90,7 +93,7 @@ class WebcrmApi:
             retry_after = self._limiter.acquire(str(token).split(" ", 1)[-1].strip())
             if retry_after is not None:
                 self.stats.count_throttled()
-                return too_many_requests(retry_after)
+                return too_many_requests(retry_after, self._retry_after_format)
             try:
                 return await handler(request, request.path_params.get("entity", ""))
             except BadRequest as exc:
@@ -252,16 +255,28 @@ def create_webcrm_app(
     rate_limit: int = DEFAULT_RATE_LIMIT,
     token_ttl: float = 3600.0,
     faults: FaultSettings | None = None,
+    rate_window: float = 60.0,
+    retry_after_format: RetryAfterFormat = "seconds",
 ) -> Starlette:
-    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`."""
+    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`; the rate
+    limit is `rate_limit` requests per `rate_window` seconds, its 429s in `retry_after_format`."""
     stats = stats or RequestStats()
-    api = WebcrmApi(state or WebcrmState(), stats, auth_code, rate_limit, token_ttl)
+    api = WebcrmApi(
+        state or WebcrmState(),
+        stats,
+        auth_code,
+        rate_limit,
+        token_ttl,
+        rate_window,
+        retry_after_format,
+    )
+    respond = partial(fault_response, form=retry_after_format)
     routes = webcrm_routes(api)
     plan = FaultPlan(faults or FaultSettings())
     return Starlette(
         routes=[*sandbox_routes(stats), *routes],
         middleware=[
             Middleware(StatsMiddleware, stats=stats, routes=routes),
-            Middleware(FaultMiddleware, plan=plan, stats=stats, respond=fault_response),
+            Middleware(FaultMiddleware, plan=plan, stats=stats, respond=respond),
         ],
     )

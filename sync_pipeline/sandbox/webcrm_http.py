@@ -9,6 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from sync_pipeline.sandbox.access import RetryAfterFormat, retry_after_value
+
 # The request body media types the vendor spec lists for writes (XML ones are not emulated).
 JSON_MEDIA_TYPES = frozenset({"application/json", "text/json", "application/json-patch+json"})
 FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -30,20 +32,23 @@ def error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"Message": message, "Type": kind}, status_code=status)
 
 
-def too_many_requests(retry_after: int) -> JSONResponse:
-    """The documented 429: `Retry-After` header and a RetryAfterSeconds body."""
+def too_many_requests(retry_after: int, form: RetryAfterFormat = "seconds") -> JSONResponse:
+    """The documented 429: `Retry-After` header (in `form`) and a RetryAfterSeconds body."""
     body = {
         "RetryAfterSeconds": retry_after,
         "Message": f"API rate limit exceeded. Try again in {retry_after} seconds.",
         "Type": "TooManyRequestsException",
     }
-    return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
+    headers = {"Retry-After": retry_after_value(retry_after, form)}
+    return JSONResponse(body, status_code=429, headers=headers)
 
 
-def fault_response(status: int, retry_after: int | None) -> Response:
+def fault_response(
+    status: int, retry_after: int | None, form: RetryAfterFormat = "seconds"
+) -> Response:
     """Injected faults in WebCRM's own shapes (503 comes from the gateway, as plain text)."""
     if status == 429:
-        return too_many_requests(retry_after or 1)
+        return too_many_requests(retry_after or 1, form)
     if status == 503:
         return PlainTextResponse("The service is unavailable.", status_code=503)
     return error(status, "An error has occurred.", "InternalServerErrorException")

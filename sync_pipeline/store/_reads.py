@@ -64,7 +64,8 @@ def _line_schema(fields: Sequence[str]) -> pa.Schema:
 def links_frame(
     connection: Connection, pair: str, fields: Sequence[str], status: str | None
 ) -> pd.DataFrame:
-    """`webcrm_id, crmoffice_id, status, synced_at, *fields` for the pair's links."""
+    """`webcrm_id, crmoffice_id, status, synced_at, *fields` for the pair's links; a field
+    the shadow does not hold (added to the map since the link's last sync) is NA."""
     fields = list(dict.fromkeys(fields))
     schema = _line_schema(fields)
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
@@ -87,7 +88,7 @@ def links_frame(
     if fields:
         shadow = table.column("h").combine_chunks()
         for name in fields:
-            frame[name] = pd.Series(shadow.field(name), dtype="str").fillna("")
+            frame[name] = pd.Series(shadow.field(name), dtype="str")
     return frame
 
 

@@ -60,7 +60,8 @@ class LinkStore:
     def links_frame(
         self, pair: str, fields: Sequence[str], *, status: str | None = "active"
     ) -> pd.DataFrame:
-        """`webcrm_id, crmoffice_id, status, synced_at, *fields` (shadow values, "" if unset)."""
+        """`webcrm_id, crmoffice_id, status, synced_at, *fields`: the shadow values; NA where
+        the shadow does not hold the field (added to the map since), "" for an agreed empty."""
         with read_transaction(self._engine) as connection:
             return _reads.links_frame(connection, pair, fields, status)
 

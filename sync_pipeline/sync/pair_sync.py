@@ -15,7 +15,6 @@ from sync_pipeline.clients import CrmofficeClient, WebcrmClient
 from sync_pipeline.core import (
     SIDES,
     TARGET_SIDE,
-    ConflictPolicy,
     FieldMap,
     PairSpec,
     Side,
@@ -80,7 +79,6 @@ class PairSyncRequest:
     mode: Mode
     window: tuple[datetime, datetime] | None = None
     overlap: timedelta = timedelta(seconds=120)
-    policy: ConflictPolicy = field(default_factory=ConflictPolicy)
     safeguards: Safeguards = field(default_factory=Safeguards)
     claimed_elsewhere: Set[str] = frozenset()
 
@@ -120,7 +118,6 @@ def sync_pair(
         crmoffice,
         store,
         run_id=run_id,
-        policy=request.policy,
         now=datetime.now(UTC),
         claimed_elsewhere=request.claimed_elsewhere,
     )

@@ -12,7 +12,6 @@ import pandas as pd
 from sync_pipeline.core import (
     DIRECTIONS,
     SOURCE_SIDE,
-    ConflictPolicy,
     Direction,
     FieldMap,
     PairPlan,
@@ -124,7 +123,6 @@ def plan_pair(
     store: LinkStore,
     *,
     run_id: str,
-    policy: ConflictPolicy,
     now: datetime,
     claimed_elsewhere: Set[str] = frozenset(),
 ) -> PlannedPair:
@@ -151,7 +149,6 @@ def plan_pair(
         active,
         inputs.intents,
         complete=webcrm.complete and crmoffice.complete,
-        policy=policy,
         now=now,
         excluded_crmoffice_ids=frozenset(excluded),
         orphaned_webcrm_ids=frozenset(orphaned["webcrm_id"]),

@@ -190,5 +190,6 @@ def open_sink(
 
 
 def values_of(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, str]:
-    """The named field values of a plan row, as strings."""
-    return {name: str(row[name]) for name in names}
+    """The named field values of a plan row, as strings; NA (a field that stays unset in the
+    shadow, e.g. one held for review) is left out."""
+    return {name: str(row[name]) for name in names if isinstance(row[name], str)}

@@ -22,7 +22,7 @@ from typing import TypeVar
 import duckdb
 import pandas as pd
 
-from sync_pipeline.core import ConflictPolicy, PairPlan, load_field_map, plan_pair_sync
+from sync_pipeline.core import PairPlan, load_field_map, plan_pair_sync
 from sync_pipeline_tests.bench.config import BenchConfig
 from sync_pipeline_tests.bench.diff_data import DiffFrames, build_frames
 from sync_pipeline_tests.bench.diff_duckdb import duckdb_plan, plan_sql
@@ -60,7 +60,6 @@ def core_plan(frames: DiffFrames) -> PairPlan:
         frames.links,
         empty_intents(pair.field_names),
         complete=True,
-        policy=ConflictPolicy(),
         now=datetime.now(UTC),
     )
 

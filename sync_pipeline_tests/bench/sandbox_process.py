@@ -104,26 +104,11 @@ def sandbox_process(spec: SandboxSpec) -> Iterator[SandboxProcess]:
             proc.stdout.close()
 
 
-def _shorten_rate_window(seconds: float) -> None:
-    """Make both emulated APIs count their limit over `seconds` instead of a minute.
-
-    Only for `--quick` (the smoke test): the figure's arithmetic is the same, the wait shorter.
-    """
-    from functools import partial
-
-    from sync_pipeline.sandbox import access, crmoffice_app, webcrm_app
-
-    limiter = partial(access.SlidingWindowLimiter, window=seconds)
-    for app in (webcrm_app, crmoffice_app):
-        setattr(app, "SlidingWindowLimiter", limiter)  # noqa: B010 (a module attribute, patched)
-
-
 def _serve(spec: SandboxSpec) -> None:
     from sync_pipeline.sandbox.server import SandboxSettings, running_sandbox
     from sync_pipeline_tests.bench import sandbox_control as control
 
-    if spec.rate_window != 60.0:
-        _shorten_rate_window(spec.rate_window)
+    # --quick (the smoke test) shortens the window: the figure's arithmetic is the same.
     settings = SandboxSettings(
         webcrm_port=0,
         crmoffice_port=0,
@@ -131,6 +116,7 @@ def _serve(spec: SandboxSpec) -> None:
         empty=spec.seed is None,
         webcrm_rate_limit=spec.rate_limit,
         crmoffice_rate_limit=spec.rate_limit,
+        rate_window_seconds=spec.rate_window,
     )
     with running_sandbox(settings) as sandbox:
         control.populate(sandbox, spec.persons, spec.contacts)

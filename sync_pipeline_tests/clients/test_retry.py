@@ -85,4 +85,4 @@ def test_at_least_one_attempt() -> None:
 )
 def test_parse_retry_after_reads_seconds(header: str | None, seconds: float | None) -> None:
     """Retry-After in seconds parses; absent, negative or non-numeric values are ignored."""
-    assert parse_retry_after(header) == seconds
+    assert parse_retry_after(header, now=0.0) == seconds

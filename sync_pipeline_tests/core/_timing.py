@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from sync_pipeline.core import load_field_map
-from sync_pipeline.core.pairplan import ConflictPolicy
 from sync_pipeline.core.plan import plan_pair_sync
 
 
@@ -55,9 +54,7 @@ def main() -> None:
     intents = pd.DataFrame({"intent_id": [], "direction": [], "source_id": [], "created_at": []})
     for _ in range(3):
         start = time.perf_counter()
-        plan = plan_pair_sync(
-            pair, web, crm, links, intents, complete=False, policy=ConflictPolicy(), now=NOW
-        )
+        plan = plan_pair_sync(pair, web, crm, links, intents, complete=False, now=NOW)
         print(f"diff_{n}_seconds: {time.perf_counter() - start:.3f}", plan.counts())
 
 

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from sync_pipeline.core import (
-    ConflictPolicy,
     FieldMapError,
     load_field_map,
     mapped_frame_model,
@@ -222,7 +221,6 @@ def test_field_added_in_yaml_flows_through_schemas_and_diff(tmp_path: Path) -> N
         links,
         World(pair).intents_frame(),
         complete=True,
-        policy=ConflictPolicy(),
         now=World(pair).clock,
     )
     assert plan.updates["to_crmoffice"][["crmoffice_id", "changed", "name"]].values.tolist() == [
@@ -248,7 +246,6 @@ def test_field_added_before_any_shadow_exists() -> None:
         links,
         w.intents_frame(),
         complete=True,
-        policy=ConflictPolicy(),
         now=w.clock,
     )
     assert plan.updates["to_crmoffice"][["changed", "familyName"]].values.tolist() == [

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sync_pipeline.core import ConflictPolicy, load_field_map, plan_pair_sync, prepare_side
+from sync_pipeline.core import (
+    ConflictPolicy,
+    Direction,
+    load_field_map,
+    plan_pair_sync,
+    prepare_side,
+)
 from sync_pipeline_tests.core.world import World
 
 FM = load_field_map()
@@ -68,16 +74,16 @@ def test_conflict_tie_goes_to_policy(world: World, tie_winner: str) -> None:
     world.put("webcrm", "1", givenName="Anna")
     world.put("crmoffice", "c1", givenName="Annie")
     world.crmoffice["c1"].updated_at = world.webcrm["1"].updated_at
-    plan = world.plan(policy=ConflictPolicy(tie_winner=tie_winner))  # type: ignore[arg-type]
+    plan = world.plan(policy=ConflictPolicy(tie=tie_winner))  # type: ignore[arg-type]
     assert plan.conflicts[["winner", "rule"]].values.tolist() == [[tie_winner, "tie"]]
     expected = {"webcrm": "Anna", "crmoffice": "Annie"}[tie_winner]
-    direction = "to_crmoffice" if tie_winner == "webcrm" else "to_webcrm"
+    direction: Direction = "to_crmoffice" if tie_winner == "webcrm" else "to_webcrm"
     assert plan.updates[direction]["givenName"].tolist() == [expected]
 
 
 def test_default_policy_is_webcrm() -> None:
     """The default tie winner is WebCRM."""
-    assert ConflictPolicy().tie_winner == "webcrm"
+    assert ConflictPolicy().tie == "webcrm"
 
 
 def test_clears_propagate(world: World) -> None:
@@ -143,7 +149,7 @@ def test_empty_forms_never_flap() -> None:
     )
     web = prepare_side(web_raw, PERSONS, "webcrm", FM.entities).valid
     crm = prepare_side(crm_raw, PERSONS, "crmoffice", FM.entities).valid
-    for shadow_empty in ("", None):
+    for shadow_empty in ("", None):  # None: the shadow never held the field (a new field)
         links = pd.DataFrame(
             {
                 "webcrm_id": ["1"],
@@ -163,16 +169,17 @@ def test_empty_forms_never_flap() -> None:
             links,
             w.intents_frame(),
             complete=True,
-            policy=ConflictPolicy(),
             now=w.clock,
         )
-        assert plan.is_empty, plan.counts()
+        writes = {k: v for k, v in plan.counts().items() if k != "shadow_moves"}
+        assert not any(writes.values()), plan.counts()
+        assert plan.counts()["shadow_moves"] == (shadow_empty is None)
 
 
 def test_policy_rejects_unknown_side() -> None:
     """A misspelt tie winner is an error, not a silent CRMOffice win."""
-    with pytest.raises(ValueError, match="tie_winner"):
-        ConflictPolicy(tie_winner="webcrn")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown tie 'webcrn'"):
+        ConflictPolicy(tie="webcrn")  # type: ignore[arg-type]
 
 
 def test_unmapped_fields_never_reach_frames_or_plan() -> None:
@@ -226,7 +233,6 @@ def test_unmapped_fields_never_reach_frames_or_plan() -> None:
         links,
         w.intents_frame(),
         complete=True,
-        policy=ConflictPolicy(),
         now=w.clock,
     )
     update = plan.updates["to_crmoffice"]

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync_pipeline.core import ConflictPolicy, load_field_map, plan_pair_sync
+from sync_pipeline.core import load_field_map, plan_pair_sync
 from sync_pipeline.core.pairplan import PairPlan
 from sync_pipeline_tests.core.world import World
 
@@ -191,7 +191,7 @@ def test_plan_does_not_depend_on_row_order(
     shuffled = [
         f.sample(frac=1.0, random_state=rng.randrange(2**31)).reset_index(drop=True) for f in frames
     ]
-    args = {"complete": True, "policy": ConflictPolicy(), "now": world.clock}
+    args = {"complete": True, "now": world.clock}
     first = plan_pair_sync(world.pair, *frames, **args)  # type: ignore[arg-type]
     second = plan_pair_sync(world.pair, *shuffled, **args)  # type: ignore[arg-type]
     for name in ("links", "conflicts", "orphans", "held", "intents_not_applied"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -11,6 +11,12 @@ import pandas as pd
 from sync_pipeline.core import ConflictPolicy, PairPlan, PairSpec, plan_pair_sync
 
 T0 = datetime(2024, 9, 14, 8, 0, tzinfo=UTC)
+
+
+def with_policy(pair: PairSpec, policy: ConflictPolicy) -> PairSpec:
+    """`pair` with `policy` declared on the pair and on every field."""
+    fields = tuple(replace(f, conflict=policy) for f in pair.fields)
+    return replace(pair, conflict=policy, fields=fields)
 
 
 @dataclass
@@ -76,7 +82,8 @@ class World:
             "synced_at": pd.Series([T0] * len(keys), dtype="datetime64[ns, UTC]"),
         }
         for f in self.pair.field_names:
-            columns[f] = pd.Series([self.links[k][f] for k in keys], dtype="str")
+            # NA where the shadow does not hold the field, as the store reads it
+            columns[f] = pd.Series([self.links[k].get(f) for k in keys], dtype="str")
         return pd.DataFrame(columns)
 
     def intents_frame(self) -> pd.DataFrame:
@@ -98,15 +105,14 @@ class World:
     def plan(
         self, *, complete: bool = True, policy: ConflictPolicy | None = None, **kwargs: object
     ) -> PairPlan:
-        """Plan a sync of the current state."""
+        """Plan a sync of the current state (`policy`: for every field instead of the map's)."""
         return plan_pair_sync(
-            self.pair,
+            self.pair if policy is None else with_policy(self.pair, policy),
             self.side_frame("webcrm"),
             self.side_frame("crmoffice"),
             self.links_frame(),
             self.intents_frame(),
             complete=complete,
-            policy=policy or ConflictPolicy(),
             now=self.clock,
             **kwargs,  # type: ignore[arg-type]
         )
@@ -115,7 +121,8 @@ class World:
         """Apply a plan as the sink would: links, closures, orphans, updates, then creates."""
         for row in plan.links.to_dict("records"):
             key = (str(row["webcrm_id"]), str(row["crmoffice_id"]))
-            self.links[key] = {f: str(row[f]) for f in self.pair.field_names}
+            shadow = {f: row[f] for f in self.pair.field_names if isinstance(row[f], str)}
+            self.links.setdefault(key, {}).update(shadow)
             if row["action"] == "adopt":
                 self.intents = [i for i in self.intents if i["intent_id"] != int(row["intent_id"])]
         closed = set(plan.intents_not_applied["intent_id"].tolist())

@@ -40,10 +40,15 @@ class Pipeline:
         # breaker has tests of its own (test_guards.py).
         policy.setdefault("max_update_share", 1.0)
         self.sandbox = sandbox
-        self.field_map = load_field_map() if field_map is None else field_map
+        self.folder, self.policy = folder, policy
         self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
-        self.defs = build_definitions(self.field_map, self._resources(folder, policy))
+        self.use_field_map(field_map or load_field_map())
         self.instance = dg.DagsterInstance.ephemeral()
+
+    def use_field_map(self, field_map: FieldMap) -> None:
+        """Deploy another field map over the same systems and store (as a redeploy would)."""
+        self.field_map = field_map
+        self.defs = build_definitions(field_map, self._resources(self.folder, self.policy))
 
     def _resources(self, folder: Path, policy: dict[str, Any]) -> dict[str, object]:
         return {

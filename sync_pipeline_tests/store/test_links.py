@@ -28,7 +28,11 @@ def _intent_statuses(store: LinkStore) -> list[tuple[str, str | None]]:
 def test_add_links_writes_link_shadow_and_history(store: LinkStore) -> None:
     """A new link is active with its shadow, synced_at = now, and a history row of its kind."""
     outcomes = store.add_links(
-        PAIR, "contacts", [_link("1", "c1", givenName="Åse")], "run-1", now=NOW
+        PAIR,
+        "contacts",
+        [_link("1", "c1", givenName="Åse", familyName="", mobilePhone="", directPhone="")],
+        "run-1",
+        now=NOW,
     )
     assert [o.ok for o in outcomes] == [True]
     frame = store.links_frame(PAIR, FIELDS)

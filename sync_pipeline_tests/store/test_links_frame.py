@@ -18,7 +18,8 @@ def _links(count: int, **shadow: str) -> list[LinkWrite]:
 
 def test_columns_and_dtypes(store: LinkStore) -> None:
     """Ids/status/fields are pandas `str`, synced_at is datetime64[ns, UTC]."""
-    store.add_links(PAIR, "contacts", _links(3, givenName="Ærlig"), "r", now=NOW)
+    shadow = dict.fromkeys(FIELDS, "") | {"givenName": "Ærlig"}
+    store.add_links(PAIR, "contacts", _links(3, **shadow), "r", now=NOW)
     frame = store.links_frame(PAIR, FIELDS)
     assert list(frame.columns) == ["webcrm_id", "crmoffice_id", "status", "synced_at", *FIELDS]
     assert str(frame["synced_at"].dtype) == "datetime64[ns, UTC]"
@@ -45,12 +46,14 @@ def test_link_only_pair_has_no_field_columns(store: LinkStore) -> None:
     assert sorted(frame["webcrm_id"]) == ["0", "1"]
 
 
-def test_fields_missing_from_shadow_are_empty_and_extra_ones_ignored(store: LinkStore) -> None:
-    """A field the shadow lacks reads as ""; shadow fields not asked for are left out."""
-    rows = [LinkWrite("1", "c1", {"givenName": "A", "name": "extra"}, "match")]
+def test_fields_missing_from_shadow_are_na_and_extra_ones_ignored(store: LinkStore) -> None:
+    """A field the shadow lacks (added to the map since) reads as NA, an agreed empty as "";
+    shadow fields not asked for are left out."""
+    rows = [LinkWrite("1", "c1", {"givenName": "A", "mobilePhone": "", "name": "x"}, "match")]
     store.add_links(PAIR, "contacts", rows, "r", now=NOW)
-    [row] = store.links_frame(PAIR, ["givenName", "familyName"]).to_dict("records")
-    assert (row["givenName"], row["familyName"]) == ("A", "")
+    [row] = store.links_frame(PAIR, ["givenName", "familyName", "mobilePhone"]).to_dict("records")
+    assert (row["givenName"], row["mobilePhone"]) == ("A", "")
+    assert pd.isna(row["familyName"])
     assert "name" not in row
 
 
@@ -74,7 +77,12 @@ def test_only_the_asked_pair_and_status(store: LinkStore) -> None:
 
 def test_hundred_thousand_links_load_fast(store: LinkStore) -> None:
     """100,000 links with four shadow fields load in well under the budget (smoke, not a bench)."""
-    shadow = {"givenName": "Åse", "familyName": "Østergård", "mobilePhone": "+45 12 34 56 78"}
+    shadow = {
+        "givenName": "Åse",
+        "familyName": "Østergård",
+        "mobilePhone": "+45 12 34 56 78",
+        "directPhone": "",
+    }
     store.add_links(PAIR, "contacts", _links(100_000, **shadow), "r", now=NOW)
     started = time.perf_counter()
     frame = store.links_frame(PAIR, FIELDS)

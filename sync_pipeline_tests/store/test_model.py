@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,12 +62,12 @@ def test_store_matches_model(ops: list[tuple[str, str, str, str, dict[str, str]]
                 (pair, row["webcrm_id"]): (
                     row["crmoffice_id"],
                     row["status"],
-                    [row[f] for f in FIELDS],
+                    [None if pd.isna(row[f]) else row[f] for f in FIELDS],
                 )
                 for row in frame.to_dict("records")
             }
             want = {
-                key: (c, s, [f.get(name, "") for name in FIELDS])
+                key: (c, s, [f.get(name) for name in FIELDS])  # None: never in the shadow
                 for key, (c, s, f) in model.items()
                 if key[0] == pair
             }
