@@ -109,4 +109,5 @@ def load_config(
         build_parser().error(
             f"unknown group(s) {', '.join(unknown)}; pick from {', '.join(GROUPS)}"
         )
+    # why the ignore below: argparse values are untyped
     return BenchConfig(**values, groups=groups, json_path=args.json_path, quick=args.quick)  # type: ignore[arg-type]

@@ -71,6 +71,7 @@ def run_sync_child(env: Mapping[str, str], full: bool) -> dict[str, object]:
     )
     if done.returncode != 0:
         raise RuntimeError(f"sync run failed:\n{done.stderr[-3000:]}\n{done.stdout[-1000:]}")
+    # why the ignore below: JSON from the child process is untyped
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 

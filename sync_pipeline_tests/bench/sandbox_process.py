@@ -59,6 +59,7 @@ class SandboxProcess:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """The request statistics of both systems."""
+        # why the ignore below: JSON from the sandbox process is untyped
         return self.call("stats")  # type: ignore[no-any-return]
 
     def reset_stats(self) -> None:
@@ -73,6 +74,7 @@ def _read_ready(proc: subprocess.Popen[str]) -> dict[str, str]:
     if not line:
         proc.kill()
         raise RuntimeError(f"the sandbox process did not start (exit {proc.poll()})")
+    # why the ignore below: JSON from the sandbox process is untyped
     return json.loads(line)  # type: ignore[no-any-return]
 
 

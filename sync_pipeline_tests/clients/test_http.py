@@ -50,6 +50,7 @@ def _client(
         token,
         transport=fake.transport(),
         retry=retry,
+        # why the ignore below: keyword overrides of the client's mixed-type options
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -256,6 +257,7 @@ def test_default_timeouts_are_five_and_thirty_seconds() -> None:
 def test_create_is_not_repeated_when_it_may_have_landed(fault: object) -> None:
     """A POST that failed after reaching the server raises WriteOutcomeUnknownError, unrepeated."""
     fake, clock = FakeWebcrm(), FakeClock()
+    # why the ignore below: a fault object the fake accepts beside the declared ones
     fake.faults = [None, fault]  # type: ignore[list-item]
     with pytest.raises(WriteOutcomeUnknownError, match="may have been applied"):
         _client(fake, clock).create("Persons", {"PersonFirstName": "Åse"})
@@ -266,6 +268,7 @@ def test_create_is_not_repeated_when_it_may_have_landed(fault: object) -> None:
 def test_create_is_retried_when_it_surely_did_not_land(fault: object) -> None:
     """A POST refused with 429/503 or never connected is retried."""
     fake, clock = FakeWebcrm(), FakeClock()
+    # why the ignore below: a fault object the fake accepts beside the declared ones
     fake.faults = [None, fault]  # type: ignore[list-item]
     assert _client(fake, clock).create("Persons", {"PersonFirstName": "Åse"}) == "1"
     assert len(fake.requests_to("POST", "/Persons")) == 2

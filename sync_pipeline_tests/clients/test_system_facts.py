@@ -23,6 +23,7 @@ from sync_pipeline_tests.clients.fakes import (
 def _with_entity(system: SystemSpec, name: str, **changes: object) -> SystemSpec:
     """`system` with one entity's facts changed, as a different systems.yaml would declare."""
     entities = dict(system.entities)
+    # why the ignore below: keyword overrides of a dataclass of mixed field types
     entities[name] = dataclasses.replace(entities[name], **changes)  # type: ignore[arg-type]
     return dataclasses.replace(system, entities=entities)
 

@@ -208,6 +208,7 @@ def test_bad_record_is_quarantined_with_reason(
     side: str, patch: dict[str, Any], reason: str
 ) -> None:
     """The bad record lands in quarantine with a one-line reason; the good rows still pass."""
+    # why the ignore below: `side` is a Side literal from the parametrisation
     result = prepare_side(frame(side, [bad_record(side, patch)]), PAIR, side, FM.entities)  # type: ignore[arg-type]
     reasons = result.quarantined["reason"].tolist()
     assert any(reason in r for r in reasons), reasons
@@ -288,6 +289,7 @@ def test_odd_but_valid_records_pass_normalised(
     side: str, patch: dict[str, Any], expected: dict[str, str]
 ) -> None:
     """Strange but legal data passes verbatim (as inert text) or normalised, never quarantined."""
+    # why the ignore below: `side` is a Side literal from the parametrisation
     result = prepare_side(frame(side, [bad_record(side, patch)]), PAIR, side, FM.entities)  # type: ignore[arg-type]
     assert result.quarantined.empty, result.quarantined["reason"].tolist()
     row = result.valid.iloc[-1]

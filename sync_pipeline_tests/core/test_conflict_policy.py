@@ -173,4 +173,5 @@ def test_bad_policy_is_a_one_line_error_at_load(
 def test_policy_value_is_checked_in_code_too() -> None:
     """Built in code, an unknown policy is a ValueError, not a silent default."""
     with pytest.raises(ValueError, match="unknown policy 'crmofice_wins'"):
+        # why the ignore below: deliberately wrong, to test the runtime check
         ConflictPolicy("crmofice_wins")  # type: ignore[arg-type]

@@ -74,6 +74,7 @@ def test_conflict_tie_goes_to_policy(world: World, tie_winner: str) -> None:
     world.put("webcrm", "1", givenName="Anna")
     world.put("crmoffice", "c1", givenName="Annie")
     world.crmoffice["c1"].updated_at = world.webcrm["1"].updated_at
+    # why the ignore below: `tie_winner` is a Side literal from the parametrisation
     plan = world.plan(policy=ConflictPolicy(tie=tie_winner))  # type: ignore[arg-type]
     assert plan.conflicts[["winner", "rule"]].values.tolist() == [[tie_winner, "tie"]]
     expected = {"webcrm": "Anna", "crmoffice": "Annie"}[tie_winner]
@@ -179,6 +180,7 @@ def test_empty_forms_never_flap() -> None:
 def test_policy_rejects_unknown_side() -> None:
     """A misspelt tie winner is an error, not a silent CRMOffice win."""
     with pytest.raises(ValueError, match="unknown tie 'webcrn'"):
+        # why the ignore below: deliberately wrong, to test the runtime check
         ConflictPolicy(tie="webcrn")  # type: ignore[arg-type]
 
 

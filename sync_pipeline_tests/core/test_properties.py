@@ -192,7 +192,9 @@ def test_plan_does_not_depend_on_row_order(
         f.sample(frac=1.0, random_state=rng.randrange(2**31)).reset_index(drop=True) for f in frames
     ]
     args = {"complete": True, "now": world.clock}
+    # why the ignore below: keyword overrides of plan_pair_sync's mixed-type options
     first = plan_pair_sync(world.pair, *frames, **args)  # type: ignore[arg-type]
+    # why the ignore below: keyword overrides of plan_pair_sync's mixed-type options
     second = plan_pair_sync(world.pair, *shuffled, **args)  # type: ignore[arg-type]
     for name in ("links", "conflicts", "orphans", "held", "intents_not_applied"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))

@@ -81,14 +81,17 @@ C = "systems.crmoffice"
 
 
 def _web(d: dict[str, Any]) -> dict[str, Any]:
+    # why the ignore below: yaml documents are untyped
     return d["systems"]["webcrm"]  # type: ignore[no-any-return]
 
 
 def _persons(d: dict[str, Any]) -> dict[str, Any]:
+    # why the ignore below: yaml documents are untyped
     return _web(d)["entities"]["Persons"]  # type: ignore[no-any-return]
 
 
 def _contacts(d: dict[str, Any]) -> dict[str, Any]:
+    # why the ignore below: yaml documents are untyped
     return d["systems"]["crmoffice"]["entities"]["contacts"]  # type: ignore[no-any-return]
 
 

@@ -99,6 +99,7 @@ class World:
             }
         )
         for f in self.pair.field_names:
+            # why the ignore below: intent payloads are dicts of field values
             frame[f] = pd.Series([i["payload"][f] for i in self.intents], dtype="str")  # type: ignore[index]
         return frame
 
@@ -114,6 +115,7 @@ class World:
             self.intents_frame(),
             complete=complete,
             now=self.clock,
+            # why the ignore below: keyword overrides of plan_pair_sync's mixed-type options
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -47,6 +47,7 @@ class Inventory:
 
 
 def _ids(sandbox: RunningSandbox, system: str, entity: str, field_map: FieldMap) -> list[str]:
+    # why the ignore below: `system` is a Side literal read from a loop over plain strings
     id_field = field_map.entities[system][entity].id  # type: ignore[index]
     state = sandbox.webcrm if system == "webcrm" else sandbox.crmoffice
     return [str(r[id_field]) for r in state.records(entity)]
@@ -122,6 +123,7 @@ def count_mismatches(
 def _by_id(
     sandbox: RunningSandbox, system: str, entity: str, field_map: FieldMap
 ) -> dict[str, dict[str, Any]]:
+    # why the ignore below: `system` is a Side literal read from a loop over plain strings
     id_field = field_map.entities[system][entity].id  # type: ignore[index]
     state = sandbox.webcrm if system == "webcrm" else sandbox.crmoffice
     return {str(r[id_field]): r for r in state.records(entity)}

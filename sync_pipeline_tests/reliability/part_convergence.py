@@ -74,10 +74,12 @@ class StoreWorld(World):
     def _update(self, direction: str, row: dict[str, object]) -> None:
         target = self.crmoffice if direction == "to_crmoffice" else self.webcrm
         record_id = str(row["crmoffice_id" if direction == "to_crmoffice" else "webcrm_id"])
+        # why the ignore below: a plan's `changed` cell holds a tuple of field names (pandas types it as object)
         changed = list(row["changed"])  # type: ignore[call-overload]
         values = {f: str(row[f]) for f in changed}
         target[record_id].values.update(values)
         target[record_id].updated_at = self.tick()
+        # why the ignore below: `direction` is one of the two Direction literals, read from a plan frame
         write = ShadowWrite(str(row["webcrm_id"]), values, "update", direction)  # type: ignore[arg-type]
         self.db.update_shadows(self.pair.name, [write], RUN, now=self.clock)
 
@@ -131,6 +133,7 @@ def _create_all(world: StoreWorld, direction: str, frame: pd.DataFrame, crash: b
         world.put("crmoffice" if direction == "to_crmoffice" else "webcrm", new_id, **values)
         pair = (source_id, new_id) if direction == "to_crmoffice" else (new_id, source_id)
         world.created.append(pair)
+        # why the ignore below: `direction` is one of the two Direction literals, read from a plan frame
         writes.append(LinkWrite(pair[0], pair[1], values, "create", direction, intent_id))  # type: ignore[arg-type]
     if not crash:
         world.db.add_links(
@@ -172,6 +175,7 @@ def run_property(test: object, examples: int, part: Part, name: str) -> None:
     """Run a hypothesis property with `examples` examples; count a falsified one."""
     part.figure(f"{name}_examples", examples)
     try:
+        # why the ignore below: hypothesis' decorated test is callable with no arguments
         test()  # type: ignore[operator]
         part.figure(f"{name}_failures", 0)
     except Exception as error:  # hypothesis re-raises the minimal failing example(s)
@@ -192,6 +196,7 @@ def store_property(examples: int) -> object:
 
 def core_property(examples: int) -> object:
     """The core-level convergence property of the core tests, with `examples` examples."""
+    # why the ignore below: hypothesis attaches `.hypothesis` to the test at run time
     inner = core_properties.test_histories_converge.hypothesis.inner_test  # type: ignore[attr-defined]
     config = settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     pairs = st.sampled_from(["persons_contacts", "users_contacts"])

@@ -82,7 +82,9 @@ def record_issued_tokens() -> None:
             ISSUED_TOKENS.add(token.value)
         return token
 
+    # why the ignore below: a marker on the wrapper function, so it is installed once
     issue._recording = True  # type: ignore[attr-defined]
+    # why the ignore below: records the tokens the sandbox issues, for the secret scan
     access.TokenBook.issue = issue  # type: ignore[method-assign]
 
 

@@ -22,6 +22,7 @@ QUICK = SandboxSettings(
 
 def quick_settings(**changes: object) -> SandboxSettings:
     """QUICK with some settings changed."""
+    # why the ignore below: keyword overrides of a dataclass of mixed field types
     return replace(QUICK, **changes)  # type: ignore[arg-type]
 
 

@@ -16,8 +16,10 @@ from sync_pipeline_tests.sandbox.spec import assert_valid, response_validator
 
 def test_every_declared_entity_is_served_with_the_spec_operations() -> None:
     """Routes come from systems.yaml and the vendored paths: DELETE only where the spec has it."""
+    # why the ignore below: the test builds the app without the stats collector it never uses
     api = WebcrmApi(WebcrmState(), stats=None, auth_code="x", rate_limit=1, token_ttl=1)  # type: ignore[arg-type]
     methods = {
+        # why the ignore below: Starlette types routes as BaseRoute; these are Route objects
         route.path: set(route.methods or ()) - {"HEAD"}  # type: ignore[attr-defined]
         for route in webcrm_routes(api)
     }

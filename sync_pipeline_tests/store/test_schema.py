@@ -85,8 +85,10 @@ def test_older_store_is_migrated_step_by_step(store_url: str) -> None:
 
     engine = create_store_engine(store_url)
     steps = {1: step(1), 2: step(2)}
+    # why the ignore below: a hand-made migration step list for the test, not the real step type
     assert ensure_schema(engine, store_url, target=3, steps=steps) == 3  # type: ignore[arg-type]
     assert ran == [1, 2]
+    # why the ignore below: a hand-made migration step list for the test, not the real step type
     assert ensure_schema(engine, store_url, target=3, steps=steps) == 3  # type: ignore[arg-type]
     assert ran == [1, 2]
     engine.dispose()

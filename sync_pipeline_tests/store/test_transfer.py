@@ -139,6 +139,7 @@ def test_bad_files_are_refused_whole(
     path = tmp_path / "state.jsonl"
     store.export_state(path, now=NOW)
     lines = path.read_text(encoding="utf-8").splitlines()
+    # why the ignore below: the parametrised mangle is a callable held as object
     path.write_text("\n".join(mangle(lines)) + "\n", encoding="utf-8")  # type: ignore[operator]
     with LinkStore(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
         with pytest.raises(StateImportError, match=message):
