@@ -84,7 +84,7 @@ def test_a_new_entity_pair_syncs_end_to_end_from_data_alone(
     pipeline.sync(PAIR)
     store = pipeline.store()
     names = {
-        # why the ignore below: the sandbox returns None for a missing record; the link guarantees it exists
+        # why the ignore below: get() may return None; the link says the record exists
         org: crmoffice.get("companies", partner(store, PAIR, org))["name"]  # type: ignore[index]
         for org in (fjord, dal)
     }
@@ -93,7 +93,7 @@ def test_a_new_entity_pair_syncs_end_to_end_from_data_alone(
     company = partner(store, PAIR, fjord)
     webcrm.edit("Organisations", fjord, {"OrganisationName": "Fjordkraft Nord AS"})
     pipeline.sync(PAIR)
-    # why the ignore below: the sandbox returns None for a missing record; the link guarantees it exists
+    # why the ignore below: get() may return None; the link says the record exists
     assert crmoffice.get("companies", company)["name"] == "Fjordkraft Nord AS"  # type: ignore[index]
 
     crmoffice.edit("companies", company, {"name": "Fjordkraft Vest AS"})

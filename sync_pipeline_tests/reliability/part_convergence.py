@@ -74,12 +74,12 @@ class StoreWorld(World):
     def _update(self, direction: str, row: dict[str, object]) -> None:
         target = self.crmoffice if direction == "to_crmoffice" else self.webcrm
         record_id = str(row["crmoffice_id" if direction == "to_crmoffice" else "webcrm_id"])
-        # why the ignore below: a plan's `changed` cell holds a tuple of field names (pandas types it as object)
+        # why the ignore below: a plan's `changed` cell holds a tuple of field names
         changed = list(row["changed"])  # type: ignore[call-overload]
         values = {f: str(row[f]) for f in changed}
         target[record_id].values.update(values)
         target[record_id].updated_at = self.tick()
-        # why the ignore below: `direction` is one of the two Direction literals, read from a plan frame
+        # why the ignore below: `direction` is a Direction literal read from a plan frame
         write = ShadowWrite(str(row["webcrm_id"]), values, "update", direction)  # type: ignore[arg-type]
         self.db.update_shadows(self.pair.name, [write], RUN, now=self.clock)
 
@@ -133,7 +133,7 @@ def _create_all(world: StoreWorld, direction: str, frame: pd.DataFrame, crash: b
         world.put("crmoffice" if direction == "to_crmoffice" else "webcrm", new_id, **values)
         pair = (source_id, new_id) if direction == "to_crmoffice" else (new_id, source_id)
         world.created.append(pair)
-        # why the ignore below: `direction` is one of the two Direction literals, read from a plan frame
+        # why the ignore below: `direction` is a Direction literal read from a plan frame
         writes.append(LinkWrite(pair[0], pair[1], values, "create", direction, intent_id))  # type: ignore[arg-type]
     if not crash:
         world.db.add_links(
