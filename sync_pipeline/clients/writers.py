@@ -1,7 +1,9 @@
 """The write port of each system: one shape for creates and field-level updates, whatever the API.
 
 `RecordWriter.write(entity, writes, on_batch)` applies `RecordWrite`s and reports one
-`WriteOutcome` per write, batch by batch, so the caller can persist progress as it goes:
+`WriteOutcome` per write, batch by batch, so the caller can persist progress as it goes;
+`RecordWriter.changed_since(entity, since)` re-reads, in one request for the usual handful, which
+records changed since a moment (so a write never overwrites an edit made after our read):
 
 - `WebcrmWriter`: the bulk `PATCH /{entity}` (inserts without `<X>Id`, updates with it), one
   batch per chunk of up to 500 items; an empty value is sent as `""` (vendor spec: PATCH changes
@@ -12,9 +14,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 from sync_pipeline.clients.crmoffice import CrmofficeClient, WriteOp, WriteResult
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient
@@ -58,17 +61,33 @@ class RecordWriter(Protocol):
 
     def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None: ...
 
+    def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]: ...
+
     def counters(self) -> dict[str, int]: ...
 
 
+def _modified(
+    records: Iterable[Mapping[str, Any]], id_property: str, updated_property: str
+) -> dict[str, datetime | None]:
+    """id -> modification time (None when unreadable: treated as changed by the caller)."""
+    found: dict[str, datetime | None] = {}
+    for record in records:
+        try:
+            found[str(record.get(id_property))] = datetime.fromisoformat(
+                str(record.get(updated_property))
+            )
+        except ValueError:
+            found[str(record.get(id_property))] = None
+    return found
+
+
 class WebcrmWriter:
-    """WebCRM writes through the bulk PATCH; `id_properties`: entity -> its `<X>Id` property."""
+    """WebCRM writes through the bulk PATCH, naming a record to update by its `<X>Id`."""
 
     system = "webcrm"
 
-    def __init__(self, client: WebcrmClient, id_properties: Mapping[str, str]) -> None:
+    def __init__(self, client: WebcrmClient) -> None:
         self._client = client
-        self._ids = id_properties
 
     def counters(self) -> dict[str, int]:
         """The client's request counters."""
@@ -76,7 +95,7 @@ class WebcrmWriter:
 
     def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None:
         """Chunked bulk upsert; updates carry the integer id."""
-        id_property = self._ids[entity]
+        id_property = self._client.spec.entity(entity).id
         bodies = [
             {**({id_property: int(w.record_id)} if w.record_id else {}), **w.values} for w in writes
         ]
@@ -86,6 +105,11 @@ class WebcrmWriter:
             on_batch(offset, outcomes)
 
         self._client.bulk_upsert(entity, bodies, on_chunk=on_chunk)
+
+    def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]:
+        """`/Queries` on `<X>UpdatedAt >= since` (whole seconds, widened, never narrowed)."""
+        spec = self._client.spec.entity(entity)
+        return _modified(self._client.query_updated(entity, since), spec.id, spec.updated_at)
 
 
 def _webcrm_outcome(result: ItemResult, kind: str) -> WriteOutcome:
@@ -125,6 +149,12 @@ class CrmofficeWriter:
         self._client.write_many(
             ops, on_result=lambda index, result: on_batch(index, [_crmoffice_outcome(result)])
         )
+
+    def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]:
+        """`GET /{entity}?updatedSince=since` (pages of the entity's page size)."""
+        spec = self._client.spec.entity(entity)
+        records = self._client.list_all(entity, updated_since=since)
+        return _modified(records, spec.id, spec.updated_at)
 
 
 def _crmoffice_outcome(result: WriteResult) -> WriteOutcome:

@@ -97,7 +97,6 @@ def direction_sink(
     ) -> dg.Output[sync.ApplyReport]:
         report = sync.apply_direction(
             pair,
-            field_map,
             plan,
             getattr(context.resources, target).client(),
             context.resources.link_store.store(),

@@ -12,6 +12,7 @@ at most the batch in flight — and those creates are covered by their intents.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sync_pipeline.clients import (
@@ -23,7 +24,7 @@ from sync_pipeline.clients import (
     WebcrmWriter,
     WriteOutcome,
 )
-from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, FieldMap, PairSpec
+from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, PairSpec
 from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
@@ -31,11 +32,16 @@ from sync_pipeline.sync.sink import ApplyReport, Progress, Sink, open_sink, valu
 
 # The write steps of a pair run in this order; the last one moves the pair's cursors.
 WRITE_ORDER: tuple[Direction, ...] = ("to_crmoffice", "to_webcrm")
+# Updates are written in batches of at most this many records, each batch after one re-read of
+# the records changed in the target since our read (WebCRM: its bulk PATCH chunk).
+REREAD_EVERY = 500
+# The re-read starts this long before our read: the target's clock may run behind ours.
+REREAD_MARGIN = timedelta(minutes=2)
+CHANGED_SINCE_READ = "changed in the target after this run read it: left for the next run"
 
 
 def apply_direction(
     pair: PairSpec,
-    field_map: FieldMap,
     plan: DirectionPlan,
     client: WebcrmClient | CrmofficeClient,
     store: LinkStore,
@@ -51,7 +57,7 @@ def apply_direction(
 
     Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
     """
-    writer = _writer(client, field_map)
+    writer = _writer(client)
     with plan.run.writing(store, run_id) as lock:
         sink = open_sink(pair, plan, store, run_id, max_attempts, log, lock.refresh)
         before = writer.counters()
@@ -117,9 +123,41 @@ def _link(
 
 
 def _update(sink: Sink, writer: RecordWriter) -> None:
-    if sink.plan.updates.empty:
-        return
+    """Field-level updates, `REREAD_EVERY` at a time, each batch after a re-read of its targets."""
     rows: list[dict[Hashable, Any]] = sink.plan.updates.to_dict("records")
+    for start in range(0, len(rows), REREAD_EVERY):
+        batch = _unchanged_targets(sink, writer, rows[start : start + REREAD_EVERY])
+        if batch:
+            _write_updates(sink, writer, batch)
+
+
+def _unchanged_targets(
+    sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]
+) -> list[dict[Hashable, Any]]:
+    """The rows whose target record nobody changed since our read (issue: a user's edit made
+    between our read and our write would be overwritten). The others are left for the next
+    run, which sees both edits and settles them by the conflict policy."""
+    read_at = sink.plan.target_read_at
+    if read_at is None:
+        return rows
+    target_id = f"{TARGET_SIDE[sink.direction]}_id"
+    changed = writer.changed_since(_entity(sink), read_at - REREAD_MARGIN)
+    seen = sink.plan.target_times
+    keep, left = [], []
+    for row in rows:
+        target = str(row[target_id])
+        if target not in changed or (
+            target in seen and changed[target] is not None and changed[target] == seen[target]
+        ):
+            keep.append(row)
+        else:
+            left.append(row)
+    source_id = f"{SOURCE_SIDE[sink.direction]}_id"
+    sink.miss([(str(r[source_id]), CHANGED_SINCE_READ) for r in left])
+    return keep
+
+
+def _write_updates(sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]) -> None:
     props = _properties(sink.pair, sink.direction)
     target_id = f"{TARGET_SIDE[sink.direction]}_id"
     source_id = f"{SOURCE_SIDE[sink.direction]}_id"
@@ -154,9 +192,8 @@ def _entity(sink: Sink) -> str:
     return sink.pair.entity(TARGET_SIDE[sink.direction])
 
 
-def _writer(client: WebcrmClient | CrmofficeClient, field_map: FieldMap) -> RecordWriter:
+def _writer(client: WebcrmClient | CrmofficeClient) -> RecordWriter:
     """The write port over `client`; WebCRM's bulk PATCH names a record by its `<X>Id`."""
     if isinstance(client, WebcrmClient):
-        ids = {name: spec.id for name, spec in field_map.entities["webcrm"].items()}
-        return WebcrmWriter(client, ids)
+        return WebcrmWriter(client)
     return CrmofficeWriter(client)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
@@ -38,9 +38,10 @@ class CrmofficeReader(Protocol):
 class Snapshot:
     """Raw records of one system entity as read by one run.
 
-    `states`: per pair reading this entity, its store state (basis, cursors, link count) read
-    just before the records: a plan made from this snapshot is applied only if no other run
-    wrote to the pair since, or it could re-create what that run created.
+    `read_at`: when the read began (our clock). `states`: per pair reading this entity, its
+    store state (basis, cursors, link count) read just before the records: a plan made from
+    this snapshot is applied only if no other run wrote to the pair since, or it could
+    re-create what that run created.
     """
 
     system: str
@@ -49,6 +50,7 @@ class Snapshot:
     window: ReadWindow
     high_water: datetime | None
     states: Mapping[str, PairState] = field(default_factory=dict)
+    read_at: datetime | None = None
 
     @property
     def complete(self) -> bool:
@@ -146,9 +148,10 @@ def read_entity(
     cursors = [state.cursors[name] for state in states.values()]
     oldest = None if not cursors or None in cursors else min(c for c in cursors if c)
     window = read_window(mode, oldest, window=partitions, overlap=overlap)
+    read_at = datetime.now(UTC)
     reader = extract_webcrm if system == "webcrm" else extract_crmoffice
     columns = entity_columns(field_map, system, entity)
     snapshot = reader(
         client, entity, columns, field_map.entities[system][entity].updated_at, window
     )
-    return replace(snapshot, states=states)
+    return replace(snapshot, states=states, read_at=read_at)

@@ -151,7 +151,6 @@ def _apply(
     for direction in WRITE_ORDER:
         earlier = apply_direction(
             pair,
-            field_map,
             planned.of(direction),
             clients.of(TARGET_SIDE[direction]),
             store,

@@ -4,7 +4,7 @@ and cut the plan into what each sink step applies (stamped with the run's `PairR
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -12,6 +12,7 @@ import pandas as pd
 from sync_pipeline.core import (
     DIRECTIONS,
     SOURCE_SIDE,
+    TARGET_SIDE,
     Direction,
     FieldMap,
     PairPlan,
@@ -44,6 +45,7 @@ class SideRows:
     high_water: datetime | None
     mode: str
     state: PairState
+    read_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class DirectionPlan:
 
     `run`: the run that made the plan (only it may apply it, and only on its basis);
     `source_times`: modification time of each source record written (a failed write holds
-    the cursor before it); `conflicts`: per WebCRM id, the conflicts these writes resolve.
+    the cursor before it); `conflicts`: per WebCRM id, the conflicts these writes resolve;
+    `target_times`: modification time of each record to update as the target snapshot saw it,
+    read at `target_read_at` (our clock): a target changed since is left for the next run.
     """
 
     pair: str
@@ -62,6 +66,8 @@ class DirectionPlan:
     updates: pd.DataFrame
     source_times: Mapping[str, datetime]
     conflicts: Mapping[str, dict[str, object]]
+    target_times: Mapping[str, datetime] = field(default_factory=dict)
+    target_read_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ def side_rows(snapshot: Snapshot, pair: PairSpec, side: Side, field_map: FieldMa
         snapshot.high_water,
         snapshot.window.mode,
         snapshot.states[pair.name],
+        snapshot.read_at,
     )
 
 
@@ -185,7 +192,7 @@ def _cut(
     """What each sink needs: its direction's creates and updates, and the link-only actions."""
     cut: dict[Direction, DirectionPlan] = {}
     for direction in DIRECTIONS:
-        source = SOURCE_SIDE[direction]
+        source, target = SOURCE_SIDE[direction], TARGET_SIDE[direction]
         creates, updates = plan.creates[direction], plan.updates[direction]
         written = pd.concat([creates["source_id"], updates[f"{source}_id"]])
         cut[direction] = DirectionPlan(
@@ -196,6 +203,8 @@ def _cut(
             updates,
             _times(rows[source].frame.valid, written),
             _conflicts(plan, source),
+            _times(rows[target].frame.valid, updates[f"{target}_id"]),
+            rows[target].read_at,
         )
     return PlannedPair(plan, cut["to_crmoffice"], cut["to_webcrm"], LinkPlan(plan, run), linked)
 
