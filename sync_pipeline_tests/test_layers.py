@@ -53,3 +53,29 @@ def test_sync_steps_know_no_dagster() -> None:
     """sync/ (extract, plan, apply) is plain Python: Dagster stays in dagster_defs/."""
     for path in _sources("sync"):
         assert "dagster" not in _imports(path), f"{path.name} imports dagster"
+
+
+def _modules(path: Path) -> set[str]:
+    """Full dotted names of the modules `path` imports from."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_dagster_adapters_call_one_facade_of_sync() -> None:
+    """dagster_defs/ reaches the use cases only through the `sync` package (never its modules),
+    and only its resources module touches `store` or `clients` (to open them)."""
+    for path in _sources("dagster_defs"):
+        modules = _modules(path)
+        inner = {m for m in modules if m.startswith("sync_pipeline.sync.")}
+        assert inner == set(), f"{path.name} imports sync internals {sorted(inner)}"
+        if path.name != "resources.py":
+            ports = {
+                m for m in modules if m.startswith(("sync_pipeline.store", "sync_pipeline.clients"))
+            }
+            assert ports == set(), f"{path.name} imports {sorted(ports)}"
