@@ -29,7 +29,10 @@ from sync_pipeline.core.types import SIDES, Side
 PolicyName = Literal["newest", "webcrm_wins", "crmoffice_wins"]
 InitialWinner = Literal["webcrm", "crmoffice", "hold"]
 # The rule a conflict row of the plan names: how its winner was chosen.
-Rule = Literal["non_empty", "newest", "tie", "webcrm_wins", "crmoffice_wins", "initial_winner"]
+# `clock_tie`: the update times differ by less than the clocks' uncertainty (a tie, flagged).
+Rule = Literal[
+    "non_empty", "newest", "tie", "clock_tie", "webcrm_wins", "crmoffice_wins", "initial_winner"
+]
 
 POLICY_NAMES: tuple[PolicyName, ...] = get_args(PolicyName)
 INITIAL_WINNERS: tuple[InitialWinner, ...] = get_args(InitialWinner)

@@ -165,12 +165,14 @@ def three_way_diff(
     policies: Mapping[str, ConflictPolicy],
     *,
     keep_all: bool,
+    tie_within_ns: int = 0,
 ) -> DiffResult:
     """Diff every link, each field under its own policy; `keep_all` returns a shadow row for
-    every link (new links), else only for links whose shadow moves."""
+    every link (new links), else only for links whose shadow moves. Update times closer than
+    `tie_within_ns` (the clocks' uncertainty, ns) are a tie, ruled `clock_tie`."""
     rows = _diff_rows(linked, fields, keep_all)
     web_ns, crm_ns = linked.webcrm.updated_at(rows), linked.crmoffice.updated_at(rows)
-    newer = (web_ns > crm_ns).astype(np.int64) - (web_ns < crm_ns).astype(np.int64)
+    newer, near = _newer(web_ns, crm_ns, tie_within_ns)
     outcomes: dict[str, _FieldOutcome] = {}
     for name in fields:
         s = _subset(linked.shadow[name], rows)
@@ -183,7 +185,18 @@ def three_way_diff(
         outcomes[name] = _resolve(
             (w, c, s), newer, policies[name], None if fresh is None else fresh[rows], readable
         )
+        rule = outcomes[name].res.rule
+        rule[near & (rule == "tie")] = "clock_tie"
     return _assemble(linked, fields, rows, outcomes, keep_all)
+
+
+def _newer(web_ns: IntArray, crm_ns: IntArray, tie_within_ns: int) -> tuple[IntArray, BoolArray]:
+    """Sign of WebCRM's update time minus CRMOffice's (0: a tie), and where a tie comes only
+    from the clocks' uncertainty (the times differ by no more than `tie_within_ns`)."""
+    delta = web_ns - crm_ns
+    near = (delta != 0) & (np.abs(delta) <= tie_within_ns)
+    newer = np.where(near, 0, np.sign(delta)).astype(np.int64)
+    return newer, near
 
 
 def _updates(

@@ -149,6 +149,7 @@ def diff_existing(
     keep: np.ndarray,
     fields: tuple[str, ...],
     policies: Mapping[str, ConflictPolicy],
+    tie_within_ns: int = 0,
 ) -> DiffResult:
     """Three-way diff of the links in `keep` (active, not orphaned), each field under its
     policy; a field a shadow does not hold yet starts with its initial reconciliation."""
@@ -177,7 +178,7 @@ def diff_existing(
         shadow_joined=shadow_joined,
         fresh=fresh,
     )
-    return three_way_diff(linked, fields, policies, keep_all=False)
+    return three_way_diff(linked, fields, policies, keep_all=False, tie_within_ns=tie_within_ns)
 
 
 def linked_rows(size: int, pos: IntArray) -> np.ndarray:
@@ -210,6 +211,7 @@ def plan_linked(
     *,
     complete: bool,
     quarantined: dict[Side, frozenset[str]],
+    tie_within_ns: int = 0,
 ) -> LinkedOutcome:
     """Join the links to both snapshots, find orphans (complete reads only), diff the rest."""
     aligned = align_links(web, crm, links, fields)
@@ -218,7 +220,8 @@ def plan_linked(
         code = orphan_codes(links, aligned.rows, active, quarantined)
     else:
         code = np.zeros(len(links), np.int64)
-    diff = diff_existing(web, crm, links, aligned, active & (code == 0), fields, policies)
+    keep = active & (code == 0)
+    diff = diff_existing(web, crm, links, aligned, keep, fields, policies, tie_within_ns)
     has_link: dict[Side, np.ndarray] = {
         "webcrm": linked_rows(len(web), aligned.rows[0]),
         "crmoffice": linked_rows(len(crm), aligned.rows[1]),

@@ -12,7 +12,8 @@ Frames (ids are `str`, field columns `str`, every frame sorted by its ids):
   of this plan is applied (apply links first).
 - `conflicts`: `webcrm_id`, `crmoffice_id`, `field`, `webcrm_value`, `crmoffice_value`,
   `shadow_value`, `winner` (side), `rule` (the `conflict_policy.Rule` applied: `non_empty` |
-  `newest` | `tie` | `webcrm_wins` | `crmoffice_wins` | `initial_winner`): for the history.
+  `newest` | `tie` | `clock_tie` | `webcrm_wins` | `crmoffice_wins` | `initial_winner`): for
+  the history.
 - `orphans`: `webcrm_id`, `crmoffice_id`, `missing_side` (`webcrm` | `crmoffice` | `both`).
 - `held`: `side`, `id`, `reason`: records deliberately neither created nor linked, and links
   with a field new to them whose two values differ (written nowhere until reviewed).

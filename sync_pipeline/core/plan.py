@@ -51,6 +51,7 @@ def _diff_new_links(
     intents: IntentOutcome,
     matches: MatchOutcome,
     pair: PairSpec,
+    tie_within_ns: int,
 ) -> _NewLinks:
     """Adopted and matched pairs, diffed against the payload resp. an all-empty shadow."""
     adopted, matched = intents.adopted, matches.pairs
@@ -75,7 +76,8 @@ def _diff_new_links(
             ).astype("Int64"),
         }
     )
-    return _NewLinks(three_way_diff(linked, fields, pair.policies, keep_all=True), actions)
+    diff = three_way_diff(linked, fields, pair.policies, keep_all=True, tie_within_ns=tie_within_ns)
+    return _NewLinks(diff, actions)
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -185,6 +187,7 @@ def plan_pair_sync(
     quarantined_webcrm_ids: frozenset[str] = frozenset(),
     quarantined_crmoffice_ids: frozenset[str] = frozenset(),
     intent_tolerance_seconds: float = 120.0,
+    tie_within_seconds: float = 0.0,
 ) -> PairPlan:
     """Plan one pair's sync from valid side frames, its links (+ shadow) and open intents.
 
@@ -192,7 +195,10 @@ def plan_pair_sync(
     not unchanged). `excluded_crmoffice_ids`: records linked by another pair (never matched,
     adopted or created from). `orphaned_*_ids`: records of orphaned links (never re-created).
     `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned).
-    Conflicts follow each field's `ConflictPolicy` from the map (`pair.policies`)."""
+    Conflicts follow each field's `ConflictPolicy` from the map (`pair.policies`); update times
+    (already corrected for each system's clock offset) closer than `tie_within_seconds` are a
+    tie (issue 9 kind 6: clock skew must not decide a conflict)."""
+    tie_within_ns = int(tie_within_seconds * 1e9)
     fields = pair.field_names
     web, crm = side_input(webcrm, fields), side_input(crmoffice, fields)
     quarantined: dict[Side, frozenset[str]] = {
@@ -200,7 +206,14 @@ def plan_pair_sync(
         "crmoffice": quarantined_crmoffice_ids,
     }
     linked = plan_linked(
-        web, crm, links, fields, pair.policies, complete=complete, quarantined=quarantined
+        web,
+        crm,
+        links,
+        fields,
+        pair.policies,
+        complete=complete,
+        quarantined=quarantined,
+        tie_within_ns=tie_within_ns,
     )
     existing = linked.diff
     free_w = ~linked.has_link["webcrm"] & ~member_mask(web["id"], orphaned_webcrm_ids)
@@ -211,7 +224,7 @@ def plan_pair_sync(
     )
     settled, matches = unlinked.settled, unlinked.matches
     has_new = len(settled.adopted) or len(matches.pairs)
-    new = _diff_new_links(web, crm, settled, matches, pair) if has_new else None
+    new = _diff_new_links(web, crm, settled, matches, pair, tie_within_ns) if has_new else None
     held = pd.concat([held_frame(), settled.held, matches.held, existing.held], ignore_index=True)
     return PairPlan(
         pair=pair.name,
