@@ -44,6 +44,9 @@ def _parser(pairs: Sequence[str]) -> argparse.ArgumentParser:
     links = commands.add_parser("links", help="a link and its history, by either side's id")
     links.add_argument("record_id", help="a WebCRM or CRMOffice id")
     links.add_argument("--limit", type=int, default=50, help="history entries to show")
+    commands.add_parser(
+        "doctor", help="read-only preflight against the configured systems (exit 0 ready)"
+    )
     docs = commands.add_parser("docs", help="render the field map as the RST data-flow document")
     docs.add_argument("--output", help="write to this file instead of stdout")
     state = commands.add_parser("state", help="check, export or import the link store")
@@ -107,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sync_pipeline.commands.links import show_links
 
         return show_links(args.record_id, limit=args.limit)
+    if args.command == "doctor":
+        from sync_pipeline.commands.doctor import run_checks
+
+        return run_checks()
     if args.command == "docs":
         from sync_pipeline.commands.docs import write_docs
 

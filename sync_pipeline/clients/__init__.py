@@ -17,6 +17,7 @@ from sync_pipeline.clients.errors import (
 )
 from sync_pipeline.clients.http import ClientStats, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator
+from sync_pipeline.clients.probe import Probe
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, copenhagen_literal
@@ -38,6 +39,7 @@ __all__ = [
     "CrmofficeWriter",
     "ItemResult",
     "PagePaginator",
+    "Probe",
     "ProtocolError",
     "RecordRejectedError",
     "RecordWrite",

@@ -33,6 +33,7 @@ from sync_pipeline.clients.errors import (
 )
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
+from sync_pipeline.clients.probe import Probe, probe_of
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.core.systems import SystemSpec, format_timestamp, packaged_systems
@@ -160,6 +161,17 @@ class CrmofficeClient(EdgeClient):
         if updated_since is not None:
             params["updatedSince"] = format_timestamp(updated_since, spec.timestamp_format)
         return self._pages(f"/{entity}", params, spec.page_size)
+
+    def probe(self, entity: str, size: int = 1) -> Probe:
+        """The first page of `size` records of `entity` and the server's clock (a preflight)."""
+        self.spec.entity(entity)
+        params = {"page": 1, "pageSize": size}
+        response = self._http.request("GET", f"/{entity}", params=params)
+        body = self._http.json_body(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise self._http.protocol_error(response, "a page without an `items` list")
+        return probe_of(response, items)
 
     def get(self, entity: str, record_id: str) -> dict[str, Any]:
         """One record by id."""

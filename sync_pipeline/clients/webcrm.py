@@ -33,6 +33,7 @@ from sync_pipeline.clients.edge_client import EdgeClient
 from sync_pipeline.clients.errors import RecordRejectedError, WriteOutcomeUnknownError, shorten
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
+from sync_pipeline.clients.probe import Probe, probe_of
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.core.systems import EntitySpec, SystemSpec, packaged_systems
@@ -139,6 +140,15 @@ class WebcrmClient(EdgeClient):
             script += f" AND {column} < '{copenhagen_literal(until, round_up=True)}'"
         pages = self._pages("/Queries", {"script": script}, spec.page_size)
         return [record for page in pages for record in page]
+
+    def probe(self, entity: str, size: int = 1) -> Probe:
+        """The first page of `size` records of `entity` and the server's clock (a preflight)."""
+        self.spec.entity(entity)
+        response = self._http.request("GET", f"/{entity}", params={"Page": 1, "Size": size})
+        records = self._http.json_body(response)
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise self._http.protocol_error(response, "a page that is not a list of records")
+        return probe_of(response, records)
 
     def get(self, entity: str, record_id: str | int) -> dict[str, Any]:
         """One record by id."""

@@ -8,28 +8,17 @@ import sys
 from pathlib import Path
 
 from sync_pipeline.clients import CrmClientError
+from sync_pipeline.commands.connect import open_clients
 from sync_pipeline.core import SIDES, load_field_map
-from sync_pipeline.settings import connection, rate_limits, state_url_from
+from sync_pipeline.settings import state_url_from
 from sync_pipeline.store import LinkStore, StoreError
 
 
 def _remote_ids() -> dict[tuple[str, str], set[str]]:
     """Every record id of every synced entity (those the pairs name), by a full read of both
     CRMs; ids are read from the property `systems.yaml` declares for each entity."""
-    from sync_pipeline.clients import CrmofficeClient, WebcrmClient
-
     field_map = load_field_map()
-    env = connection(os.environ)
-    limits = rate_limits(os.environ)
-    webcrm = WebcrmClient(
-        env["WEBCRM_BASE_URL"], env["WEBCRM_API_TOKEN"], rate_limit_per_minute=limits["webcrm"]
-    )
-    crmoffice = CrmofficeClient(
-        env["CRMOFFICE_BASE_URL"],
-        env["CRMOFFICE_CLIENT_ID"],
-        env["CRMOFFICE_CLIENT_SECRET"],
-        rate_limit_per_minute=limits["crmoffice"],
-    )
+    webcrm, crmoffice = open_clients(os.environ)
     ids: dict[tuple[str, str], set[str]] = {}
     with webcrm, crmoffice:
         for side in SIDES:
