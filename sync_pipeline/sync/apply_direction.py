@@ -12,7 +12,7 @@ at most the batch in flight — and those creates are covered by their intents.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_pipeline.clients import (
@@ -35,8 +35,7 @@ WRITE_ORDER: tuple[Direction, ...] = ("to_crmoffice", "to_webcrm")
 # Updates are written in batches of at most this many records, each batch after one re-read of
 # the records changed in the target since our read (WebCRM: its bulk PATCH chunk).
 REREAD_EVERY = 500
-# The re-read starts this long before our read: the target's clock may run behind ours.
-REREAD_MARGIN = timedelta(minutes=2)
+_UNCHANGED = datetime.min.replace(tzinfo=UTC)  # a marker: not among the re-read changes
 CHANGED_SINCE_READ = "changed in the target after this run read it: left for the next run"
 
 
@@ -51,7 +50,7 @@ def apply_direction(
     earlier: Sequence[ApplyReport] = (),
     log: Progress | None = None,
 ) -> ApplyReport:
-    """Creates then updates of `plan.direction` through the target system's `client`, under
+    """Updates then creates of `plan.direction` through the target system's `client`, under
     the pair lock; the last write step (`WRITE_ORDER`) then moves the pair's cursors, never
     past a source record whose write failed here or in an `earlier` step.
 
@@ -61,8 +60,9 @@ def apply_direction(
     with plan.run.writing(store, run_id) as lock:
         sink = open_sink(pair, plan, store, run_id, max_attempts, log, lock.refresh)
         before = writer.counters()
-        _create(sink, writer)
+        # Updates first: their re-reads then see no record this step just created.
         _update(sink, writer)
+        _create(sink, writer)
         sink.count_requests(before, writer.counters())
         if plan.direction == WRITE_ORDER[-1]:
             holds = {r.source_side: r.hold_before for r in (*earlier, sink.report)}
@@ -123,38 +123,50 @@ def _link(
 
 
 def _update(sink: Sink, writer: RecordWriter) -> None:
-    """Field-level updates, `REREAD_EVERY` at a time, each batch after a re-read of its targets."""
+    """Field-level updates, `REREAD_EVERY` at a time, each batch after a re-read of the records
+    changed in the target since the last look (the first: since the snapshot)."""
     rows: list[dict[Hashable, Any]] = sink.plan.updates.to_dict("records")
+    reread = _Reread(sink.plan.target_changes_since)
     for start in range(0, len(rows), REREAD_EVERY):
-        batch = _unchanged_targets(sink, writer, rows[start : start + REREAD_EVERY])
+        batch = reread.unchanged(sink, writer, rows[start : start + REREAD_EVERY])
         if batch:
             _write_updates(sink, writer, batch)
 
 
-def _unchanged_targets(
-    sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]
-) -> list[dict[Hashable, Any]]:
-    """The rows whose target record nobody changed since our read (issue: a user's edit made
-    between our read and our write would be overwritten). The others are left for the next
-    run, which sees both edits and settles them by the conflict policy."""
-    read_at = sink.plan.target_read_at
-    if read_at is None:
-        return rows
-    target_id = f"{TARGET_SIDE[sink.direction]}_id"
-    changed = writer.changed_since(_entity(sink), read_at - REREAD_MARGIN)
-    seen = sink.plan.target_times
-    keep, left = [], []
-    for row in rows:
-        target = str(row[target_id])
-        if target not in changed or (
-            target in seen and changed[target] is not None and changed[target] == seen[target]
-        ):
-            keep.append(row)
-        else:
-            left.append(row)
-    source_id = f"{SOURCE_SIDE[sink.direction]}_id"
-    sink.miss([(str(r[source_id]), CHANGED_SINCE_READ) for r in left])
-    return keep
+class _Reread:
+    """Targets changed since the snapshot, learnt incrementally: each look asks only for what
+    changed since the newest change the previous look saw (our own batches included, so one
+    request per batch), and the changes accumulate for the batches still to come."""
+
+    def __init__(self, since: datetime | None) -> None:
+        self.since = since
+        self.changed: dict[str, datetime | None] = {}
+
+    def unchanged(
+        self, sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]
+    ) -> list[dict[Hashable, Any]]:
+        """The rows whose target nobody changed since our read; the others are left for the
+        next run, which sees both edits and settles them by the conflict policy (a user's edit
+        made between our read and our write is never overwritten)."""
+        if self.since is None:
+            return rows
+        fresh = writer.changed_since(_entity(sink), self.since)
+        self.changed.update(fresh)
+        stamps = [t for t in fresh.values() if t is not None]
+        self.since = max([self.since, *stamps])
+        target_id = f"{TARGET_SIDE[sink.direction]}_id"
+        seen = sink.plan.target_times
+        keep, left = [], []
+        for row in rows:
+            target = str(row[target_id])
+            stamp = self.changed.get(target, _UNCHANGED)
+            if stamp is _UNCHANGED or (stamp is not None and stamp == seen.get(target)):
+                keep.append(row)
+            else:
+                left.append(row)
+        source_id = f"{SOURCE_SIDE[sink.direction]}_id"
+        sink.miss([(str(r[source_id]), CHANGED_SINCE_READ) for r in left])
+        return keep
 
 
 def _write_updates(sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]) -> None:

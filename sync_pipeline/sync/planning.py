@@ -28,6 +28,8 @@ from sync_pipeline.sync.extract import Snapshot
 from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
 INTENT_COLUMNS = ("intent_id", "direction", "source_id", "created_at")
+# How far a system's clock may run behind ours when only our clock says when we read.
+CLOCK_SKEW_MARGIN = timedelta(minutes=2)
 # Clock skew allowed between an intent (our clock) and the record it made (the API's clock).
 INTENT_TOLERANCE = timedelta(seconds=120)
 
@@ -55,8 +57,9 @@ class DirectionPlan:
     `run`: the run that made the plan (only it may apply it, and only on its basis);
     `source_times`: modification time of each source record written (a failed write holds
     the cursor before it); `conflicts`: per WebCRM id, the conflicts these writes resolve;
-    `target_times`: modification time of each record to update as the target snapshot saw it,
-    read at `target_read_at` (our clock): a target changed since is left for the next run.
+    `target_times`: modification time of each record to update as the target snapshot saw it;
+    `target_changes_since`: from when (the target's own clock) a change to a target is one made
+    after the snapshot (its high-water mark, else its read time less a skew margin).
     """
 
     pair: str
@@ -67,7 +70,7 @@ class DirectionPlan:
     source_times: Mapping[str, datetime]
     conflicts: Mapping[str, dict[str, object]]
     target_times: Mapping[str, datetime] = field(default_factory=dict)
-    target_read_at: datetime | None = None
+    target_changes_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -204,9 +207,17 @@ def _cut(
             _times(rows[source].frame.valid, written),
             _conflicts(plan, source),
             _times(rows[target].frame.valid, updates[f"{target}_id"]),
-            rows[target].read_at,
+            _changes_since(rows[target]),
         )
     return PlannedPair(plan, cut["to_crmoffice"], cut["to_webcrm"], LinkPlan(plan, run), linked)
+
+
+def _changes_since(rows: SideRows) -> datetime | None:
+    """Changes after a snapshot are stamped at or after its newest record (the server's clock
+    only moves on); an empty snapshot has none, so our read time less a skew margin."""
+    if rows.high_water is not None:
+        return rows.high_water
+    return None if rows.read_at is None else rows.read_at - CLOCK_SKEW_MARGIN
 
 
 def _times(frame: pd.DataFrame, ids: pd.Series) -> dict[str, datetime]:
