@@ -18,6 +18,7 @@ from sync_pipeline.core.fieldmap import (
     load_field_map,
     parse_field_map,
 )
+from sync_pipeline.core.frames import text_column
 from sync_pipeline.core.mapping import (
     SideFrame,
     bad_share,
@@ -25,7 +26,7 @@ from sync_pipeline.core.mapping import (
     prepare_side,
     quarantine_verdict,
 )
-from sync_pipeline.core.normalize import match_key, normalize_values
+from sync_pipeline.core.normalize import canonical_values, match_key, normalize_values
 from sync_pipeline.core.pairplan import ConflictPolicy, PairPlan
 from sync_pipeline.core.plan import plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
@@ -47,6 +48,7 @@ __all__ = [
     "SideFrame",
     "Verdict",
     "bad_share",
+    "canonical_values",
     "empty_side_frame",
     "load_field_map",
     "mapped_frame_model",
@@ -58,5 +60,6 @@ __all__ = [
     "prepare_side",
     "quarantine_verdict",
     "render_dataflow_rst",
+    "text_column",
     "updated_link_count",
 ]

@@ -4,12 +4,15 @@ Per field: only one side changed -> it wins; neither -> nothing; both to the sam
 shadow moves; both differently -> conflict: non-empty beats empty, else the more recently
 updated record wins, a tie goes to the policy's side. Change detection runs over every link as
 Arrow compares; the rules then run on the few changed rows only.
+
+Values compared are canonical (see `normalize`); a write carries the source's own text. A
+shadow stored before canonical forms existed is read in its canonical form and moved to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -18,8 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_pipeline.core.align import IntArray
-from sync_pipeline.core.frames import changed_tuples, conflicts_frame
-from sync_pipeline.core.normalize import ArrowStrings, join_columns
+from sync_pipeline.core.fieldmap import FieldType
+from sync_pipeline.core.frames import changed_tuples, conflicts_frame, text_column
+from sync_pipeline.core.normalize import ArrowStrings, canonical_arrow, join_columns
 from sync_pipeline.core.types import DIRECTIONS, Direction, Side
 
 ObjArray = npt.NDArray[np.object_]
@@ -36,11 +40,19 @@ class SideValues:
     updated_ns: IntArray
     rows: IntArray
     joined: ArrowStrings | None = None  # all fields joined per row, if computed beforehand
+    texts: dict[str, ArrowStrings] = field(default_factory=dict)  # absent: text == canonical
 
     def at(self, name: str, links: IntArray) -> ObjArray:
-        """The field's values for the given links (None where the record is absent)."""
+        """The field's canonical values for the given links (None where the record is absent)."""
+        return self._take(self.fields[name], links)
+
+    def text_at(self, name: str, links: IntArray) -> ObjArray:
+        """The field's text for the given links (None where the record is absent)."""
+        return self._take(self.texts.get(name, self.fields[name]), links)
+
+    def _take(self, values: ArrowStrings, links: IntArray) -> ObjArray:
         rows = self.rows[links]
-        taken = pc.take(self.fields[name], pa.array(rows, mask=rows < 0))
+        taken = pc.take(values, pa.array(rows, mask=rows < 0))
         return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
 
     def updated_at(self, links: IntArray) -> IntArray:
@@ -69,6 +81,7 @@ class LinkedValues:
     webcrm: SideValues
     crmoffice: SideValues
     shadow_joined: ArrowStrings | None = None
+    types: Mapping[str, FieldType] = field(default_factory=dict)  # to read old shadows canonically
 
 
 @dataclass(frozen=True)
@@ -157,20 +170,45 @@ def three_way_diff(
     web_ns, crm_ns = linked.webcrm.updated_at(rows), linked.crmoffice.updated_at(rows)
     newer = (web_ns > crm_ns).astype(np.int64) - (web_ns < crm_ns).astype(np.int64)
     outcomes: dict[str, _FieldOutcome] = {}
+    texts: dict[Direction, dict[str, ObjArray]] = {d: {} for d in DIRECTIONS}
     for name in fields:
-        s = _subset(linked.shadow[name], rows)
+        stored = _subset(linked.shadow[name], rows)
+        s = _canonical(stored, linked.types.get(name))
         w = linked.webcrm.at(name, rows)
         c = linked.crmoffice.at(name, rows)
         w = np.where(pd.isna(w), s, w)
         c = np.where(pd.isna(c), s, c)
-        outcomes[name] = _resolve(w, c, s, newer, tie_winner)
-    return _assemble(linked, fields, rows, outcomes, keep_all)
+        outcome = _resolve(w, c, s, newer, tie_winner)
+        outcome.moved |= stored != s  # a shadow stored in another form moves to the canonical
+        outcomes[name] = outcome
+        texts["to_crmoffice"][name] = _written(outcome, "to_crmoffice", linked.webcrm, name, rows)
+        texts["to_webcrm"][name] = _written(outcome, "to_webcrm", linked.crmoffice, name, rows)
+    return _assemble(linked, fields, rows, outcomes, texts, keep_all)
+
+
+def _canonical(values: ObjArray, type_: FieldType | None) -> ObjArray:
+    """Shadow values in their type's canonical form (as they are when `type_` is unknown)."""
+    if type_ is None or not len(values):
+        return values
+    arr = canonical_arrow(pa.array(values, type=pa.large_string()), type_)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _written(
+    outcome: _FieldOutcome, direction: Direction, source: SideValues, name: str, rows: IntArray
+) -> ObjArray:
+    """The text `direction` writes: the source's own text where it writes the field, else the
+    agreed canonical value (never written: `changed` leaves the field out)."""
+    text = source.text_at(name, rows)
+    writes: BoolArray = getattr(outcome, direction)
+    return np.where(writes & ~pd.isna(text), text, outcome.agreed).astype(object)
 
 
 def _updates(
     ids: dict[str, ObjArray],
     fields: tuple[str, ...],
     outcomes: dict[str, _FieldOutcome],
+    texts: dict[str, ObjArray],
     direction: Direction,
 ) -> pd.DataFrame:
     writes = np.column_stack(
@@ -180,6 +218,7 @@ def _updates(
     columns: dict[str, object] = {k: pd.Series(v[picked], dtype="str") for k, v in ids.items()}
     columns["changed"] = changed_tuples(writes[picked], fields)
     columns.update({f: pd.Series(outcomes[f].agreed[picked], dtype="str") for f in fields})
+    columns.update({text_column(f): pd.Series(texts[f][picked], dtype="str") for f in fields})
     return pd.DataFrame(columns)
 
 
@@ -188,13 +227,14 @@ def _assemble(
     fields: tuple[str, ...],
     rows: IntArray,
     outcomes: dict[str, _FieldOutcome],
+    texts: dict[Direction, dict[str, ObjArray]],
     keep_all: bool,
 ) -> DiffResult:
     ids = {
         "webcrm_id": _subset(linked.webcrm_id, rows),
         "crmoffice_id": _subset(linked.crmoffice_id, rows),
     }
-    updates = {d: _updates(ids, fields, outcomes, d) for d in DIRECTIONS}
+    updates = {d: _updates(ids, fields, outcomes, texts[d], d) for d in DIRECTIONS}
     moved = np.zeros(len(rows), dtype=bool)
     for f in fields:
         moved |= outcomes[f].moved

@@ -6,6 +6,7 @@ absent from an incremental snapshot is unchanged, from a complete one an orphan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,7 +17,8 @@ import pyarrow.compute as pc
 
 from sync_pipeline.core.align import IntArray, member_mask, positions
 from sync_pipeline.core.diff import DiffResult, LinkedValues, SideValues, three_way_diff
-from sync_pipeline.core.frames import orphans_frame
+from sync_pipeline.core.fieldmap import FieldType
+from sync_pipeline.core.frames import orphans_frame, text_column
 from sync_pipeline.core.normalize import ArrowStrings, join_columns, to_arrow
 from sync_pipeline.core.pairplan import ConflictPolicy
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
@@ -24,11 +26,15 @@ from sync_pipeline.core.types import Side
 
 
 def side_input(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
-    """The side frame with `str` ids and every field column present ("" when absent)."""
+    """The side frame with `str` ids and every field and text column present (a field absent:
+    ""; a text absent: the canonical value, as in frames built without texts)."""
     columns = {"id": frame["id"] if frame["id"].dtype == "str" else frame["id"].astype("str")}
     columns["updated_at"] = frame["updated_at"].astype(TIMESTAMP_DTYPE)
     for f in fields:
         columns[f] = frame[f] if f in frame.columns else pd.Series([""] * len(frame), dtype="str")
+    for f in fields:
+        text = text_column(f)
+        columns[text] = frame[text] if text in frame.columns else columns[f]
     return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
 
 
@@ -47,6 +53,7 @@ def side_values(
         updated_ns=np.asarray(frame["updated_at"].array.asi8, dtype=np.int64),
         rows=rows,
         joined=joined,
+        texts={f: to_arrow(frame[text_column(f)]) for f in fields},
     )
 
 
@@ -80,6 +87,7 @@ def linked_values(
     ids: tuple[ArrowStrings, ArrowStrings],
     rows: tuple[IntArray, IntArray],
     shadow: dict[str, ArrowStrings],
+    types: Mapping[str, FieldType],
 ) -> LinkedValues:
     fields = tuple(shadow)
     return LinkedValues(
@@ -88,6 +96,7 @@ def linked_values(
         shadow=shadow,
         webcrm=side_values(web, fields, rows[0]),
         crmoffice=side_values(crm, fields, rows[1]),
+        types=types,
     )
 
 
@@ -136,6 +145,7 @@ def diff_existing(
     keep: np.ndarray,
     fields: tuple[str, ...],
     policy: ConflictPolicy,
+    types: Mapping[str, FieldType],
 ) -> DiffResult:
     """Three-way diff of the links in `keep` (active, not orphaned)."""
     ids: tuple[ArrowStrings, ArrowStrings] = (
@@ -159,6 +169,7 @@ def diff_existing(
         webcrm=side_values(web, fields, rows[0], aligned.joined.get("webcrm")),
         crmoffice=side_values(crm, fields, rows[1], aligned.joined.get("crmoffice")),
         shadow_joined=shadow_joined,
+        types=types,
     )
     return three_way_diff(linked, fields, policy.tie_winner, keep_all=False)
 
@@ -193,15 +204,18 @@ def plan_linked(
     *,
     complete: bool,
     quarantined: dict[Side, frozenset[str]],
+    types: Mapping[str, FieldType],
 ) -> LinkedOutcome:
-    """Join the links to both snapshots, find orphans (complete reads only), diff the rest."""
+    """Join the links to both snapshots, find orphans (complete reads only), diff the rest.
+    `types`: each field's type, to read shadows stored in another form canonically."""
     aligned = align_links(web, crm, links, fields)
     active = active_links(links)
     if complete:
         code = orphan_codes(links, aligned.rows, active, quarantined)
     else:
         code = np.zeros(len(links), np.int64)
-    diff = diff_existing(web, crm, links, aligned, active & (code == 0), fields, policy)
+    keep = active & (code == 0)
+    diff = diff_existing(web, crm, links, aligned, keep, fields, policy, types)
     has_link: dict[Side, np.ndarray] = {
         "webcrm": linked_rows(len(web), aligned.rows[0]),
         "crmoffice": linked_rows(len(crm), aligned.rows[1]),

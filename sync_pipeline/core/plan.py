@@ -7,6 +7,7 @@ created in the pair's allowed directions. Nothing here depends on input row orde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from sync_pipeline.core.align import member_mask, positions
 from sync_pipeline.core.diff import DiffResult, three_way_diff
-from sync_pipeline.core.fieldmap import PairSpec
+from sync_pipeline.core.fieldmap import FieldType, PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
 from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
 from sync_pipeline.core.linked import linked_values, plan_linked, side_input
@@ -52,6 +53,7 @@ def _diff_new_links(
     matches: MatchOutcome,
     fields: tuple[str, ...],
     policy: ConflictPolicy,
+    types: Mapping[str, FieldType],
 ) -> _NewLinks:
     """Adopted and matched pairs, diffed against the payload resp. an all-empty shadow."""
     adopted, matched = intents.adopted, matches.pairs
@@ -66,7 +68,8 @@ def _diff_new_links(
     shadow = {
         f: to_arrow(pd.concat([adopted[f], blank], ignore_index=True).astype("str")) for f in fields
     }
-    linked = linked_values(web, crm, (to_arrow(web_ids), to_arrow(crm_ids)), rows, shadow)
+    ids = (to_arrow(web_ids), to_arrow(crm_ids))
+    linked = linked_values(web, crm, ids, rows, shadow, types)
     actions = pd.DataFrame(
         {
             "action": pd.Series(["adopt"] * len(adopted) + ["match"] * len(matched), dtype="str"),
@@ -199,8 +202,9 @@ def plan_pair_sync(
         "webcrm": quarantined_webcrm_ids,
         "crmoffice": quarantined_crmoffice_ids,
     }
+    types = {f.name: f.type for f in pair.fields}
     linked = plan_linked(
-        web, crm, links, fields, policy, complete=complete, quarantined=quarantined
+        web, crm, links, fields, policy, complete=complete, quarantined=quarantined, types=types
     )
     existing = linked.diff
     free_w = ~linked.has_link["webcrm"] & ~member_mask(web["id"], orphaned_webcrm_ids)
@@ -211,7 +215,7 @@ def plan_pair_sync(
     )
     settled, matches = unlinked.settled, unlinked.matches
     has_new = len(settled.adopted) or len(matches.pairs)
-    new = _diff_new_links(web, crm, settled, matches, fields, policy) if has_new else None
+    new = _diff_new_links(web, crm, settled, matches, fields, policy, types) if has_new else None
     held = pd.concat([held_frame(), settled.held, matches.held], ignore_index=True)
     return PairPlan(
         pair=pair.name,

@@ -6,7 +6,7 @@ import base64
 import binascii
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -35,6 +35,7 @@ from sync_pipeline.sandbox.crmoffice_http import (
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState, ReferencedRecord
 from sync_pipeline.sandbox.crmoffice_validation import InvalidBody
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
+from sync_pipeline.sandbox.realism import CRMOFFICE_PHONE_FIELDS, PhoneFormat, reformat_phones
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
 
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -51,12 +52,19 @@ class CrmofficeApi:
         credentials: tuple[str, str],
         rate_limit: int,
         token_ttl: float,
+        phone_format: PhoneFormat = "as-sent",
     ) -> None:
         self.state = state
         self.stats = stats
         self._credentials = credentials
         self._tokens = TokenBook(token_ttl)
         self._limiter = SlidingWindowLimiter(rate_limit)
+        self._phone_format: PhoneFormat = phone_format
+
+    def _validated(self, entity: str, body: Any) -> dict[str, Any]:
+        """A write body, validated, as CRMOffice stores it (phones reformatted if configured)."""
+        values = self.state.validate(entity, body)
+        return reformat_phones(values, CRMOFFICE_PHONE_FIELDS, self._phone_format)
 
     async def token(self, request: Request) -> Response:
         """`POST /connect/token` (OAuth2 client credentials, form-encoded)."""
@@ -119,7 +127,7 @@ class CrmofficeApi:
 
     async def create_record(self, request: Request, entity: str) -> Response:
         """`POST /{entity}` → 201 with the new record."""
-        values = self.state.validate(entity, await json_body(request))
+        values = self._validated(entity, await json_body(request))
         record = self.state.create(entity, values)
         self.stats.count_writes(1)
         location = {"Location": f"/{entity}/{record['id']}"}
@@ -141,7 +149,7 @@ class CrmofficeApi:
         record_id = _path_id(request)
         if not self.state.exists(entity, record_id):
             _missing(request, entity)
-        values = self.state.validate(entity, await json_body(request))
+        values = self._validated(entity, await json_body(request))
         record = apply(entity, record_id, values)
         if record is None:  # deleted meanwhile
             _missing(request, entity)
@@ -211,10 +219,14 @@ def create_crmoffice_app(
     rate_limit: int = DEFAULT_RATE_LIMIT,
     token_ttl: float = 3600.0,
     faults: FaultSettings | None = None,
+    phone_format: PhoneFormat = "as-sent",
 ) -> Starlette:
-    """The CRMOffice ASGI app over `state`, with fault injection and `/_sandbox/stats`."""
+    """The CRMOffice ASGI app over `state`, with fault injection and `/_sandbox/stats`;
+    `phone_format` is a realism option (see `realism`)."""
     stats = stats or RequestStats()
-    api = CrmofficeApi(state or CrmofficeState(), stats, credentials, rate_limit, token_ttl)
+    api = CrmofficeApi(
+        state or CrmofficeState(), stats, credentials, rate_limit, token_ttl, phone_format
+    )
     routes = crmoffice_routes(api)
     plan = FaultPlan(faults or FaultSettings())
     return Starlette(

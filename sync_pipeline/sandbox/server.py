@@ -21,6 +21,7 @@ from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
 from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
 from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
+from sync_pipeline.sandbox.realism import BulkRejection, PhoneFormat
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
@@ -45,6 +46,10 @@ class SandboxSettings:
     fault_seed: int = 0
     fault_stall_seconds: float = 35.0
     token_ttl: float = 3600.0
+    # Realism options (sandbox/realism.py); the defaults store what is sent, item by item.
+    crmoffice_phone_format: PhoneFormat = "as-sent"
+    webcrm_phone_format: PhoneFormat = "as-sent"
+    webcrm_bulk_rejection: BulkRejection = "per-item"
 
 
 @dataclass
@@ -154,6 +159,8 @@ def _apps(
             rate_limit=settings.webcrm_rate_limit,
             token_ttl=settings.token_ttl,
             faults=faults,
+            phone_format=settings.webcrm_phone_format,
+            bulk_rejection=settings.webcrm_bulk_rejection,
         ),
         create_crmoffice_app(
             crmoffice,
@@ -161,6 +168,7 @@ def _apps(
             rate_limit=settings.crmoffice_rate_limit,
             token_ttl=settings.token_ttl,
             faults=faults,
+            phone_format=settings.crmoffice_phone_format,
         ),
     )
 

@@ -19,8 +19,14 @@ from starlette.routing import BaseRoute, Route
 
 from sync_pipeline.sandbox.access import SlidingWindowLimiter, TokenBook
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
+from sync_pipeline.sandbox.realism import (
+    WEBCRM_PHONE_FIELDS,
+    BulkRejection,
+    PhoneFormat,
+    reformat_phones,
+)
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
-from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body
+from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body, field_rule_errors
 from sync_pipeline.sandbox.webcrm_http import (
     FORM_MEDIA_TYPES,
     BadRequest,
@@ -50,12 +56,28 @@ class WebcrmApi:
         auth_code: str,
         rate_limit: int,
         token_ttl: float,
+        phone_format: PhoneFormat = "as-sent",
+        bulk_rejection: BulkRejection = "per-item",
     ) -> None:
         self.state = state
         self.stats = stats
         self._auth_code = auth_code
         self._tokens = TokenBook(token_ttl)
         self._limiter = SlidingWindowLimiter(rate_limit)
+        self._phone_format: PhoneFormat = phone_format
+        self._bulk_rejection: BulkRejection = bulk_rejection
+
+    def _stored(self, values: dict[str, Any]) -> dict[str, Any]:
+        """What the account stores of valid values (phones reformatted if configured)."""
+        return reformat_phones(values, WEBCRM_PHONE_FIELDS, self._phone_format)
+
+    def _checked(self, entity: str, body: Any) -> dict[str, Any]:
+        """A single-record body, coerced; a broken field rule is a 400; as stored."""
+        values = _coerce(entity, body)
+        errors = field_rule_errors(values)
+        if errors:
+            raise BadRequest(" ".join(errors))
+        return self._stored(values)
 
     async def login(self, request: Request) -> Response:
         """`POST /Auth/ApiLogin` with form field `authCode` → TokenResponseDto."""
@@ -112,7 +134,7 @@ class WebcrmApi:
 
     async def create_record(self, request: Request, entity: str) -> Response:
         """`POST /{Entity}` → the new id as a bare integer."""
-        values = _coerce(entity, await json_body(request))
+        values = self._checked(entity, await json_body(request))
         new_id = self.state.create(entity, values)
         self.stats.count_writes(1)
         return JSONResponse(new_id)
@@ -126,7 +148,7 @@ class WebcrmApi:
             raise BadRequest(
                 f"{ENTITIES[entity].id_field} {sent_id} does not match the URL id {record_id}."
             )
-        if not self.state.replace(entity, record_id, _coerce(entity, body)):
+        if not self.state.replace(entity, record_id, self._checked(entity, body)):
             return _not_found(entity, record_id)
         self.stats.count_writes(1)
         return Response(status_code=200)
@@ -146,7 +168,16 @@ class WebcrmApi:
             (item.get(ENTITIES[entity].id_field), _coerce(entity, item))
             for item in _objects(items, entity)
         ]
-        results = [self._upsert_one(entity, record_id, values) for record_id, values in batch]
+        errors = [" ".join(field_rule_errors(values)) for _, values in batch]
+        if self._bulk_rejection == "whole-chunk" and any(errors):
+            raise BadRequest(
+                " ".join(f"Item {i}: {e}" for i, e in enumerate(errors) if e)
+                + " Nothing was saved."
+            )
+        results = [
+            error or self._upsert_one(entity, record_id, self._stored(values))
+            for (record_id, values), error in zip(batch, errors, strict=True)
+        ]
         self.stats.count_writes(sum(r.isdigit() for r in results))
         return JSONResponse(results)
 
@@ -257,10 +288,21 @@ def create_webcrm_app(
     rate_limit: int = 250,
     token_ttl: float = 3600.0,
     faults: FaultSettings | None = None,
+    phone_format: PhoneFormat = "as-sent",
+    bulk_rejection: BulkRejection = "per-item",
 ) -> Starlette:
-    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`."""
+    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`;
+    `phone_format` and `bulk_rejection` are realism options (see `realism`)."""
     stats = stats or RequestStats()
-    api = WebcrmApi(state or WebcrmState(), stats, auth_code, rate_limit, token_ttl)
+    api = WebcrmApi(
+        state or WebcrmState(),
+        stats,
+        auth_code,
+        rate_limit,
+        token_ttl,
+        phone_format=phone_format,
+        bulk_rejection=bulk_rejection,
+    )
     routes = webcrm_routes(api)
     plan = FaultPlan(faults or FaultSettings())
     return Starlette(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sync_pipeline.clients import CrmofficeClient, WriteOp, WriteResult
-from sync_pipeline.core import PairSpec
+from sync_pipeline.core import PairSpec, text_column
 from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
@@ -52,8 +52,9 @@ def apply_to_crmoffice(
 
 
 def _crmoffice_body(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, Any]:
-    """CRMOffice clears a field with null."""
-    return {name: (str(row[name]) or None) for name in names}
+    """The source's own text of each field (its canonical form is what was compared);
+    CRMOffice clears a field with null."""
+    return {name: (str(row[text_column(name)]) or None) for name in names}
 
 
 def _rejected(result: WriteResult) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sync_pipeline.clients import ItemResult, WebcrmClient
-from sync_pipeline.core import PairSpec
+from sync_pipeline.core import PairSpec, text_column
 from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
@@ -91,7 +91,7 @@ def _create_in_webcrm(sink: Sink, props: Mapping[str, str], client: WebcrmClient
         sink.reject(refused)
         sink.miss(unknown)
 
-    bodies = [{props[n]: r[n] for n in sink.names} for r in rows]
+    bodies = [{props[n]: r[text_column(n)] for n in sink.names} for r in rows]
     client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=ticking(sink, on_chunk))
 
 
@@ -125,6 +125,7 @@ def _update_in_webcrm(
         sink.miss(unknown)
 
     bodies = [
-        {id_property: int(r["webcrm_id"]), **{props[n]: r[n] for n in r["changed"]}} for r in rows
+        {id_property: int(r["webcrm_id"]), **{props[n]: r[text_column(n)] for n in r["changed"]}}
+        for r in rows
     ]
     client.bulk_upsert(sink.pair.webcrm_entity, bodies, on_chunk=ticking(sink, on_chunk))
