@@ -26,7 +26,7 @@ from sync_pipeline.core.coerce import (
     coerce_ids,
     coerce_timestamps,
 )
-from sync_pipeline.core.fieldmap import EntitySpec, PairSpec
+from sync_pipeline.core.fieldmap import EntitySpec, FieldType, PairSpec
 from sync_pipeline.core.frames import text_column
 from sync_pipeline.core.normalize import canonical_values, from_arrow, to_arrow
 from sync_pipeline.core.schemas import CHECK_REASONS, TIMESTAMP_DTYPE, mapped_frame_model
@@ -168,9 +168,16 @@ def prepare_side(
 
 def _with_canonical(valid: pd.DataFrame, pair: PairSpec) -> pd.DataFrame:
     """Each field's column becomes its canonical form; its text moves to `text_column`."""
-    canonical = {f.name: canonical_values(valid[f.name], f.type) for f in pair.fields}
+    canonical = {f.name: _canonical(valid[f.name], f.type) for f in pair.fields}
     texts = {text_column(f.name): valid[f.name] for f in pair.fields}
     return valid.assign(**canonical).assign(**texts)
+
+
+def _canonical(text: pd.Series, type_: FieldType) -> pd.Series:
+    """The canonical column; the text column itself when they agree everywhere (names mostly
+    do), so a million records do not hold two copies of the same strings."""
+    canonical = canonical_values(text, type_)
+    return text if canonical.equals(text) else canonical
 
 
 def bad_share(side_frame: SideFrame) -> float:
