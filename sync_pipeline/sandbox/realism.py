@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from sync_pipeline.sandbox.webcrm_dto import PHONE_PROPERTIES
+from sync_pipeline.sandbox.webcrm_dto import PHONE_PROPERTIES, field_rule_errors
 
 PhoneFormat = Literal["as-sent", "compact", "grouped"]
 BulkRejection = Literal["per-item", "whole-chunk"]
@@ -66,3 +67,31 @@ def reformat_phones(
         if isinstance(value, str) and value.strip():
             result[name] = rewrite(value)
     return result
+
+
+@dataclass(frozen=True)
+class WebcrmWriteRules:
+    """How the emulated WebCRM stores and refuses written values (field rules + realism)."""
+
+    phone_format: PhoneFormat = "as-sent"
+    bulk_rejection: BulkRejection = "per-item"
+
+    def stored(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What the account keeps of valid coerced values."""
+        return reformat_phones(values, WEBCRM_PHONE_FIELDS, self.phone_format)
+
+    def single(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """One record's values as stored; ValueError naming the field rules it breaks."""
+        errors = field_rule_errors(dict(values))
+        if errors:
+            raise ValueError(" ".join(errors))
+        return self.stored(values)
+
+    def bulk_errors(self, batch: list[dict[str, Any]]) -> list[str]:
+        """Per bulk item, the field rules it breaks ("" when none); ValueError for the whole
+        request when `bulk_rejection` is `whole-chunk` and any item breaks one."""
+        errors = [" ".join(field_rule_errors(values)) for values in batch]
+        if self.bulk_rejection == "whole-chunk" and any(errors):
+            named = " ".join(f"Item {i}: {e}" for i, e in enumerate(errors) if e)
+            raise ValueError(f"{named} Nothing was saved.")
+        return errors

@@ -21,7 +21,7 @@ from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
 from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
 from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
-from sync_pipeline.sandbox.realism import BulkRejection, PhoneFormat
+from sync_pipeline.sandbox.realism import BulkRejection, PhoneFormat, WebcrmWriteRules
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
@@ -159,8 +159,7 @@ def _apps(
             rate_limit=settings.webcrm_rate_limit,
             token_ttl=settings.token_ttl,
             faults=faults,
-            phone_format=settings.webcrm_phone_format,
-            bulk_rejection=settings.webcrm_bulk_rejection,
+            rules=WebcrmWriteRules(settings.webcrm_phone_format, settings.webcrm_bulk_rejection),
         ),
         create_crmoffice_app(
             crmoffice,

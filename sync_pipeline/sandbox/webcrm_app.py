@@ -19,14 +19,9 @@ from starlette.routing import BaseRoute, Route
 
 from sync_pipeline.sandbox.access import SlidingWindowLimiter, TokenBook
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
-from sync_pipeline.sandbox.realism import (
-    WEBCRM_PHONE_FIELDS,
-    BulkRejection,
-    PhoneFormat,
-    reformat_phones,
-)
+from sync_pipeline.sandbox.realism import WebcrmWriteRules
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
-from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body, field_rule_errors
+from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body
 from sync_pipeline.sandbox.webcrm_http import (
     FORM_MEDIA_TYPES,
     BadRequest,
@@ -56,28 +51,21 @@ class WebcrmApi:
         auth_code: str,
         rate_limit: int,
         token_ttl: float,
-        phone_format: PhoneFormat = "as-sent",
-        bulk_rejection: BulkRejection = "per-item",
+        rules: WebcrmWriteRules | None = None,
     ) -> None:
         self.state = state
         self.stats = stats
         self._auth_code = auth_code
         self._tokens = TokenBook(token_ttl)
         self._limiter = SlidingWindowLimiter(rate_limit)
-        self._phone_format: PhoneFormat = phone_format
-        self._bulk_rejection: BulkRejection = bulk_rejection
-
-    def _stored(self, values: dict[str, Any]) -> dict[str, Any]:
-        """What the account stores of valid values (phones reformatted if configured)."""
-        return reformat_phones(values, WEBCRM_PHONE_FIELDS, self._phone_format)
+        self._rules = rules or WebcrmWriteRules()
 
     def _checked(self, entity: str, body: Any) -> dict[str, Any]:
-        """A single-record body, coerced; a broken field rule is a 400; as stored."""
-        values = _coerce(entity, body)
-        errors = field_rule_errors(values)
-        if errors:
-            raise BadRequest(" ".join(errors))
-        return self._stored(values)
+        """A single-record body as stored; a wrong type or a broken field rule is a 400."""
+        try:
+            return self._rules.single(_coerce(entity, body))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
     async def login(self, request: Request) -> Response:
         """`POST /Auth/ApiLogin` with form field `authCode` → TokenResponseDto."""
@@ -168,14 +156,12 @@ class WebcrmApi:
             (item.get(ENTITIES[entity].id_field), _coerce(entity, item))
             for item in _objects(items, entity)
         ]
-        errors = [" ".join(field_rule_errors(values)) for _, values in batch]
-        if self._bulk_rejection == "whole-chunk" and any(errors):
-            raise BadRequest(
-                " ".join(f"Item {i}: {e}" for i, e in enumerate(errors) if e)
-                + " Nothing was saved."
-            )
+        try:
+            errors = self._rules.bulk_errors([values for _, values in batch])
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         results = [
-            error or self._upsert_one(entity, record_id, self._stored(values))
+            error or self._upsert_one(entity, record_id, self._rules.stored(values))
             for (record_id, values), error in zip(batch, errors, strict=True)
         ]
         self.stats.count_writes(sum(r.isdigit() for r in results))
@@ -288,21 +274,12 @@ def create_webcrm_app(
     rate_limit: int = 250,
     token_ttl: float = 3600.0,
     faults: FaultSettings | None = None,
-    phone_format: PhoneFormat = "as-sent",
-    bulk_rejection: BulkRejection = "per-item",
+    rules: WebcrmWriteRules | None = None,
 ) -> Starlette:
-    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`;
-    `phone_format` and `bulk_rejection` are realism options (see `realism`)."""
+    """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`; `rules`:
+    field rules and realism options (see `realism`)."""
     stats = stats or RequestStats()
-    api = WebcrmApi(
-        state or WebcrmState(),
-        stats,
-        auth_code,
-        rate_limit,
-        token_ttl,
-        phone_format=phone_format,
-        bulk_rejection=bulk_rejection,
-    )
+    api = WebcrmApi(state or WebcrmState(), stats, auth_code, rate_limit, token_ttl, rules)
     routes = webcrm_routes(api)
     plan = FaultPlan(faults or FaultSettings())
     return Starlette(
