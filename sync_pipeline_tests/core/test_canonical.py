@@ -178,6 +178,22 @@ def test_an_edit_against_an_old_text_shadow_is_no_conflict() -> None:
     assert plan.updates["to_webcrm"][text("mobilePhone")].tolist() == ["+45 99 99 99 99"]
 
 
+def test_a_crashed_create_is_adopted_although_the_target_reformatted_it() -> None:
+    """The intent's payload is canonical: a contact the target stored compacted is still
+    recognised as ours after a crash (adopted, not created twice)."""
+    w = World(PERSONS)
+    w.put("webcrm", "9", givenName="Ole  Dam", familyName="Dam", mobilePhone="+45 20 30 40 50")
+    w.apply(w.plan(), crash_after_create=True)
+    (created,) = [c for _, c in w.created]
+    assert w.crmoffice[created].values["mobilePhone"] == "+45 20 30 40 50"  # our text was sent
+    w.crmoffice[created].values.update(mobilePhone="+4520304050", givenName="Ole Dam")
+    plan = w.plan()
+    assert plan.creates["to_crmoffice"].empty
+    assert plan.links[["webcrm_id", "crmoffice_id", "action"]].values.tolist() == [
+        ["9", created, "adopt"]
+    ]
+
+
 WHITESPACE_AND_INVISIBLES = {
     "no-break space": "Anne\u00a0Marie",
     "thin space": "Anne\u2009Marie",
