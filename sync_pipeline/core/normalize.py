@@ -13,11 +13,11 @@ Three forms of a mapped value, each vectorised over Arrow strings:
   holds the same canonical value: no change, nothing written back.
 - **Match key** (`match_key`, initial matching only; never written anywhere): strings in NFKC,
   without invisible format characters (Unicode category Cf: zero-width space/joiner, soft
-  hyphen, BOM), whitespace runs one space, casefolded (Unicode's NFKC_Casefold recipe, UAX #15
-  / Unicode 15 section 3.13); phones keep their digits only, with a leading `+` read as the
-  international prefix `00` (so `+45 12 34 56 78` and `0045 12345678` match, while the national
-  `12 34 56 78` deliberately does not: a missed match is reported by the dry run, a wrong match
-  would merge two people).
+  hyphen, BOM), whitespace runs one space, casefolded, NFKC again (compatibility caseless
+  matching, Unicode Standard section 3.13, D146, in composed form); phones keep their digits
+  only, with a leading `+` read as the international prefix `00` (so `+45 12 34 56 78` and
+  `0045 12345678` match, while the national `12 34 56 78` deliberately does not: a missed match
+  is reported by the dry run, a wrong match would merge two people).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sync_pipeline.core.fieldmap import FieldType
 
 MAX_STRING_LENGTH = 255
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
-# Every Unicode whitespace character (`str.isspace`), as an RE2 class (`\\s` is ASCII-only there).
+# Every Unicode whitespace character (`str.isspace`), as an RE2 class (RE2's `\s` is ASCII-only).
 WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]"
 # Invisible format characters (category Cf): ZWSP, ZWNJ/ZWJ, soft hyphen, word joiner, BOM...
 INVISIBLE = r"\p{Cf}"
