@@ -19,6 +19,7 @@ from sync_pipeline.core.fieldmap import (
     parse_field_map,
 )
 from sync_pipeline.core.frames import text_column
+from sync_pipeline.core.intents import canonical_payloads
 from sync_pipeline.core.mapping import (
     SideFrame,
     bad_share,
@@ -48,6 +49,7 @@ __all__ = [
     "SideFrame",
     "Verdict",
     "bad_share",
+    "canonical_payloads",
     "canonical_values",
     "empty_side_frame",
     "load_field_map",

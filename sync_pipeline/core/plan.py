@@ -18,7 +18,7 @@ from sync_pipeline.core.align import member_mask, positions
 from sync_pipeline.core.diff import DiffResult, three_way_diff
 from sync_pipeline.core.fieldmap import FieldType, PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
-from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
+from sync_pipeline.core.intents import IntentOutcome, canonical_payloads, reconcile_intents
 from sync_pipeline.core.linked import linked_values, plan_linked, side_input
 from sync_pipeline.core.matching import MatchOutcome, match_records
 from sync_pipeline.core.normalize import to_arrow
@@ -158,7 +158,9 @@ def _plan_unlinked(
     fields = pair.field_names
     free: dict[Side, pd.DataFrame] = {"webcrm": web[free_w], "crmoffice": crm[free_c]}
     linked_sources = _intent_sources_linked(intents, links)
-    settled = reconcile_intents(intents, fields, free, linked_sources, tolerance)
+    settled = reconcile_intents(
+        canonical_payloads(intents, pair), fields, free, linked_sources, tolerance
+    )
     if not intents.empty:
         free_w = free_w & ~member_mask(web["id"], settled.blocked["webcrm"])
         free_c = free_c & ~member_mask(crm["id"], settled.blocked["crmoffice"])

@@ -14,6 +14,7 @@ from sync_pipeline.core import (
     PairPlan,
     PairSpec,
     SideFrame,
+    canonical_payloads,
     plan_pair_sync,
     prepare_side,
 )
@@ -114,7 +115,7 @@ def intent_claims(
     claimed: set[str] = set()
     for other in others:
         names = list(other.field_names)
-        intents = store.open_intents(other.name, names)
+        intents = canonical_payloads(store.open_intents(other.name, names), other)
         intents = intents[intents["direction"] == "to_crmoffice"]
         if intents.empty:
             continue

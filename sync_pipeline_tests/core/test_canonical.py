@@ -194,6 +194,20 @@ def test_a_crashed_create_is_adopted_although_the_target_reformatted_it() -> Non
     ]
 
 
+def test_an_intent_recorded_as_text_is_still_adopted() -> None:
+    """An open intent whose payload holds text (recorded before canonical forms) still
+    matches the record it created, stored compacted by the target."""
+    w = World(PERSONS)
+    w.put("webcrm", "9", givenName="Ole", familyName="Dam", mobilePhone="+45 20 30 40 50")
+    w.apply(w.plan(), crash_after_create=True)
+    (created,) = [c for _, c in w.created]
+    w.intents[0]["payload"] = {**w.webcrm["9"].values}
+    w.crmoffice[created].values["mobilePhone"] = "+4520304050"
+    plan = w.plan()
+    assert plan.creates["to_crmoffice"].empty
+    assert plan.links["action"].tolist() == ["adopt"]
+
+
 WHITESPACE_AND_INVISIBLES = {
     "no-break space": "Anne\u00a0Marie",
     "thin space": "Anne\u2009Marie",
