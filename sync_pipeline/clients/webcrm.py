@@ -15,6 +15,14 @@ the chunk was not applied (429, 503, no connection); otherwise its items come ba
 `outcome_unknown=True`, because repeating it could insert duplicates and the caller's create
 intents reconcile what did land. `create` (POST) follows the same rule and raises
 `WriteOutcomeUnknownError`.
+
+A bulk PATCH refused as a whole with a 4xx (not 429, which is retried) because one item breaks
+a field rule would fail every item of the chunk, run after run. Such a chunk is bisected: each
+half is sent again, recursively, until the refused items stand alone and fail with the API's
+message while the valid ones land (DESIGN section 2, "a bulk request refused as a whole is split
+until only the bad items fail"). One bad item among n costs at most 1 + 2*ceil(log2 n) requests.
+Re-sending is safe even for inserts: a 4xx is the API's answer that it refused the request,
+so nothing of it was applied (unlike a lost response, which is never bisected or repeated).
 """
 
 from __future__ import annotations
@@ -204,7 +212,7 @@ class WebcrmClient(EdgeClient):
                 "PATCH", f"/{entity}", json=[dict(item) for item in chunk], idempotent=updates_only
             )
         except RecordRejectedError as exc:
-            return [ItemResult(False, None, f"chunk rejected: {exc}")] * len(chunk)
+            return self._bisect(entity, id_key, chunk, exc)
         except WriteOutcomeUnknownError as exc:
             return [ItemResult(False, None, str(exc), outcome_unknown=True)] * len(chunk)
         body = self._http.json_body(response)
@@ -213,6 +221,23 @@ class WebcrmClient(EdgeClient):
                 response, f"a PATCH result that is not a list of {len(chunk)} strings"
             )
         return [self._item_result(value) for value in body]
+
+    def _bisect(
+        self,
+        entity: str,
+        id_key: str,
+        chunk: Sequence[Mapping[str, Any]],
+        refusal: RecordRejectedError,
+    ) -> list[ItemResult]:
+        """Results of a chunk refused as a whole: an item alone carries the refusal; a longer
+        chunk is sent again in halves (safe: a 4xx applied nothing, see module doc)."""
+        if len(chunk) == 1 or refusal.status not in _SPLIT_ON:
+            return [ItemResult(False, None, f"chunk rejected: {refusal}")] * len(chunk)
+        middle = len(chunk) // 2
+        return [
+            *self._upsert_chunk(entity, id_key, chunk[:middle]),
+            *self._upsert_chunk(entity, id_key, chunk[middle:]),
+        ]
 
     def _item_result(self, value: object) -> ItemResult:
         new_id = _as_id(value)
@@ -236,6 +261,11 @@ class WebcrmClient(EdgeClient):
                 raise self._http.protocol_error(response, str(exc)) from None
             if records:
                 yield records
+
+
+# Whole-request refusals an item's content can cause (bad field, body too large): bisected.
+# Others (403, 404, 405...) would refuse every half alike.
+_SPLIT_ON = frozenset({400, 413, 422})
 
 
 def copenhagen_literal(moment: datetime, *, round_up: bool = False) -> str:

@@ -18,6 +18,8 @@ from sync_pipeline.core.fieldmap import (
     load_field_map,
     parse_field_map,
 )
+from sync_pipeline.core.frames import text_column
+from sync_pipeline.core.intents import canonical_payloads
 from sync_pipeline.core.mapping import (
     SideFrame,
     bad_share,
@@ -25,7 +27,7 @@ from sync_pipeline.core.mapping import (
     prepare_side,
     quarantine_verdict,
 )
-from sync_pipeline.core.normalize import match_key, normalize_values
+from sync_pipeline.core.normalize import canonical_values, match_key, normalize_values
 from sync_pipeline.core.pairplan import PairPlan
 from sync_pipeline.core.plan import plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
@@ -74,6 +76,8 @@ __all__ = [
     "TimestampFormat",
     "Verdict",
     "bad_share",
+    "canonical_payloads",
+    "canonical_values",
     "empty_side_frame",
     "load_field_map",
     "load_systems",
@@ -87,5 +91,6 @@ __all__ = [
     "prepare_side",
     "quarantine_verdict",
     "render_dataflow_rst",
+    "text_column",
     "updated_link_count",
 ]

@@ -5,6 +5,9 @@ shadow moves; both differently -> conflict, settled by the field's `ConflictPoli
 (`core.conflict_policy`, which also owns the initial reconciliation of a field the shadow does
 not hold yet). Change detection runs over every link as Arrow compares; the rules then run on
 the few changed rows only, column by column.
+
+Values compared are canonical (see `normalize`); a write carries the source's own text. A
+shadow stored before canonical forms existed is read in its canonical form and moved to it.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from sync_pipeline.core.conflict_policy import (
     resolve_initial,
     resolve_known,
 )
-from sync_pipeline.core.frames import changed_tuples, conflicts_frame, held_frame
-from sync_pipeline.core.normalize import ArrowStrings, join_columns
+from sync_pipeline.core.fieldmap import FieldType
+from sync_pipeline.core.frames import changed_tuples, conflicts_frame, held_frame, text_column
+from sync_pipeline.core.normalize import ArrowStrings, canonical_arrow, join_columns
 from sync_pipeline.core.types import DIRECTIONS, Direction
 
 ObjArray = npt.NDArray[np.object_]
@@ -44,11 +48,19 @@ class SideValues:
     updated_ns: IntArray
     rows: IntArray
     joined: ArrowStrings | None = None  # all fields joined per row, if computed beforehand
+    texts: dict[str, ArrowStrings] = field(default_factory=dict)  # absent: text == canonical
 
     def at(self, name: str, links: IntArray) -> ObjArray:
-        """The field's values for the given links (None where the record is absent)."""
+        """The field's canonical values for the given links (None where the record is absent)."""
+        return self._take(self.fields[name], links)
+
+    def text_at(self, name: str, links: IntArray) -> ObjArray:
+        """The field's text for the given links (None where the record is absent)."""
+        return self._take(self.texts.get(name, self.fields[name]), links)
+
+    def _take(self, values: ArrowStrings, links: IntArray) -> ObjArray:
         rows = self.rows[links]
-        taken = pc.take(self.fields[name], pa.array(rows, mask=rows < 0))
+        taken = pc.take(values, pa.array(rows, mask=rows < 0))
         return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
 
     def updated_at(self, links: IntArray) -> IntArray:
@@ -80,6 +92,7 @@ class LinkedValues:
     crmoffice: SideValues
     shadow_joined: ArrowStrings | None = None
     fresh: Mapping[str, BoolArray] = field(default_factory=dict)
+    types: Mapping[str, FieldType] = field(default_factory=dict)  # to read old shadows canonically
 
 
 @dataclass(frozen=True)
@@ -174,20 +187,51 @@ def three_way_diff(
     web_ns, crm_ns = linked.webcrm.updated_at(rows), linked.crmoffice.updated_at(rows)
     newer, near = _newer(web_ns, crm_ns, tie_within_ns)
     outcomes: dict[str, _FieldOutcome] = {}
+    texts: dict[Direction, dict[str, ObjArray]] = {d: {} for d in DIRECTIONS}
     for name in fields:
-        s = _subset(linked.shadow[name], rows)
+        stored = _subset(linked.shadow[name], rows)
+        s = _canonical(stored, linked.types.get(name))
         w = linked.webcrm.at(name, rows)
         c = linked.crmoffice.at(name, rows)
         readable = ~(pd.isna(w) | pd.isna(c))
         w = np.where(pd.isna(w), s, w)
         c = np.where(pd.isna(c), s, c)
         fresh = linked.fresh.get(name)
-        outcomes[name] = _resolve(
+        outcome = _resolve(
             (w, c, s), newer, policies[name], None if fresh is None else fresh[rows], readable
         )
-        rule = outcomes[name].res.rule
+        # A shadow stored in another form (before canonical forms) moves to the canonical one.
+        outcome.res.moved[_differs_as_text(stored, s)] = True
+        rule = outcome.res.rule
         rule[near & (rule == "tie")] = "clock_tie"
-    return _assemble(linked, fields, rows, outcomes, keep_all)
+        outcomes[name] = outcome
+        texts["to_crmoffice"][name] = _written(outcome, "to_crmoffice", linked.webcrm, name, rows)
+        texts["to_webcrm"][name] = _written(outcome, "to_webcrm", linked.crmoffice, name, rows)
+    return _assemble(linked, fields, rows, outcomes, texts, keep_all)
+
+
+def _canonical(values: ObjArray, type_: FieldType | None) -> ObjArray:
+    """Shadow values in their type's canonical form (as they are when `type_` is unknown)."""
+    if type_ is None or not len(values):
+        return values
+    arr = canonical_arrow(pa.array(values, type=pa.large_string()), type_)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _differs_as_text(stored: ObjArray, canonical: ObjArray) -> BoolArray:
+    """Where a stored shadow value is not yet in its canonical form (unset values never are)."""
+    known = ~pd.isna(stored)
+    return np.asarray(known & (stored != canonical), dtype=bool)
+
+
+def _written(
+    outcome: _FieldOutcome, direction: Direction, source: SideValues, name: str, rows: IntArray
+) -> ObjArray:
+    """The text `direction` writes: the source's own text where it writes the field, else the
+    agreed canonical value (never written: `changed` leaves the field out)."""
+    text = source.text_at(name, rows)
+    writes: BoolArray = getattr(outcome.res, direction)
+    return np.where(writes & ~pd.isna(text), text, outcome.res.agreed).astype(object)
 
 
 def _newer(web_ns: IntArray, crm_ns: IntArray, tie_within_ns: int) -> tuple[IntArray, BoolArray]:
@@ -203,6 +247,7 @@ def _updates(
     ids: dict[str, ObjArray],
     fields: tuple[str, ...],
     outcomes: dict[str, _FieldOutcome],
+    texts: dict[str, ObjArray],
     direction: Direction,
 ) -> pd.DataFrame:
     writes = np.column_stack(
@@ -213,6 +258,7 @@ def _updates(
     columns: dict[str, object] = {k: pd.Series(v[picked], dtype="str") for k, v in ids.items()}
     columns["changed"] = changed_tuples(writes[picked], fields)
     columns.update({f: pd.Series(outcomes[f].res.agreed[picked], dtype="str") for f in fields})
+    columns.update({text_column(f): pd.Series(texts[f][picked], dtype="str") for f in fields})
     return pd.DataFrame(columns)
 
 
@@ -221,13 +267,14 @@ def _assemble(
     fields: tuple[str, ...],
     rows: IntArray,
     outcomes: dict[str, _FieldOutcome],
+    texts: dict[Direction, dict[str, ObjArray]],
     keep_all: bool,
 ) -> DiffResult:
     ids = {
         "webcrm_id": _subset(linked.webcrm_id, rows),
         "crmoffice_id": _subset(linked.crmoffice_id, rows),
     }
-    updates = {d: _updates(ids, fields, outcomes, d) for d in DIRECTIONS}
+    updates = {d: _updates(ids, fields, outcomes, texts[d], d) for d in DIRECTIONS}
     moved = np.zeros(len(rows), dtype=bool)
     for f in fields:
         moved |= outcomes[f].res.moved

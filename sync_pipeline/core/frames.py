@@ -9,6 +9,18 @@ import pandas as pd
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 
 STR = "str"
+TEXT_SUFFIX = ".text"
+
+
+def text_column(field: str) -> str:
+    """The column holding a field's text (what a side holds, what a write sends) beside the
+    field's own column, which holds its canonical form (compared, matched, the shadow)."""
+    return field + TEXT_SUFFIX
+
+
+def text_columns(fields: tuple[str, ...]) -> list[str]:
+    """`text_column` of every field, in field order."""
+    return [text_column(f) for f in fields]
 
 
 def str_frame(columns: dict[str, object]) -> pd.DataFrame:
@@ -17,18 +29,20 @@ def str_frame(columns: dict[str, object]) -> pd.DataFrame:
 
 
 def creates_frame(fields: tuple[str, ...], rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """`source_id` + one column per field: the values a create writes."""
+    """`source_id` + one canonical column per field (the new link's shadow and the intent's
+    payload) + one text column per field (the values a create writes)."""
     if rows is None:
-        return str_frame({c: [] for c in ("source_id", *fields)})
-    frame = rows[["id", *fields]].rename(columns={"id": "source_id"})
+        return str_frame({c: [] for c in ("source_id", *fields, *text_columns(fields))})
+    frame = rows[["id", *fields, *text_columns(fields)]].rename(columns={"id": "source_id"})
     return frame.sort_values("source_id", kind="stable").reset_index(drop=True)
 
 
 def updates_frame(fields: tuple[str, ...]) -> pd.DataFrame:
-    """`webcrm_id`, `crmoffice_id`, `changed` (tuple of fields) + the agreed value per field."""
+    """`webcrm_id`, `crmoffice_id`, `changed` (tuple of fields) + the agreed canonical value per
+    field (the new shadow) + per field the text to write (the source's own text)."""
     frame = str_frame({"webcrm_id": [], "crmoffice_id": []})
     frame["changed"] = pd.Series([], dtype=object)
-    for f in fields:
+    for f in (*fields, *text_columns(fields)):
         frame[f] = pd.Series([], dtype=STR)
     return frame
 

@@ -2,7 +2,7 @@
 
 An intent is written before each create. If the run died between the request and the link
 write, the created record exists unlinked on the target side. Per intent payload (all mapped
-fields, normalised), the candidates are the unlinked target records holding exactly those values
+fields, canonical), the candidates are the unlinked target records holding exactly those values
 and updated no earlier than the intent's creation minus a tolerance:
 
 - candidates <= intents: adopt them pairwise in time order (links action `adopt`); intents left
@@ -18,8 +18,15 @@ from typing import Any
 
 import pandas as pd
 
+from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.frames import held_frame, intents_not_applied_frame
-from sync_pipeline.core.normalize import KEY_SEPARATOR, join_columns, normalize_values, to_arrow
+from sync_pipeline.core.normalize import (
+    KEY_SEPARATOR,
+    canonical_values,
+    join_columns,
+    normalize_values,
+    to_arrow,
+)
 from sync_pipeline.core.types import DIRECTIONS, SOURCE_SIDE, TARGET_SIDE, Direction, Side
 
 
@@ -31,6 +38,15 @@ class IntentOutcome:
     not_applied: pd.DataFrame
     held: pd.DataFrame
     blocked: dict[Side, frozenset[str]]  # never matched or created in this plan
+
+
+def canonical_payloads(intents: pd.DataFrame, pair: PairSpec) -> pd.DataFrame:
+    """Open intents with each payload column in its field's canonical form (payloads recorded
+    before canonical forms existed hold text), so they compare with side frames."""
+    fields = [f for f in pair.fields if f.name in intents.columns]
+    if intents.empty or not fields:
+        return intents
+    return intents.assign(**{f.name: canonical_values(intents[f.name], f.type) for f in fields})
 
 
 def payload_keys(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:

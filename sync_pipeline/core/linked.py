@@ -18,18 +18,23 @@ import pyarrow.compute as pc
 from sync_pipeline.core.align import IntArray, member_mask, positions
 from sync_pipeline.core.conflict_policy import ConflictPolicy
 from sync_pipeline.core.diff import BoolArray, DiffResult, LinkedValues, SideValues, three_way_diff
-from sync_pipeline.core.frames import orphans_frame
+from sync_pipeline.core.fieldmap import FieldType
+from sync_pipeline.core.frames import orphans_frame, text_column
 from sync_pipeline.core.normalize import ArrowStrings, join_columns, to_arrow
 from sync_pipeline.core.schemas import TIMESTAMP_DTYPE
 from sync_pipeline.core.types import Side
 
 
 def side_input(frame: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
-    """The side frame with `str` ids and every field column present ("" when absent)."""
+    """The side frame with `str` ids and every field and text column present (a field absent:
+    ""; a text absent: the canonical value, as in frames built without texts)."""
     columns = {"id": frame["id"] if frame["id"].dtype == "str" else frame["id"].astype("str")}
     columns["updated_at"] = frame["updated_at"].astype(TIMESTAMP_DTYPE)
     for f in fields:
         columns[f] = frame[f] if f in frame.columns else pd.Series([""] * len(frame), dtype="str")
+    for f in fields:
+        text = text_column(f)
+        columns[text] = frame[text] if text in frame.columns else columns[f]
     return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
 
 
@@ -60,6 +65,7 @@ def side_values(
         updated_ns=np.asarray(frame["updated_at"].array.asi8, dtype=np.int64),
         rows=rows,
         joined=joined,
+        texts={f: to_arrow(frame[text_column(f)]) for f in fields},
     )
 
 
@@ -93,6 +99,7 @@ def linked_values(
     ids: tuple[ArrowStrings, ArrowStrings],
     rows: tuple[IntArray, IntArray],
     shadow: dict[str, ArrowStrings],
+    types: Mapping[str, FieldType],
 ) -> LinkedValues:
     fields = tuple(shadow)
     return LinkedValues(
@@ -101,6 +108,7 @@ def linked_values(
         shadow=shadow,
         webcrm=side_values(web, fields, rows[0]),
         crmoffice=side_values(crm, fields, rows[1]),
+        types=types,
     )
 
 
@@ -149,6 +157,7 @@ def diff_existing(
     keep: np.ndarray,
     fields: tuple[str, ...],
     policies: Mapping[str, ConflictPolicy],
+    types: Mapping[str, FieldType],
     tie_within_ns: int = 0,
 ) -> DiffResult:
     """Three-way diff of the links in `keep` (active, not orphaned), each field under its
@@ -177,6 +186,7 @@ def diff_existing(
         crmoffice=side_values(crm, fields, rows[1], aligned.joined.get("crmoffice")),
         shadow_joined=shadow_joined,
         fresh=fresh,
+        types=types,
     )
     return three_way_diff(linked, fields, policies, keep_all=False, tie_within_ns=tie_within_ns)
 
@@ -211,9 +221,11 @@ def plan_linked(
     *,
     complete: bool,
     quarantined: dict[Side, frozenset[str]],
+    types: Mapping[str, FieldType],
     tie_within_ns: int = 0,
 ) -> LinkedOutcome:
-    """Join the links to both snapshots, find orphans (complete reads only), diff the rest."""
+    """Join the links to both snapshots, find orphans (complete reads only), diff the rest.
+    `types`: each field's type, to read shadows stored in another form canonically."""
     aligned = align_links(web, crm, links, fields)
     active = active_links(links)
     if complete:
@@ -221,7 +233,7 @@ def plan_linked(
     else:
         code = np.zeros(len(links), np.int64)
     keep = active & (code == 0)
-    diff = diff_existing(web, crm, links, aligned, keep, fields, policies, tie_within_ns)
+    diff = diff_existing(web, crm, links, aligned, keep, fields, policies, types, tie_within_ns)
     has_link: dict[Side, np.ndarray] = {
         "webcrm": linked_rows(len(web), aligned.rows[0]),
         "crmoffice": linked_rows(len(crm), aligned.rows[1]),

@@ -4,6 +4,9 @@
 validates with the pandera model generated from the map (`lazy=True`, so every bad row is
 reported at once) and splits the rows into `valid` and `quarantined`, each quarantined row with
 all of its reasons on one line and its raw record as JSON.
+
+Validation sees each field's text (what a write would send). In `valid`, a field's column then
+holds its canonical form (what every comparison uses) and `text_column(field)` the text.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from sync_pipeline.core.coerce import (
     coerce_ids,
     coerce_timestamps,
 )
-from sync_pipeline.core.fieldmap import PairSpec
-from sync_pipeline.core.normalize import from_arrow, to_arrow
+from sync_pipeline.core.fieldmap import FieldType, PairSpec
+from sync_pipeline.core.frames import text_column
+from sync_pipeline.core.normalize import canonical_values, from_arrow, to_arrow
 from sync_pipeline.core.schemas import CHECK_REASONS, TIMESTAMP_DTYPE, mapped_frame_model
 from sync_pipeline.core.systems import EntitySpec
 from sync_pipeline.core.types import Side, Verdict
@@ -36,7 +40,8 @@ QUARANTINE_COLUMNS = ("record_id", "reason", "payload")
 
 @dataclass(frozen=True)
 class SideFrame:
-    """One pair's rows from one system: `valid` (mapped, normalised) and `quarantined`."""
+    """One pair's rows from one system: `valid` (mapped: `id`, `updated_at`, each field's
+    canonical value, then each field's text in `text_column(field)`) and `quarantined`."""
 
     valid: pd.DataFrame
     quarantined: pd.DataFrame
@@ -54,6 +59,7 @@ def empty_side_frame(pair: PairSpec) -> pd.DataFrame:
         "updated_at": pd.Series([], dtype=TIMESTAMP_DTYPE),
     }
     columns.update({name: pd.Series([], dtype="str") for name in pair.field_names})
+    columns.update({text_column(n): pd.Series([], dtype="str") for n in pair.field_names})
     return pd.DataFrame(columns)
 
 
@@ -157,8 +163,22 @@ def prepare_side(
     reasons = problems.by_row()
     bad = np.zeros(len(mapped), dtype=bool)
     bad[reasons.index.to_numpy(dtype=np.int64)] = True
-    valid = mapped[~bad].reset_index(drop=True)
+    valid = _with_canonical(mapped[~bad].reset_index(drop=True), pair)
     return SideFrame(valid=valid, quarantined=_quarantine_frame(raw, mapped, reasons))
+
+
+def _with_canonical(valid: pd.DataFrame, pair: PairSpec) -> pd.DataFrame:
+    """Each field's column becomes its canonical form; its text moves to `text_column`."""
+    canonical = {f.name: _canonical(valid[f.name], f.type) for f in pair.fields}
+    texts = {text_column(f.name): valid[f.name] for f in pair.fields}
+    return valid.assign(**canonical).assign(**texts)
+
+
+def _canonical(text: pd.Series, type_: FieldType) -> pd.Series:
+    """The canonical column; the text column itself when they agree everywhere (names mostly
+    do), so a million records do not hold two copies of the same strings."""
+    canonical = canonical_values(text, type_)
+    return text if canonical.equals(text) else canonical
 
 
 def bad_share(side_frame: SideFrame, linked: int = 0) -> float:

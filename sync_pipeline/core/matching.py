@@ -1,5 +1,9 @@
 """Initial matching: link pre-existing unlinked records by the pair's normalised match keys.
 
+Keys are folded the same way on both sides (`normalize.match_key`): NFKC, invisible format
+characters removed, every Unicode whitespace run one space, casefolded; phones by digits. So
+`Anne Marie` and `Anne<NBSP>Marie` or `ANNE marie` are one key, never two records.
+
 A key value held by exactly one record on each side links them (`match`). A key shared by
 more than one record on either side, with a candidate on the other side, is ambiguous: every
 record of that key is held and reported, never auto-linked. Records whose key is empty in every

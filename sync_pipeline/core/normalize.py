@@ -1,15 +1,23 @@
 """Vectorised value normalisation, matching keys and validity predicates.
 
-Empty is one value: `None`, NaN, `""` and whitespace-only all normalise to `""`. A value is
-otherwise stripped of leading/trailing whitespace and put in Unicode NFC form, so the same
-text typed on either system compares equal (decomposed `å` from one API equals composed `å`
-from the other) and a sync never flaps on formatting.
+Three forms of a mapped value, each vectorised over Arrow strings:
 
-Matching keys (initial matching and intent reconciliation only; never written anywhere):
-strings are casefolded with inner whitespace runs collapsed to one space; phones keep their
-digits only, with a leading `+` read as the international prefix `00` (so `+45 12 34 56 78`
-and `0045 12345678` match, while the national `12 34 56 78` deliberately does not: a missed
-match is reported by the dry run, a wrong match would merge two people).
+- **Text** (`normalize_arrow`): what a side holds, as we would write it elsewhere. Empty is one
+  value: `None`, NaN, `""` and whitespace-only all become `""`; otherwise stripped of leading/
+  trailing whitespace and in Unicode NFC.
+- **Canonical** (`canonical_arrow`): the form every comparison uses, on both sides and in the
+  shadow (DESIGN section 2, "Empty is one value"): a phone is `+` (when one comes before the
+  first digit) and its digits; a string is NFC with every run of Unicode whitespace (`str.
+  isspace`: NBSP, thin and ideographic spaces, line separators, ...) one space, stripped. A
+  target that stores `+45 12 34 56 78` as `+4512345678`, or `Anne  Marie` as `Anne Marie`,
+  holds the same canonical value: no change, nothing written back.
+- **Match key** (`match_key`, initial matching only; never written anywhere): strings in NFKC,
+  without invisible format characters (Unicode category Cf: zero-width space/joiner, soft
+  hyphen, BOM), whitespace runs one space, casefolded, NFKC again (compatibility caseless
+  matching, Unicode Standard section 3.13, D146, in composed form); phones keep their digits
+  only, with a leading `+` read as the international prefix `00` (so `+45 12 34 56 78` and
+  `0045 12345678` match, while the national `12 34 56 78` deliberately does not: a missed match
+  is reported by the dry run, a wrong match would merge two people).
 """
 
 from __future__ import annotations
@@ -26,7 +34,12 @@ from sync_pipeline.core.fieldmap import FieldType
 
 MAX_STRING_LENGTH = 255
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
-PHONE_PATTERN = r"^[0-9 +\-().]*[0-9][0-9 +\-().]*$"
+# Every Unicode whitespace character (`str.isspace`), as an RE2 class (RE2's `\s` is ASCII-only).
+WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]"
+# Invisible format characters (category Cf): ZWSP, ZWNJ/ZWJ, soft hyphen, word joiner, BOM...
+INVISIBLE = r"\p{Cf}"
+# Digits, `+ - ( ) .` and spaces (any Unicode space separator: a target may group with NBSP).
+PHONE_PATTERN = r"^[0-9+\-().\p{Zs}]*[0-9][0-9+\-().\p{Zs}]*$"
 # Joins several values into one comparable string; a control character never in a valid value.
 KEY_SEPARATOR = "\x1f"
 
@@ -58,16 +71,39 @@ def normalize_values(values: pd.Series) -> pd.Series:
     return from_arrow(normalize_arrow(to_arrow(values)), values.index)
 
 
-def match_key(values: pd.Series, type_: FieldType) -> pd.Series:
-    """The matching key of normalised values: casefolded text, or the digits of a phone."""
-    arr = to_arrow(values.fillna(""))
+def _fold_whitespace(values: ArrowStrings) -> ArrowStrings:
+    """Every run of Unicode whitespace one space; leading/trailing whitespace removed."""
+    return pc.utf8_trim(pc.replace_substring_regex(values, WHITESPACE + "+", " "), " ")
+
+
+def canonical_arrow(values: ArrowStrings, type_: FieldType) -> ArrowStrings:
+    """The comparison form of text values (see module doc); null -> ""."""
+    values = pc.fill_null(values, "")
     if type_ == "phone":
-        arr = pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), r"^\+", "00")
+        digits = pc.replace_substring_regex(values, r"[^0-9]", "")
+        plus = pc.and_(pc.match_substring_regex(values, r"^[^0-9]*\+"), pc.not_equal(digits, ""))
+        sign = pa.scalar("+", digits.type)
+        empty = pa.scalar("", digits.type)
+        return pc.if_else(plus, pc.binary_join_element_wise(empty, digits, sign), digits)
+    return _fold_whitespace(pc.utf8_normalize(values, form="NFC"))
+
+
+def canonical_values(values: pd.Series, type_: FieldType) -> pd.Series:
+    """`canonical_arrow` of a series, as a `str` series on the same index."""
+    return from_arrow(canonical_arrow(to_arrow(values), type_), values.index)
+
+
+def match_key(values: pd.Series, type_: FieldType) -> pd.Series:
+    """The matching key of values: NFKC-casefolded text, or the digits of a phone."""
+    arr = pc.utf8_normalize(pc.fill_null(to_arrow(values), ""), form="NFKC")
+    if type_ == "phone":
+        arr = pc.replace_substring_regex(arr, r"^[^0-9]*\+", "00")
         arr = pc.replace_substring_regex(arr, r"[^0-9]", "")
-    else:
-        arr = pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), r"\s+", " ")
-        arr = from_arrow(arr).str.casefold().array
-    return from_arrow(pa.array(arr), values.index)
+        return from_arrow(arr, values.index)
+    arr = _fold_whitespace(pc.replace_substring_regex(arr, INVISIBLE, ""))
+    folded = from_arrow(arr).str.casefold()  # Arrow has no casefold (ß -> ss)
+    arr = pc.utf8_normalize(to_arrow(folded), form="NFKC")
+    return from_arrow(arr, values.index)
 
 
 def _mask(result: ArrowStrings) -> BoolArray:

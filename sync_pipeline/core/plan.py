@@ -7,6 +7,7 @@ created in the pair's allowed directions. Nothing here depends on input row orde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +16,9 @@ import pandas as pd
 
 from sync_pipeline.core.align import member_mask, positions
 from sync_pipeline.core.diff import DiffResult, three_way_diff
-from sync_pipeline.core.fieldmap import PairSpec
+from sync_pipeline.core.fieldmap import FieldType, PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
-from sync_pipeline.core.intents import IntentOutcome, reconcile_intents
+from sync_pipeline.core.intents import IntentOutcome, canonical_payloads, reconcile_intents
 from sync_pipeline.core.linked import linked_values, plan_linked, side_input
 from sync_pipeline.core.matching import MatchOutcome, match_records
 from sync_pipeline.core.normalize import to_arrow
@@ -51,6 +52,7 @@ def _diff_new_links(
     intents: IntentOutcome,
     matches: MatchOutcome,
     pair: PairSpec,
+    types: Mapping[str, FieldType],
     tie_within_ns: int,
 ) -> _NewLinks:
     """Adopted and matched pairs, diffed against the payload resp. an all-empty shadow."""
@@ -67,7 +69,8 @@ def _diff_new_links(
     shadow = {
         f: to_arrow(pd.concat([adopted[f], blank], ignore_index=True).astype("str")) for f in fields
     }
-    linked = linked_values(web, crm, (to_arrow(web_ids), to_arrow(crm_ids)), rows, shadow)
+    ids = (to_arrow(web_ids), to_arrow(crm_ids))
+    linked = linked_values(web, crm, ids, rows, shadow, types)
     actions = pd.DataFrame(
         {
             "action": pd.Series(["adopt"] * len(adopted) + ["match"] * len(matched), dtype="str"),
@@ -157,7 +160,9 @@ def _plan_unlinked(
     fields = pair.field_names
     free: dict[Side, pd.DataFrame] = {"webcrm": web[free_w], "crmoffice": crm[free_c]}
     linked_sources = _intent_sources_linked(intents, links)
-    settled = reconcile_intents(intents, fields, free, linked_sources, tolerance)
+    settled = reconcile_intents(
+        canonical_payloads(intents, pair), fields, free, linked_sources, tolerance
+    )
     if not intents.empty:
         free_w = free_w & ~member_mask(web["id"], settled.blocked["webcrm"])
         free_c = free_c & ~member_mask(crm["id"], settled.blocked["crmoffice"])
@@ -205,6 +210,7 @@ def plan_pair_sync(
         "webcrm": quarantined_webcrm_ids,
         "crmoffice": quarantined_crmoffice_ids,
     }
+    types = {f.name: f.type for f in pair.fields}
     linked = plan_linked(
         web,
         crm,
@@ -213,6 +219,7 @@ def plan_pair_sync(
         pair.policies,
         complete=complete,
         quarantined=quarantined,
+        types=types,
         tie_within_ns=tie_within_ns,
     )
     existing = linked.diff
@@ -224,7 +231,9 @@ def plan_pair_sync(
     )
     settled, matches = unlinked.settled, unlinked.matches
     has_new = len(settled.adopted) or len(matches.pairs)
-    new = _diff_new_links(web, crm, settled, matches, pair, tie_within_ns) if has_new else None
+    new = (
+        _diff_new_links(web, crm, settled, matches, pair, types, tie_within_ns) if has_new else None
+    )
     held = pd.concat([held_frame(), settled.held, matches.held, existing.held], ignore_index=True)
     return PairPlan(
         pair=pair.name,

@@ -10,6 +10,7 @@ from types import FrameType
 
 from sync_pipeline.sandbox.access import RETRY_AFTER_FORMATS
 from sync_pipeline.sandbox.crmoffice_assumptions import CLIENT_ID, CLIENT_SECRET, DEFAULT_RATE_LIMIT
+from sync_pipeline.sandbox.realism import BULK_REJECTIONS
 from sync_pipeline.sandbox.server import (
     RunningSandbox,
     SandboxSettings,
@@ -68,7 +69,30 @@ def build_parser() -> argparse.ArgumentParser:
         default="seconds",
         help="how both systems' 429s state Retry-After: seconds (default) or an HTTP-date",
     )
+    _add_realism(parser)
     return parser
+
+
+def _add_realism(parser: argparse.ArgumentParser) -> None:
+    """The realism options (sandbox/realism.py, documented in sandbox/README.md)."""
+    parser.add_argument(
+        "--crmoffice-phone-format",
+        choices=("as-sent", "compact"),
+        default="as-sent",
+        help="how CRMOffice stores phones written through the API (compact: + and digits)",
+    )
+    parser.add_argument(
+        "--webcrm-phone-format",
+        choices=("as-sent", "grouped"),
+        default="as-sent",
+        help="how WebCRM stores phones written through the API (grouped: +45 12 34 56 78)",
+    )
+    parser.add_argument(
+        "--webcrm-bulk-rejection",
+        choices=BULK_REJECTIONS,
+        default="per-item",
+        help="a bulk PATCH item breaking a field rule fails alone, or the whole request (400)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> SandboxSettings:
@@ -87,6 +111,9 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         fault_stall_seconds=args.fault_stall,
         token_ttl=args.token_ttl,
         retry_after_format=args.retry_after_format,
+        crmoffice_phone_format=args.crmoffice_phone_format,
+        webcrm_phone_format=args.webcrm_phone_format,
+        webcrm_bulk_rejection=args.webcrm_bulk_rejection,
     )
 
 

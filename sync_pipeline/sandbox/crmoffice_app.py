@@ -7,7 +7,7 @@ import binascii
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -36,6 +36,7 @@ from sync_pipeline.sandbox.crmoffice_http import (
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState, ReferencedRecord
 from sync_pipeline.sandbox.crmoffice_validation import InvalidBody
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
+from sync_pipeline.sandbox.realism import CRMOFFICE_PHONE_FIELDS, PhoneFormat, reformat_phones
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
 
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -54,6 +55,7 @@ class CrmofficeApi:
         token_ttl: float,
         rate_window: float = 60.0,
         retry_after_format: RetryAfterFormat = "seconds",
+        phone_format: PhoneFormat = "as-sent",
     ) -> None:
         self.state = state
         self.stats = stats
@@ -61,6 +63,12 @@ class CrmofficeApi:
         self._tokens = TokenBook(token_ttl)
         self._limiter = SlidingWindowLimiter(rate_limit, rate_window)
         self._retry_after_format: RetryAfterFormat = retry_after_format
+        self._phone_format: PhoneFormat = phone_format
+
+    def _validated(self, entity: str, body: Any) -> dict[str, Any]:
+        """A write body, validated, as CRMOffice stores it (phones reformatted if configured)."""
+        values = self.state.validate(entity, body)
+        return reformat_phones(values, CRMOFFICE_PHONE_FIELDS, self._phone_format)
 
     async def token(self, request: Request) -> Response:
         """`POST /connect/token` (OAuth2 client credentials, form-encoded)."""
@@ -123,7 +131,7 @@ class CrmofficeApi:
 
     async def create_record(self, request: Request, entity: str) -> Response:
         """`POST /{entity}` → 201 with the new record."""
-        values = self.state.validate(entity, await json_body(request))
+        values = self._validated(entity, await json_body(request))
         record = self.state.create(entity, values)
         self.stats.count_writes(1)
         location = {"Location": f"/{entity}/{record['id']}"}
@@ -145,7 +153,7 @@ class CrmofficeApi:
         record_id = _path_id(request)
         if not self.state.exists(entity, record_id):
             _missing(request, entity)
-        values = self.state.validate(entity, await json_body(request))
+        values = self._validated(entity, await json_body(request))
         record = apply(entity, record_id, values)
         if record is None:  # deleted meanwhile
             _missing(request, entity)
@@ -217,10 +225,11 @@ def create_crmoffice_app(
     faults: FaultSettings | None = None,
     rate_window: float = 60.0,
     retry_after_format: RetryAfterFormat = "seconds",
+    phone_format: PhoneFormat = "as-sent",
 ) -> Starlette:
     """The CRMOffice ASGI app over `state`, with fault injection and `/_sandbox/stats`; the
     rate limit is `rate_limit` requests per `rate_window` seconds, its 429s in
-    `retry_after_format`."""
+    `retry_after_format`; `phone_format` is a realism option (see `realism`)."""
     stats = stats or RequestStats()
     api = CrmofficeApi(
         state or CrmofficeState(),
@@ -230,6 +239,7 @@ def create_crmoffice_app(
         token_ttl,
         rate_window,
         retry_after_format,
+        phone_format,
     )
     respond = partial(fault_response, form=retry_after_format)
     routes = crmoffice_routes(api)

@@ -22,6 +22,7 @@ from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
 from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
 from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
+from sync_pipeline.sandbox.realism import BulkRejection, PhoneFormat, WebcrmWriteRules
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
@@ -51,6 +52,10 @@ class SandboxSettings:
     # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
     # shorten it, to meet a limit and its Retry-After within seconds (no command-line option).
     rate_window_seconds: float = 60.0
+    # Realism options (sandbox/realism.py); the defaults store what is sent, item by item.
+    crmoffice_phone_format: PhoneFormat = "as-sent"
+    webcrm_phone_format: PhoneFormat = "as-sent"
+    webcrm_bulk_rejection: BulkRejection = "per-item"
 
 
 @dataclass
@@ -162,6 +167,7 @@ def _apps(
             faults=faults,
             rate_window=settings.rate_window_seconds,
             retry_after_format=settings.retry_after_format,
+            rules=WebcrmWriteRules(settings.webcrm_phone_format, settings.webcrm_bulk_rejection),
         ),
         create_crmoffice_app(
             crmoffice,
@@ -171,6 +177,7 @@ def _apps(
             faults=faults,
             rate_window=settings.rate_window_seconds,
             retry_after_format=settings.retry_after_format,
+            phone_format=settings.crmoffice_phone_format,
         ),
     )
 

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from sync_pipeline.core.systems import EntitySpec, packaged_systems
 from sync_pipeline.sandbox.access import RetryAfterFormat, SlidingWindowLimiter, TokenBook
 from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettings
+from sync_pipeline.sandbox.realism import WebcrmWriteRules
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
 from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body
 from sync_pipeline.sandbox.webcrm_http import (
@@ -56,6 +57,7 @@ class WebcrmApi:
         token_ttl: float,
         rate_window: float = 60.0,
         retry_after_format: RetryAfterFormat = "seconds",
+        rules: WebcrmWriteRules | None = None,
     ) -> None:
         self.state = state
         self.stats = stats
@@ -63,6 +65,14 @@ class WebcrmApi:
         self._tokens = TokenBook(token_ttl)
         self._limiter = SlidingWindowLimiter(rate_limit, rate_window)
         self._retry_after_format: RetryAfterFormat = retry_after_format
+        self._rules = rules or WebcrmWriteRules()
+
+    def _checked(self, entity: str, body: Any) -> dict[str, Any]:
+        """A single-record body as stored; a wrong type or a broken field rule is a 400."""
+        try:
+            return self._rules.single(_coerce(entity, body))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
     async def login(self, request: Request) -> Response:
         """`POST /Auth/ApiLogin` with form field `authCode` → TokenResponseDto."""
@@ -119,7 +129,7 @@ class WebcrmApi:
 
     async def create_record(self, request: Request, entity: str) -> Response:
         """`POST /{Entity}` → the new id as a bare integer."""
-        values = _coerce(entity, await json_body(request))
+        values = self._checked(entity, await json_body(request))
         new_id = self.state.create(entity, values)
         self.stats.count_writes(1)
         return JSONResponse(new_id)
@@ -133,7 +143,7 @@ class WebcrmApi:
             raise BadRequest(
                 f"{ENTITIES[entity].id_field} {sent_id} does not match the URL id {record_id}."
             )
-        if not self.state.replace(entity, record_id, _coerce(entity, body)):
+        if not self.state.replace(entity, record_id, self._checked(entity, body)):
             return _not_found(entity, record_id)
         self.stats.count_writes(1)
         return Response(status_code=200)
@@ -152,7 +162,14 @@ class WebcrmApi:
             (item.get(ENTITIES[entity].id_field), _coerce(entity, item))
             for item in _objects(items, entity)
         ]
-        results = [self._upsert_one(entity, record_id, values) for record_id, values in batch]
+        try:
+            errors = self._rules.bulk_errors([values for _, values in batch])
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        results = [
+            error or self._upsert_one(entity, record_id, self._rules.stored(values))
+            for (record_id, values), error in zip(batch, errors, strict=True)
+        ]
         self.stats.count_writes(sum(r.isdigit() for r in results))
         return JSONResponse(results)
 
@@ -257,9 +274,11 @@ def create_webcrm_app(
     faults: FaultSettings | None = None,
     rate_window: float = 60.0,
     retry_after_format: RetryAfterFormat = "seconds",
+    rules: WebcrmWriteRules | None = None,
 ) -> Starlette:
     """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`; the rate
-    limit is `rate_limit` requests per `rate_window` seconds, its 429s in `retry_after_format`."""
+    limit is `rate_limit` requests per `rate_window` seconds, its 429s in `retry_after_format`;
+    `rules`: field rules and realism options (see `realism`)."""
     stats = stats or RequestStats()
     api = WebcrmApi(
         state or WebcrmState(),
@@ -269,6 +288,7 @@ def create_webcrm_app(
         token_ttl,
         rate_window,
         retry_after_format,
+        rules,
     )
     respond = partial(fault_response, form=retry_after_format)
     routes = webcrm_routes(api)

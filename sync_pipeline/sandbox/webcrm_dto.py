@@ -98,6 +98,23 @@ def emulated_entities(system: SystemSpec) -> dict[str, EntitySpec]:
 ENTITIES: dict[str, EntitySpec] = emulated_entities(packaged_systems().webcrm)
 QUERY_TABLES: dict[str, str] = {e.query_table.lower(): e.name for e in ENTITIES.values()}
 
+# ASSUMED: neither the spec nor the live evidence gives field lengths; phone properties hold
+# at most 30 characters here (a phone column's usual size), so an over-long phone fails the
+# way a real field rule would: alone in a bulk PATCH, or the whole request (see `realism`).
+PHONE_PROPERTIES = frozenset(
+    {"PersonDirectPhone", "PersonMobilePhone", "UserMobilePhone", "UserTelephone"}
+)
+PHONE_MAX_LENGTH = 30
+
+
+def field_rule_errors(values: dict[str, Any]) -> list[str]:
+    """The field rules (beyond types) that coerced `values` break, one message each."""
+    return [
+        f"{name} must be at most {PHONE_MAX_LENGTH} characters (got {len(value)})."
+        for name, value in values.items()
+        if name in PHONE_PROPERTIES and isinstance(value, str) and len(value) > PHONE_MAX_LENGTH
+    ]
+
 
 def default_record(spec: EntitySpec) -> dict[str, Any]:
     """The full rendering of a record with nothing set."""

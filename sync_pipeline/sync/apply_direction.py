@@ -24,7 +24,7 @@ from sync_pipeline.clients import (
     WebcrmWriter,
     WriteOutcome,
 )
-from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, PairSpec
+from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, PairSpec, text_column
 from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.planning import DirectionPlan
@@ -83,8 +83,9 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
     intents = sink.store.open_intents_for(sink.pair.name, sink.direction, items, sink.run_id)
     crash_point("after_intents")
     props = _properties(sink.pair, sink.direction)
+    # The shadow and the intent keep canonical values; the request carries the source's text.
     writes = [
-        RecordWrite("create", {props[n]: v for n, v in shadow.items()}) for _, shadow in items
+        RecordWrite("create", {props[n]: str(r[text_column(n)]) for n in sink.names}) for r in rows
     ]
 
     def on_batch(offset: int, outcomes: list[WriteOutcome]) -> None:
@@ -174,7 +175,9 @@ def _write_updates(sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, A
     target_id = f"{TARGET_SIDE[sink.direction]}_id"
     source_id = f"{SOURCE_SIDE[sink.direction]}_id"
     writes = [
-        RecordWrite("update", {props[n]: str(r[n]) for n in r["changed"]}, str(r[target_id]))
+        RecordWrite(
+            "update", {props[n]: str(r[text_column(n)]) for n in r["changed"]}, str(r[target_id])
+        )
         for r in rows
     ]
 

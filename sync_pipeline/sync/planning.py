@@ -19,6 +19,7 @@ from sync_pipeline.core import (
     PairSpec,
     Side,
     SideFrame,
+    canonical_payloads,
     plan_pair_sync,
     prepare_side,
 )
@@ -144,11 +145,14 @@ def plan_pair(
     adoption by one of its open intents — are neither matched nor created from.
     """
     names = list(pair.field_names)
-    sharing = {other.name: list(other.field_names) for other in sharing_pairs(pair, field_map)}
-    inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing)
+    sharing = {other.name: other for other in sharing_pairs(pair, field_map)}
+    sharing_fields = {name: list(other.field_names) for name, other in sharing.items()}
+    inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing_fields)
     web, crm = webcrm.frame.valid, crmoffice.frame.valid
     gave_up_w, gave_up_c = _given_up(inputs.given_up, web, crm)
-    excluded = set(claimed_elsewhere) | _intent_claims(inputs, crm) | inputs.linked_elsewhere
+    excluded = (
+        set(claimed_elsewhere) | _intent_claims(inputs, crm, sharing) | inputs.linked_elsewhere
+    )
     links = inputs.links
     orphaned = links[links["status"] == "orphaned"]
     active = links[links["status"] == "active"].reset_index(drop=True)
@@ -249,12 +253,15 @@ def _given_up(
     return found["to_crmoffice"], found["to_webcrm"]
 
 
-def _intent_claims(inputs: PlanInputs, crmoffice: pd.DataFrame) -> set[str]:
+def _intent_claims(
+    inputs: PlanInputs, crmoffice: pd.DataFrame, sharing: Mapping[str, PairSpec]
+) -> set[str]:
     """Unlinked records another pair may have created in a crashed run (equal to one of its
     open create intents, and modified after it): they are that pair's to adopt, never this
     pair's to match or create from."""
     claimed: set[str] = set()
-    for intents in inputs.sharing_intents.values():
+    for name, intents in inputs.sharing_intents.items():
+        intents = canonical_payloads(intents, sharing[name])
         if intents.empty:
             continue
         names = [c for c in intents.columns if c not in INTENT_COLUMNS]

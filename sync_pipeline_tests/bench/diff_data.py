@@ -2,8 +2,10 @@
 
 Built column-wise with numpy and Arrow (no per-row Python), so a million rows take a few
 seconds and little memory. The frames follow ARCHITECTURE.md: side frames `id`, `updated_at`
-(datetime64[ns, UTC]) and one `str` column per field, rows in their own (shuffled) order; the
-links frame `webcrm_id`, `crmoffice_id`, `status`, `synced_at` and one shadow column per field.
+(datetime64[ns, UTC]) and one `str` column per field holding its canonical value, as
+`prepare_side` makes it (phones `+` and digits; no text columns: the text is then the canonical
+value), rows in their own (shuffled) order; the links frame `webcrm_id`, `crmoffice_id`,
+`status`, `synced_at` and one shadow column per field (canonical, as the store keeps it).
 
 Of the links, 0.8% change only in WebCRM, 0.8% only in CRMOffice, 0.1% on both sides to the same
 value (a shadow move) and 0.1% on both sides differently (conflicts: some against an emptied
@@ -50,7 +52,7 @@ def _names(rng: np.random.Generator, n: int, words: tuple[str, ...], suffixes: i
 
 def _phones(rng: np.random.Generator, n: int, empty_share: float) -> pa.Array:
     digits = pc.cast(pa.array(rng.integers(20_000_000, 99_999_999, n)), pa.string())
-    phones = pc.binary_join_element_wise(pa.scalar("+45 "), digits, "")
+    phones = pc.binary_join_element_wise(pa.scalar("+45"), digits, "")
     return pc.if_else(pa.array(rng.random(n) < empty_share), "", phones)
 
 

@@ -159,12 +159,32 @@ def test_chunk_with_inserts_is_not_repeated_when_it_may_have_landed() -> None:
 
 
 def test_chunk_rejected_as_a_whole_marks_each_item() -> None:
-    """A 400 for the whole chunk fails each of its items with the reason."""
+    """A 400 for the chunk and for each half of it fails every item with the reason."""
     fake = FakeWebcrm()
-    fake.faults = [None, status(400, {"Message": "The request body is invalid."})]
+    refused = status(400, {"Message": "The request body is invalid."})
+    fake.faults = [None, refused, refused, refused]
     results = _client(fake).bulk_upsert("Persons", [{"PersonFirstName": "A"}] * 2)
     assert [r.ok for r in results] == [False, False]
     assert "The request body is invalid." in (results[0].error or "")
+    assert len(fake.requests_to("PATCH", "/Persons")) == 3
+
+
+def test_chunk_refused_once_as_a_whole_lands_in_halves() -> None:
+    """A whole-chunk 400 that the halves do not repeat: every item lands on the re-send."""
+    fake = FakeWebcrm()
+    fake.faults = [None, status(400, {"Message": "Item 3 is invalid."})]
+    results = _client(fake).bulk_upsert("Persons", [{"PersonFirstName": "A"}] * 4)
+    assert [r.ok for r in results] == [True] * 4
+    assert len(fake.requests_to("PATCH", "/Persons")) == 3
+
+
+def test_chunk_refused_for_no_item_reason_is_not_split() -> None:
+    """A whole-chunk 403 says nothing about items: no bisecting, every item fails once."""
+    fake = FakeWebcrm()
+    fake.faults = [None, status(403, {"Message": "Forbidden."})]
+    results = _client(fake).bulk_upsert("Persons", [{"PersonFirstName": "A"}] * 4)
+    assert [r.ok for r in results] == [False] * 4
+    assert len(fake.requests_to("PATCH", "/Persons")) == 1
 
 
 def test_patch_result_of_the_wrong_length_is_a_protocol_error() -> None:

@@ -8,7 +8,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sync_pipeline.core import Side, bad_share, load_field_map, prepare_side, quarantine_verdict
+from sync_pipeline.core import (
+    Side,
+    bad_share,
+    load_field_map,
+    prepare_side,
+    quarantine_verdict,
+    text_column,
+)
 
 FM = load_field_map()
 PAIR = FM.pairs["persons_contacts"]
@@ -294,13 +301,12 @@ def test_odd_but_valid_records_pass_normalised(
     assert result.quarantined.empty, result.quarantined["reason"].tolist()
     row = result.valid.iloc[-1]
     assert {k: row[k] for k in expected} == expected
+    fields = ["givenName", "familyName", "directPhone", "mobilePhone"]
     assert list(result.valid.columns) == [
         "id",
         "updated_at",
-        "givenName",
-        "familyName",
-        "directPhone",
-        "mobilePhone",
+        *fields,
+        *(text_column(f) for f in fields),
     ]
 
 

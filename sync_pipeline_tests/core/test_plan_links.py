@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sync_pipeline.core import load_field_map
+from sync_pipeline.core import load_field_map, text_column
 from sync_pipeline_tests.core.world import World
 
 FM = load_field_map()
@@ -22,14 +22,16 @@ def linked_world() -> World:
 
 
 def test_unlinked_records_are_created_both_ways() -> None:
-    """persons_contacts creates in both directions with the mapped values."""
+    """persons_contacts creates in both directions with the mapped values: the source's text
+    to write, its canonical form for the shadow."""
     w = World(PERSONS)
     w.put("webcrm", "7", givenName="Per", mobilePhone="+47 22 33 44 55")
     w.put("crmoffice", "c7", givenName="Kari", familyName="Nordmann")
     plan = w.plan()
-    assert plan.creates["to_crmoffice"][
-        ["source_id", "givenName", "mobilePhone"]
-    ].values.tolist() == [["7", "Per", "+47 22 33 44 55"]]
+    columns = ["source_id", "givenName", "mobilePhone", text_column("mobilePhone")]
+    assert plan.creates["to_crmoffice"][columns].values.tolist() == [
+        ["7", "Per", "+4722334455", "+47 22 33 44 55"]
+    ]
     assert plan.creates["to_webcrm"][["source_id", "familyName"]].values.tolist() == [
         ["c7", "Nordmann"]
     ]
@@ -158,7 +160,8 @@ def test_initial_match_links_and_merges() -> None:
         ["1", "c1", "match"]
     ]
     assert plan.creates["to_crmoffice"].empty and plan.creates["to_webcrm"].empty
-    assert plan.updates["to_crmoffice"]["directPhone"].tolist() == ["33 33 33 33"]
+    assert plan.updates["to_crmoffice"]["directPhone"].tolist() == ["33333333"]
+    assert plan.updates["to_crmoffice"][text_column("directPhone")].tolist() == ["33 33 33 33"]
     w.apply(plan)
     w.apply(w.plan())
     assert w.plan().is_empty and w.disagreements() == []

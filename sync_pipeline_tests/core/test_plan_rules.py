@@ -11,6 +11,7 @@ from sync_pipeline.core import (
     load_field_map,
     plan_pair_sync,
     prepare_side,
+    text_column,
 )
 from sync_pipeline_tests.core.world import World
 
@@ -215,7 +216,8 @@ def test_unmapped_fields_never_reach_frames_or_plan() -> None:
     )
     web = prepare_side(raw, PERSONS, "webcrm", FM.entities).valid
     crm = prepare_side(crm_raw, PERSONS, "crmoffice", FM.entities).valid
-    mapped = {"id", "updated_at", *PERSONS.field_names}
+    names = PERSONS.field_names
+    mapped = {"id", "updated_at", *names, *(text_column(f) for f in names)}
     assert set(web.columns) == mapped and set(crm.columns) == mapped
     links = pd.DataFrame(
         {

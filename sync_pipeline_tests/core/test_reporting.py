@@ -13,6 +13,7 @@ from sync_pipeline.core import (
     match_key,
     normalize_values,
     render_dataflow_rst,
+    text_column,
 )
 from sync_pipeline_tests.core.world import World
 
@@ -68,12 +69,14 @@ def test_empty_plan_frames_have_their_columns() -> None:
     plan = w.plan()
     assert plan.is_empty
     fields = list(PERSONS.field_names)
-    assert list(plan.creates["to_webcrm"].columns) == ["source_id", *fields]
+    texts = [text_column(f) for f in fields]
+    assert list(plan.creates["to_webcrm"].columns) == ["source_id", *fields, *texts]
     assert list(plan.updates["to_crmoffice"].columns) == [
         "webcrm_id",
         "crmoffice_id",
         "changed",
         *fields,
+        *texts,
     ]
     assert list(plan.links.columns) == ["webcrm_id", "crmoffice_id", "action", "intent_id", *fields]
     assert str(plan.links["intent_id"].dtype) == "Int64"

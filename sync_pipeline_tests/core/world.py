@@ -8,7 +8,14 @@ from typing import cast
 
 import pandas as pd
 
-from sync_pipeline.core import ConflictPolicy, PairPlan, PairSpec, plan_pair_sync
+from sync_pipeline.core import (
+    ConflictPolicy,
+    PairPlan,
+    PairSpec,
+    canonical_values,
+    plan_pair_sync,
+    text_column,
+)
 
 T0 = datetime(2024, 9, 14, 8, 0, tzinfo=UTC)
 
@@ -53,12 +60,20 @@ class World:
         merged = {f: "" for f in self.pair.field_names} | (old.values if old else {}) | values
         records[record_id] = Record(merged, self.tick())
 
+    def canonical(self, values: dict[str, str]) -> dict[str, str]:
+        """Each field's canonical form (what the shadow stores)."""
+        types = {f.name: f.type for f in self.pair.fields}
+        return {
+            f: str(canonical_values(pd.Series([v], dtype="str"), types[f]).iloc[0])
+            for f, v in values.items()
+        }
+
     def link(self, webcrm_id: str, crmoffice_id: str) -> None:
         """Link two records whose values already agree (shadow = the webcrm values)."""
-        self.links[webcrm_id, crmoffice_id] = dict(self.webcrm[webcrm_id].values)
+        self.links[webcrm_id, crmoffice_id] = self.canonical(self.webcrm[webcrm_id].values)
 
     def side_frame(self, side: str) -> pd.DataFrame:
-        """The valid side frame as prepare_side would produce it."""
+        """The valid side frame as prepare_side would produce it: canonical values, texts."""
         records = self.webcrm if side == "webcrm" else self.crmoffice
         columns: dict[str, object] = {
             "id": pd.Series(list(records), dtype="str"),
@@ -66,9 +81,12 @@ class World:
                 [r.updated_at for r in records.values()], dtype="datetime64[ns, UTC]"
             ),
         }
-        for f in self.pair.field_names:
-            columns[f] = pd.Series([r.values[f] for r in records.values()], dtype="str")
-        return pd.DataFrame(columns)
+        texts = {}
+        for f in self.pair.fields:
+            text = pd.Series([r.values[f.name] for r in records.values()], dtype="str")
+            columns[f.name] = canonical_values(text, f.type)
+            texts[text_column(f.name)] = text
+        return pd.DataFrame(columns | texts)
 
     def links_frame(self) -> pd.DataFrame:
         """The link store's links frame for the pair."""
@@ -143,19 +161,20 @@ class World:
         target = self.crmoffice if direction == "to_crmoffice" else self.webcrm
         record = target[key[1] if direction == "to_crmoffice" else key[0]]
         changed = cast(tuple[str, ...], row["changed"])  # a plan's `changed` cell is a tuple
-        record.values.update({f: str(row[f]) for f in changed})
+        record.values.update({f: str(row[text_column(f)]) for f in changed})
         record.updated_at = self.tick()
         self.links[key].update({f: str(row[f]) for f in changed})
 
     def _create(self, direction: str, row: dict[str, object], crash: bool) -> None:
-        values = {f: str(row[f]) for f in self.pair.field_names}
+        values = {f: str(row[text_column(f)]) for f in self.pair.field_names}
+        shadow = {f: str(row[f]) for f in self.pair.field_names}
         self.next_id += 1
         intent = {
             "intent_id": self.next_id,
             "direction": direction,
             "source_id": str(row["source_id"]),
             "created_at": self.clock,
-            "payload": values,
+            "payload": shadow,
         }
         self.intents.append(intent)
         new_id = f"{'c' if direction == 'to_crmoffice' else ''}{self.next_id}"
@@ -167,7 +186,7 @@ class World:
         )
         self.created.append(pair)
         if not crash:
-            self.links[pair] = dict(values)
+            self.links[pair] = shadow
             self.intents.remove(intent)
 
     def disagreements(self) -> list[tuple[str, str, str]]:
@@ -176,7 +195,9 @@ class World:
         for w, c in self.links:
             if (w, c) in self.orphaned or w not in self.webcrm or c not in self.crmoffice:
                 continue
-            for f in self.pair.field_names:
-                if self.webcrm[w].values[f].strip() != self.crmoffice[c].values[f].strip():
-                    out.append((w, c, f))
+            web, crm = (
+                self.canonical(self.webcrm[w].values),
+                self.canonical(self.crmoffice[c].values),
+            )
+            out += [(w, c, f) for f in self.pair.field_names if web[f] != crm[f]]
         return out

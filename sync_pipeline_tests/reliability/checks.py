@@ -2,7 +2,9 @@
 
 - duplicates: a record the sync created that no link holds (the second copy of a create),
   a record linked twice within a pair, or a contact linked by two pairs.
-- mismatched_fields: a mapped field whose normalised values differ across an active link.
+- mismatched_fields: a mapped field whose canonical values (DESIGN section 2: phone `+` and
+  digits, string NFC with Unicode whitespace folded) differ across an active link; each side
+  may keep its own formatting of one value.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sync_pipeline.core import FieldMap, load_field_map
+import pandas as pd
+
+from sync_pipeline.core import FieldMap, canonical_values, load_field_map
+from sync_pipeline.core.fieldmap import FieldType
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.store import LinkStore
 
@@ -21,6 +26,12 @@ FIELD_MAP = load_field_map()
 def norm(value: Any) -> str:
     """Empty is one value; surrounding whitespace does not count."""
     return "" if value is None else str(value).strip()
+
+
+def same_value(a: Any, b: Any, type_: FieldType) -> bool:
+    """Whether two systems' values of one field are one value (canonical forms equal)."""
+    canonical = canonical_values(pd.Series([norm(a), norm(b)], dtype="str"), type_)
+    return bool(canonical.iloc[0] == canonical.iloc[1])
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ def count_mismatches(
             if w in skip or c in skip or w not in web or c not in crm:
                 continue
             for f in spec.fields:
-                if norm(web[w].get(f.webcrm)) != norm(crm[c].get(f.crmoffice)):
+                if not same_value(web[w].get(f.webcrm), crm[c].get(f.crmoffice), f.type):
                     samples.append(
                         f"{pair} {w}/{c} {f.name}: {web[w].get(f.webcrm)!r} vs "
                         f"{crm[c].get(f.crmoffice)!r}"

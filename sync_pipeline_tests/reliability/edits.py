@@ -15,7 +15,7 @@ from typing import Any
 from sync_pipeline.core import PairSpec
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.store import LinkStore
-from sync_pipeline_tests.reliability.checks import FIELD_MAP, norm
+from sync_pipeline_tests.reliability.checks import FIELD_MAP, norm, same_value
 
 NAMES = ["Åse", "Bjørn", "Søren", "Kari", "Ærlig", "Ola", "Mette", "Øystein", "Ida", "Jens"]
 PHONES = ["+45 20 30 40 50", "+47 915 26 450", "+45 33 12 34 56", "22 33 44 55", "(0045) 70 10"]
@@ -132,7 +132,7 @@ def count_lost_updates(
         web = sandbox.webcrm.get(spec.webcrm_entity, int(target.webcrm_id)) or {}
         crm = sandbox.crmoffice.get(spec.crmoffice_entity, target.crmoffice_id) or {}
         got = (norm(web.get(prop.webcrm)), norm(crm.get(prop.crmoffice)))
-        if got != (norm(value), norm(value)):
+        if not all(same_value(side, value, prop.type) for side in got):
             lost.append(f"{target}: expected {value!r}, have {got}")
     return len(lost), lost[:10]
 

@@ -24,6 +24,7 @@ from sync_pipeline.sandbox import access
 from sync_pipeline.sandbox.crmoffice_app import create_crmoffice_app
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
 from sync_pipeline.sandbox.faults import FaultSettings
+from sync_pipeline.sandbox.realism import WebcrmWriteRules
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, serving
 from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
@@ -169,6 +170,7 @@ def _apps(
             stats=stats[0],
             auth_code=credentials.webcrm_token,
             rate_limit=settings.webcrm_rate_limit,
+            rules=WebcrmWriteRules(settings.webcrm_phone_format, settings.webcrm_bulk_rejection),
             **common,
         ),
         create_crmoffice_app(
@@ -176,6 +178,7 @@ def _apps(
             stats=stats[1],
             credentials=(credentials.client_id, credentials.client_secret),
             rate_limit=settings.crmoffice_rate_limit,
+            phone_format=settings.crmoffice_phone_format,
             **common,
         ),
     )
