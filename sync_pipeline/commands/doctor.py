@@ -28,6 +28,8 @@ from sync_pipeline.store import LinkStore, StoreError
 
 Status = Literal["ok", "warn", "fail"]
 NAMES: dict[Side, str] = {"webcrm": "WebCRM", "crmoffice": "CRMOffice"}
+# The person property the default organisation fills (live evidence 8: it must name one).
+ORGANISATION_REFERENCE = "PersonOrganisationId"
 # A clock further off than this makes "newest wins" and incremental windows unreliable.
 CLOCK_WARN_SECONDS = 60.0
 
@@ -125,6 +127,15 @@ def _clocks(probes: dict[Side, Probe]) -> Check:
     return Check("ok", "clocks", f"{text} from this machine (±1 s)")
 
 
+def referenced_entity(client: WebcrmClient, prop: str) -> str | None:
+    """The WebCRM entity a reference property points at: the one whose id property ends the
+    reference's name (`PersonOrganisationId` -> the entity with id `OrganisationId`)."""
+    for name, spec in client.spec.entities.items():
+        if prop != spec.id and prop.endswith(spec.id):
+            return name
+    return None
+
+
 def _default_organisation(client: WebcrmClient) -> Check:
     name = "create defaults"
     value = os.environ.get("WEBCRM_DEFAULT_ORGANISATION_ID", "").strip()
@@ -135,8 +146,11 @@ def _default_organisation(client: WebcrmClient) -> Check:
             "WEBCRM_DEFAULT_ORGANISATION_ID is not set: WebCRM requires an organisation for "
             "every person, so persons created from contacts would be refused",
         )
+    entity = referenced_entity(client, ORGANISATION_REFERENCE)
+    if entity is None:
+        return Check("fail", name, f"no WebCRM entity is declared for {ORGANISATION_REFERENCE}")
     try:
-        client.get("Organisations", value)
+        client.get(entity, value)
     except CrmClientError as error:
         return Check(
             "fail", name, f"WEBCRM_DEFAULT_ORGANISATION_ID={value} names no organisation: {error}"

@@ -49,8 +49,13 @@ def rows_asset(pair: PairSpec, field_map: FieldMap, side: Side) -> dg.AssetsDefi
         description=f"{entity} read by this run, mapped to {pair.name}'s fields, normalised "
         "and validated (pandera); rows that fail are quarantined with their reason.",
     )
-    def rows(context: dg.AssetExecutionContext, snapshot: Any, sync_policy: SyncPolicy) -> Any:
-        value = sync.side_rows(snapshot, pair, side, field_map)
+    def rows(
+        context: dg.AssetExecutionContext,
+        snapshot: Any,
+        link_store: LinkStoreResource,
+        sync_policy: SyncPolicy,
+    ) -> Any:
+        value = sync.side_rows(snapshot, pair, side, field_map, link_store.store())
         metadata = {
             "dagster/row_count": len(value.frame.valid),
             "quarantined": len(value.frame.quarantined),

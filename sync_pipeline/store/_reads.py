@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from sqlalchemy import Connection, func, select
 
+from sync_pipeline.store._rows import chunked
 from sync_pipeline.store._schema import links
 
 LINK_COLUMNS = ("webcrm_id", "crmoffice_id", "status", "synced_at")
@@ -98,6 +99,21 @@ def linked_crmoffice_ids(connection: Connection, entity: str, exclude_pair: str 
     if exclude_pair is not None:
         query = query.where(links.c.pair != exclude_pair)
     return set(connection.execute(query).scalars())
+
+
+def linked_elsewhere_among(
+    connection: Connection, entity: str, pair: str, ids: Sequence[str]
+) -> set[str]:
+    """Which of `ids` (CRMOffice ids of `entity`) a pair other than `pair` links."""
+    found: set[str] = set()
+    for chunk in chunked(sorted(set(ids))):
+        query = select(links.c.crmoffice_id).where(
+            links.c.crmoffice_entity == entity,
+            links.c.pair != pair,
+            links.c.crmoffice_id.in_(chunk),
+        )
+        found |= set(connection.execute(query).scalars())
+    return found
 
 
 def linked_webcrm_ids(connection: Connection, pair: str, status: str | None) -> set[str]:

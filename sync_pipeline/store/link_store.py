@@ -70,6 +70,11 @@ class LinkStore:
         with read_transaction(self._engine) as connection:
             return _reads.linked_crmoffice_ids(connection, crmoffice_entity, exclude_pair)
 
+    def linked_elsewhere(self, crmoffice_entity: str, pair: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` (CRMOffice ids of the entity) a pair other than `pair` links."""
+        with read_transaction(self._engine) as connection:
+            return _reads.linked_elsewhere_among(connection, crmoffice_entity, pair, ids)
+
     def linked_webcrm_ids(self, pair: str, status: str | None = None) -> set[str]:
         """WebCRM ids linked in `pair` (of any status unless given)."""
         with read_transaction(self._engine) as connection:

@@ -107,7 +107,7 @@ def sync_pair(
             partitions=request.window,
             overlap=request.overlap,
         )
-        rows = side_rows(snapshot, pair, side, field_map)
+        rows = side_rows(snapshot, pair, side, field_map, store)
         _stop_unless(quarantine_verdict(rows.frame, rows.state.linked, limits.max_bad_share))
         report.rows.append(rows)
     webcrm, crmoffice = report.rows

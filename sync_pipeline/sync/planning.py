@@ -97,9 +97,21 @@ class PlannedPair:
         return self.to_crmoffice if direction == "to_crmoffice" else self.to_webcrm
 
 
-def side_rows(snapshot: Snapshot, pair: PairSpec, side: Side, field_map: FieldMap) -> SideRows:
-    """Map and validate one snapshot for one pair (bad rows quarantined, see `prepare_side`)."""
+def side_rows(
+    snapshot: Snapshot, pair: PairSpec, side: Side, field_map: FieldMap, store: LinkStore
+) -> SideRows:
+    """Map and validate one snapshot for one pair (bad rows quarantined, see `prepare_side`).
+
+    On a CRMOffice entity several pairs read, a bad record another pair links is that pair's
+    to quarantine and count: it never counts against this pair's bad-row share.
+    """
     frame = prepare_side(snapshot.records, pair, side, field_map.entities)
+    if side == "crmoffice" and len(frame.quarantined):
+        bad = [str(i) for i in frame.quarantined["record_id"] if str(i)]
+        theirs = store.linked_elsewhere(pair.crmoffice_entity, pair.name, bad)
+        if theirs:
+            mine = ~frame.quarantined["record_id"].astype(str).isin(theirs)
+            frame = SideFrame(frame.valid, frame.quarantined[mine].reset_index(drop=True))
     return SideRows(
         pair.name,
         side,

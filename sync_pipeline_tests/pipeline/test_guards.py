@@ -204,3 +204,29 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(pipeline: Pipeline) -> No
     lock.__enter__()  # never released: the holder was SIGKILLed
     pipeline.sync("persons_contacts")
     assert len(contacts(pipeline.sandbox)) == 1
+
+
+def test_bad_contacts_of_one_pair_do_not_block_the_pair_sharing_them(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Contacts are read by persons_contacts and users_contacts: bad contacts linked to persons
+    count against persons_contacts only, so users_contacts (and after it persons_contacts,
+    whose plan waits on it) keeps syncing."""
+    # No overlap: the last window holds just the edited contacts (2 bad of 3 read).
+    pipeline = Pipeline(sandbox, tmp_path, overlap_seconds=0)
+    ids = _persons(pipeline, 30)  # 2 bad of 30: within persons_contacts' 10 %
+    user_id = pipeline.sandbox.webcrm.insert(
+        "Users", {"UserName": "U", "UserMobilePhone": "+45 61 61 61 61"}
+    )
+    pipeline.sync()
+    pipeline.sync()  # reads our own writes once
+    for person_id in ids[:2]:
+        contact_id = partner(pipeline.store(), "persons_contacts", person_id)
+        pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"directPhone": "call me maybe"})
+    pipeline.sandbox.webcrm.edit("Users", user_id, {"UserMobilePhone": "+45 62 62 62 62"})
+    pipeline.sandbox.webcrm.edit("Persons", ids[5], {"PersonLastName": "Fjord"})
+    pipeline.sync()
+    user_contact = partner(pipeline.store(), "users_contacts", user_id)
+    assert contact(pipeline.sandbox, user_contact)["mobilePhone"] == "+45 62 62 62 62"
+    person_contact = partner(pipeline.store(), "persons_contacts", ids[5])
+    assert contact(pipeline.sandbox, person_contact)["familyName"] == "Fjord"
