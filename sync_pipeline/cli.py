@@ -9,10 +9,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
-from sync_pipeline.core import FieldMapError, load_field_map
-from sync_pipeline.settings import SettingsError, rate_limits
+from sync_pipeline.core import FieldMapError
+from sync_pipeline.settings import SettingsError, configured_field_map, rate_limits
 
 
 def _date(text: str) -> date:
@@ -22,7 +22,8 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-09-14") from None
 
 
-def _parser(pairs: Sequence[str]) -> argparse.ArgumentParser:
+def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command's parser and its `sync` subparser (whose usage its own errors show)."""
     parser = argparse.ArgumentParser(prog="sync-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
@@ -63,7 +64,7 @@ def _parser(pairs: Sequence[str]) -> argparse.ArgumentParser:
     imp = verbs.add_parser("import", help="load a file written by `state export`")
     imp.add_argument("path")
     imp.add_argument("--replace", action="store_true", help="replace a non-empty store")
-    return parser
+    return parser, sync
 
 
 def _check_sync_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -73,24 +74,35 @@ def _check_sync_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--since must be before --until")
     if args.since is not None and args.full:
         parser.error("--full reads everything; it does not take --since/--until")
+    if args.since is not None and args.since > date.today() + timedelta(days=1):
+        parser.error(f"--since {args.since} is in the future: no record was modified then")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse and dispatch; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Parse and dispatch; returns the exit code. Output piped into a reader that stops early
+    (`| head`) ends quietly, as the Python docs advise for SIGPIPE."""
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["sandbox"]:
         from sync_pipeline.sandbox.command import main as sandbox_main
 
         return sandbox_main(argv[1:])
     try:
-        pairs = list(load_field_map().pairs)
+        pairs = list(configured_field_map(os.environ).pairs)
     except FieldMapError as error:
         print(f"sync-pipeline: {error}", file=sys.stderr)
         return 1
-    parser = _parser(pairs)
+    parser, sync_parser = _parser(pairs)
     args = parser.parse_args(argv)
     if args.command == "sync":
-        _check_sync_args(parser, args)
+        _check_sync_args(sync_parser, args)
         try:
             rate_limits(os.environ)  # a bad *_RATE_LIMIT_PER_MIN fails here, in one line
         except SettingsError as error:

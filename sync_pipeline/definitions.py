@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from sync_pipeline.core import FieldMap, load_field_map
+from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.extract_assets import extract_assets
 from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager, SameRunInputManager
 from sync_pipeline.dagster_defs.jobs import SCHEDULES, sync_jobs
@@ -18,7 +18,13 @@ from sync_pipeline.dagster_defs.resources import (
     SyncPolicy,
     WebcrmResource,
 )
-from sync_pipeline.settings import SANDBOX_DEFAULTS, rate_limits, state_folder, state_url_from
+from sync_pipeline.settings import (
+    SANDBOX_DEFAULTS,
+    configured_field_map,
+    rate_limits,
+    state_folder,
+    state_url_from,
+)
 
 
 def _env(name: str) -> str | dg.EnvVar:
@@ -71,5 +77,5 @@ def build_definitions(
     )
 
 
-field_map = load_field_map()
+field_map = configured_field_map(os.environ)
 defs = build_definitions(field_map)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from sync_pipeline.core import Side, Systems
+from sync_pipeline.core import FieldMap, Side, Systems, load_field_map
 from sync_pipeline.core.systems import packaged_systems
 
 SANDBOX_DEFAULTS: dict[str, str] = {
@@ -64,3 +64,10 @@ def rate_limits(env: Mapping[str, str], systems: Systems | None = None) -> dict[
             )
         limits[side] = int(raw)
     return limits
+
+
+def configured_field_map(env: Mapping[str, str]) -> FieldMap:
+    """The field map in force: the file `SYNC_FIELD_MAP` names (with a `systems.yaml` beside it,
+    if any), else the package's `fieldmap.yaml`. Raises `FieldMapError` (one line)."""
+    path = env.get("SYNC_FIELD_MAP", "").strip()
+    return load_field_map(Path(path) if path else None)

@@ -24,6 +24,7 @@ CLI = str(Path(sys.executable).parent / "sync-pipeline")
         ["sync", "--full", "--since", "2024-01-01", "--until", "2024-01-02"],
         ["sync", "--pair", "no_such_pair"],
         ["sync", "--since", "yesterday", "--until", "2024-01-02"],
+        ["sync", "--since", "2099-01-01", "--until", "2099-01-08"],
         ["frobnicate"],
     ],
 )
@@ -150,3 +151,22 @@ def test_state_check_export_and_import(sandbox: RunningSandbox, tmp_path: Path) 
         line for line in (tmp_path / "again.jsonl").read_text().splitlines() if '"links"' in line
     ]
     assert links and links == again
+
+
+def test_sync_field_map_points_every_command_at_another_map(tmp_path: Path) -> None:
+    """`SYNC_FIELD_MAP` names the map in force (a staged copy): `docs` renders it, and a typo
+    in it is one line naming that file, exit 1."""
+    from importlib import resources
+
+    text = resources.files("sync_pipeline").joinpath("fieldmap.yaml").read_text(encoding="utf-8")
+    staged = tmp_path / "fieldmap.yaml"
+    added = "      - {webcrm: ProductCombined, crmoffice: name, type: string}\n"
+    staged.write_text(text.replace("    fields: []", "    fields:\n" + added))
+    env = {**os.environ, "SYNC_FIELD_MAP": str(staged)}
+    done = subprocess.run([CLI, "docs"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "ProductCombined" in done.stdout
+    staged.write_text(text.replace("PersonLastName", "PersonLastNam"))
+    done = subprocess.run([CLI, "docs"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and str(staged) in done.stderr

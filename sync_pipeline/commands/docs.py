@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from sync_pipeline.core import load_field_map, render_dataflow_rst
+from sync_pipeline.core import render_dataflow_rst
+from sync_pipeline.settings import configured_field_map
 
 
 def write_docs(output: str | None) -> int:
     """Print the document, or write it to `output`."""
-    text = render_dataflow_rst(load_field_map())
+    text = render_dataflow_rst(configured_field_map(os.environ))
     if output is None:
         print(text)
     else:

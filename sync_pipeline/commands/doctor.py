@@ -22,8 +22,8 @@ from sync_pipeline.clients import (
     WebcrmClient,
 )
 from sync_pipeline.commands.connect import open_clients
-from sync_pipeline.core import SIDES, FieldMap, Side, load_field_map
-from sync_pipeline.settings import SettingsError, rate_limits, state_url_from
+from sync_pipeline.core import SIDES, FieldMap, Side
+from sync_pipeline.settings import SettingsError, configured_field_map, rate_limits, state_url_from
 from sync_pipeline.store import LinkStore, StoreError
 
 Status = Literal["ok", "warn", "fail"]
@@ -188,7 +188,7 @@ def run_checks(say: Callable[[str], None] = print) -> int:
 
     try:
         record(_rate_limits())
-        field_map = load_field_map()
+        field_map = configured_field_map(os.environ)
     except (SettingsError, ValueError) as error:
         record(Check("fail", "configuration", str(error)))
         return 1

@@ -9,15 +9,15 @@ from pathlib import Path
 
 from sync_pipeline.clients import CrmClientError
 from sync_pipeline.commands.connect import open_clients
-from sync_pipeline.core import SIDES, load_field_map
-from sync_pipeline.settings import state_url_from
+from sync_pipeline.core import SIDES
+from sync_pipeline.settings import configured_field_map, state_url_from
 from sync_pipeline.store import LinkStore, StoreError
 
 
 def _remote_ids() -> dict[tuple[str, str], set[str]]:
     """Every record id of every synced entity (those the pairs name), by a full read of both
     CRMs; ids are read from the property `systems.yaml` declares for each entity."""
-    field_map = load_field_map()
+    field_map = configured_field_map(os.environ)
     webcrm, crmoffice = open_clients(os.environ)
     ids: dict[tuple[str, str], set[str]] = {}
     with webcrm, crmoffice:
@@ -42,7 +42,8 @@ def run_state(args: argparse.Namespace) -> int:
             print(f"imported {args.path} into the link store: {counts}")
             return 0
         pairs = {
-            p.name: (p.webcrm_entity, p.crmoffice_entity) for p in load_field_map().pairs.values()
+            p.name: (p.webcrm_entity, p.crmoffice_entity)
+            for p in configured_field_map(os.environ).pairs.values()
         }
         report = store.check(remote_ids=_remote_ids() if args.full_read else None, pairs=pairs)
         print(f"schema version: {report.schema_version}")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from sync_pipeline.core import DIRECTIONS
 
@@ -101,12 +102,23 @@ def failure_line(result: dg.ExecuteInProcessResult, *, dry_run: bool = False) ->
             description = evaluation.description or "failed"
             return f"{key}: check {evaluation.check_name} {stopped}: {description}"
     for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause  # Dagster wraps the real exception; show the real one
-        message = error.message.strip().splitlines()[-1] if error else "unknown error"
-        head, colon, rest = message.partition(": ")
-        if colon and _CLASS_PATH.fullmatch(head):
-            message = rest  # "package.module.SomeError: text" -> "text"
-        return f"{str(event.step_key).replace('__', '/')}: {message}"
+        step = str(event.step_key).replace("__", "/")
+        return f"{step}: {_message(event.step_failure_data.error)}"
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
+            error = getattr(event.event_specific_data, "error", None)
+            return f"could not open a resource: {_message(error)}"
     return "the run did not succeed (see the Dagster event log)"
+
+
+def _message(error: SerializableErrorInfo | None) -> str:
+    """The real exception's last line, without its class path (one line for the CLI)."""
+    while error is not None and error.cause is not None:
+        error = error.cause  # Dagster wraps the real exception; show the real one
+    message = error.message.strip().splitlines()[-1] if error else "unknown error"
+    head, colon, rest = message.partition(": ")
+    if colon and _CLASS_PATH.fullmatch(head):
+        message = rest  # "package.module.SomeError: text" -> "text"
+    if "DagsterExecutionInterruptedError" in head:
+        return "interrupted; what was written is recorded: run the sync again"
+    return message
