@@ -82,11 +82,13 @@ def test_sync_prints_a_table_and_a_second_run_changes_nothing(
     """`sync --full` exits 0 with a table per pair and direction; the next run writes nothing."""
     first = _run(sandbox, tmp_path, "sync", "--full")
     assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.startswith("note: no link store at ")  # an initial load, said so
     for pair in ("persons_contacts", "users_contacts", "products_companies"):
         assert f"{pair}  " in first.stdout
     writes = sandbox.stats()
     second = _run(sandbox, tmp_path, "sync")
     assert second.returncode == 0, second.stderr[-2000:]
+    assert "note:" not in second.stdout
     after = sandbox.stats()
     assert [after[s]["writes"] for s in after] == [writes[s]["writes"] for s in writes]
 

@@ -17,6 +17,7 @@ from dagster_shared.telemetry import get_or_set_instance_id
 from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.jobs import pair_selection
 from sync_pipeline.dagster_defs.partitions import MODE_TAG, SINCE_TAG, UNTIL_TAG
+from sync_pipeline.settings import state_url_from
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -93,6 +94,20 @@ def execute_sync(
     )
 
 
+def _new_store_note() -> str:
+    """A line when the link store does not exist yet: the run is an initial load, which is
+    right the first time and a sign of a wrong `DAGSTER_HOME`/`SYNC_STATE_URL` or working
+    directory after that (records would be matched again, or created twice)."""
+    url = state_url_from(os.environ, Path.cwd())
+    path = url.removeprefix("sqlite:///")
+    if not url.startswith("sqlite:///") or Path(path).exists():
+        return ""
+    return (
+        f"note: no link store at {path} yet: this run is an initial load. If this deployment "
+        "synced before, stop and check DAGSTER_HOME / SYNC_STATE_URL and the working directory."
+    )
+
+
 def run_sync(
     pairs: Sequence[str],
     *,
@@ -106,6 +121,9 @@ def run_sync(
     from sync_pipeline.commands.sync_report import failure_line, sync_table
     from sync_pipeline.definitions import defs, field_map
 
+    new_store = _new_store_note()
+    if new_store:
+        print(new_store)
     with _instance() as instance:
         result = execute_sync(
             defs,
