@@ -82,7 +82,7 @@ class PairPlan:
 
     def preview_markdown(self, max_rows: int = 10) -> str:
         """A markdown summary: the counts, then up to `max_rows` sample rows per section."""
-        mode = "full read" if self.complete else "records read in this run's window"
+        mode = "full read" if self.complete else "window read"
         lines = [f"### Plan for `{self.pair}` ({mode})", "", "| action | count |", "|---|---:|"]
         lines += [f"| {name} | {value} |" for name, value in self.counts().items()]
         sections: list[tuple[str, pd.DataFrame]] = [

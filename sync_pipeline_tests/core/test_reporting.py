@@ -56,7 +56,7 @@ def test_counts_are_flat_ints() -> None:
 def test_preview_markdown_has_counts_and_capped_samples() -> None:
     """The preview lists the counts and at most max_rows sample rows per section."""
     text = busy_world().plan().preview_markdown(max_rows=2)
-    assert "### Plan for `persons_contacts` (full)" in text
+    assert "### Plan for `persons_contacts` (full read)" in text
     assert "| updates_to_crmoffice | 3 |" in text
     assert "#### Updates to_crmoffice (3)" in text and "…and 1 more" in text
     assert "#### Creates to_crmoffice (1)" in text and "| new | Fresh |" in text
