@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="seconds",
         help="how both systems' 429s state Retry-After: seconds (default) or an HTTP-date",
     )
+    parser.add_argument(
+        "--crmoffice-max-page-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="CRMOffice serves at most N items per list page (the envelope says so)",
+    )
     return parser
 
 
@@ -87,6 +94,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         fault_stall_seconds=args.fault_stall,
         token_ttl=args.token_ttl,
         retry_after_format=args.retry_after_format,
+        crmoffice_max_page_size=args.crmoffice_max_page_size,
     )
 
 

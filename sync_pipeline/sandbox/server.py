@@ -48,6 +48,8 @@ class SandboxSettings:
     fault_stall_seconds: float = 35.0
     token_ttl: float = 3600.0
     retry_after_format: RetryAfterFormat = "seconds"
+    # CRMOffice serves at most this many items per list page, whatever `pageSize` asks.
+    crmoffice_max_page_size: int | None = None
     # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
     # shorten it, to meet a limit and its Retry-After within seconds (no command-line option).
     rate_window_seconds: float = 60.0
@@ -171,6 +173,7 @@ def _apps(
             faults=faults,
             rate_window=settings.rate_window_seconds,
             retry_after_format=settings.retry_after_format,
+            max_page_size=settings.crmoffice_max_page_size,
         ),
     )
 
