@@ -3,8 +3,9 @@
 Every response an `HttpEdge` receives is offered to its `ServerClock`, which keeps the last
 `Date` and our clock at receipt. From that pair: the offset (server minus ours, seconds) and the
 server's "now" at any later moment of ours. `Date` has one-second resolution (the server
-truncates), so the offset reads up to a second low: a cursor capped at `now()` stays at or
-behind the server's true now, and `resolution` is the error to allow when comparing.
+truncates, and may cache the header for that second), so the offset reads a second or two low:
+a cursor capped at `now()` stays at or behind the server's true now; `resolution` is the
+header's own granularity, the least error to allow when comparing.
 """
 
 from __future__ import annotations

@@ -28,9 +28,10 @@ from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.run_guard import cursor_name
 from sync_pipeline.sync.window import Mode, ReadWindow, read_window
 
-# `Date` has one-second resolution: a record stamped within it of the source's now is not
-# reported as from the future.
-FUTURE_TOLERANCE = ServerClock.resolution
+# `Date` has one-second resolution and servers cache it (uvicorn renews it once a second), so
+# the source's now reads a second or two low: only a record stamped more than this past it is
+# reported as from the future (the cursor cap applies to every record regardless).
+FUTURE_TOLERANCE = timedelta(minutes=1)
 
 
 class WebcrmReader(Protocol):
