@@ -32,9 +32,15 @@ def capped() -> Iterator[RunningSandbox]:
         yield running
 
 
-def _crmoffice(sandbox: RunningSandbox, **options: object) -> CrmofficeClient:
+def _crmoffice(
+    sandbox: RunningSandbox, transport: httpx.BaseTransport | None = None
+) -> CrmofficeClient:
     return CrmofficeClient(
-        sandbox.crmoffice_url, CLIENT_ID, CLIENT_SECRET, rate_limit_per_minute=None, **options
+        sandbox.crmoffice_url,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        rate_limit_per_minute=None,
+        transport=transport,
     )
 
 
