@@ -176,6 +176,7 @@ def _apps(
             stats=stats[1],
             credentials=(credentials.client_id, credentials.client_secret),
             rate_limit=settings.crmoffice_rate_limit,
+            max_page_size=settings.crmoffice_max_page_size,
             **common,
         ),
     )
