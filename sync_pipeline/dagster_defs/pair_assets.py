@@ -132,9 +132,9 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         BREAKER_CHECK,
         asset=plan_key(pair, "links"),
         blocking=True,
-        description="Stops the pair's sinks when the run would update more than the allowed "
-        "share of its linked records (default 20 %, and at least 25 updates); an initial "
-        "load is never a mass change.",
+        description="Stops the pair's sinks when the run would update or orphan more than the "
+        "allowed share of its linked records (default 20 %, and at least 25 of them); an "
+        "initial load is never a mass change.",
     )
     sharing = sync.sharing_pairs(pair, field_map)
     ins = {f"{side}_rows": dg.AssetIn(rows_key(pair, side)) for side in ("webcrm", "crmoffice")}
