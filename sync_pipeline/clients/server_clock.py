@@ -48,7 +48,7 @@ class ServerClock:
             return
         try:
             server = parsedate_to_datetime(date_header)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             return
         if server.tzinfo is None:  # RFC 9110 dates are GMT; `-0000` parses naive
             server = server.replace(tzinfo=UTC)
