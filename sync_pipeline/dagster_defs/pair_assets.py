@@ -175,6 +175,9 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             claimed_elsewhere=claimed,
             lookups={"webcrm": webcrm.client(), "crmoffice": crmoffice.client()},
         )
+        if planned.orphan_check.found:
+            found = ", ".join(planned.orphan_check.found[:20])
+            context.log.warning(f"{pair.name}: missing from the full read but found by id: {found}")
         yield from _plan_outputs(planned)
         yield breaker_check(pair, planned.plan, planned.linked, sync_policy)
 
