@@ -17,6 +17,7 @@ from sync_pipeline_tests.reliability.part_convergence import (
     store_property,
 )
 from sync_pipeline_tests.reliability.part_durability import run_durability
+from sync_pipeline_tests.reliability.part_reads import run_reads
 from sync_pipeline_tests.reliability.part_secrets import run_secrets
 
 
@@ -143,3 +144,11 @@ def test_store_survives_sigkill_and_state_round_trips(
     assert durable.figures["round_trip_mismatches"] == 0, explain(durable)
     assert durable.figures["sigkill_mid_transaction_failures"] == 0, explain(durable)
     assert int(durable.figures["round_trip_links"]) > 0, explain(durable)
+
+
+def test_full_reads_of_capped_pages_orphan_nothing(tmp_path: Path) -> None:
+    """CRMOffice pages capped at 10: a full run orphans no link, a later edit still syncs."""
+    part = run_reads(tmp_path, persons=25)
+    assert part.figures["false_orphans"] == 0, explain(part)
+    assert part.figures["links"] == 25, explain(part)
+    assert part.figures["lost_edits_after_full"] == 0, explain(part)

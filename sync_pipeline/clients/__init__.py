@@ -16,10 +16,11 @@ from sync_pipeline.clients.errors import (
     WriteOutcomeUnknownError,
 )
 from sync_pipeline.clients.http import ClientStats, Timeouts
-from sync_pipeline.clients.pagination import PagePaginator
+from sync_pipeline.clients.pagination import PagedRead, PagePaginator
 from sync_pipeline.clients.probe import Probe
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
+from sync_pipeline.clients.server_clock import ClockReading, ServerClock
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, copenhagen_literal
 from sync_pipeline.clients.writers import (
     CrmofficeWriter,
@@ -34,11 +35,13 @@ __all__ = [
     "AuthenticationError",
     "Authenticator",
     "ClientStats",
+    "ClockReading",
     "CrmClientError",
     "CrmofficeClient",
     "CrmofficeWriter",
     "ItemResult",
     "PagePaginator",
+    "PagedRead",
     "Probe",
     "ProtocolError",
     "RecordRejectedError",
@@ -46,6 +49,7 @@ __all__ = [
     "RecordWriter",
     "RetriesExhaustedError",
     "RetryPolicy",
+    "ServerClock",
     "SlidingWindowLimiter",
     "Timeouts",
     "WebcrmClient",

@@ -1,8 +1,11 @@
 """CRMOffice REST client (no public spec: DESIGN.md section 5 is the documented assumption).
 
 The entity facts and the rate limit come from the system description (`systems.yaml`). Lists
-page at the entity's `page_size` (500) and stop on a short page or once the pages cover
-`totalItems`, so a read costs exactly ceil(total / 500) requests (one for an empty list). Writes
+ask for pages of the entity's `page_size` (500) but count pages by the size the envelope says
+was served (`pageSize`, a server may cap it lower), and stop once the pages cover `totalItems`
+(or on a short page), so a read costs exactly ceil(total / served size) requests (one for an
+empty list). A read whose total changed while paging, or whose count does not match it, is
+reported incomplete (`read_all`: see `clients.pagination`). Writes
 are one request per record; `write_many` runs them with bounded concurrency under the shared
 rate limiter and returns every outcome instead of raising for a rejected record. A create (POST)
 is retried only when the failure proves it did not land (429, 503, no connection); otherwise its
@@ -32,7 +35,7 @@ from sync_pipeline.clients.errors import (
     WriteOutcomeUnknownError,
 )
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
-from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
+from sync_pipeline.clients.pagination import PagedRead, PagePaginator, PaginationLoopError
 from sync_pipeline.clients.probe import Probe, probe_of
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
@@ -150,17 +153,21 @@ class CrmofficeClient(EdgeClient):
 
     def list_all(self, entity: str, updated_since: datetime | None = None) -> list[dict[str, Any]]:
         """Every record of `entity` (updated at or after `updated_since`, when given)."""
-        return [record for page in self.iter_pages(entity, updated_since) for record in page]
+        return self.read_all(entity, updated_since).records
+
+    def read_all(self, entity: str, updated_since: datetime | None = None) -> PagedRead:
+        """Like `list_all`, and whether the pages added up (`PagedRead.complete`: the count
+        matches `totalItems` and the total never changed while paging)."""
+        paginator = PagePaginator(self.spec.entity(entity).page_size)
+        pages = self._pages(entity, updated_since, paginator)
+        records = [record for page in pages for record in page]
+        return PagedRead(records, paginator.complete, paginator.problem)
 
     def iter_pages(
         self, entity: str, updated_since: datetime | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Like `list_all`, one page of up to the entity's `page_size` records at a time."""
-        spec = self.spec.entity(entity)
-        params: dict[str, str | int] = {"pageSize": spec.page_size}
-        if updated_since is not None:
-            params["updatedSince"] = format_timestamp(updated_since, spec.timestamp_format)
-        return self._pages(f"/{entity}", params, spec.page_size)
+        return self._pages(entity, updated_since, PagePaginator(self.spec.entity(entity).page_size))
 
     def probe(self, entity: str, size: int = 1) -> Probe:
         """The first page of `size` records of `entity` and the server's clock (a preflight)."""
@@ -264,22 +271,34 @@ class CrmofficeClient(EdgeClient):
         return f"/{entity}/{quote(str(record_id), safe='')}"
 
     def _pages(
-        self, path: str, params: Mapping[str, str | int], page_size: int
+        self, entity: str, updated_since: datetime | None, paginator: PagePaginator
     ) -> Iterator[list[dict[str, Any]]]:
-        paginator = PagePaginator(page_size)
+        spec = self.spec.entity(entity)
+        params: dict[str, str | int] = {"pageSize": spec.page_size}
+        if updated_since is not None:
+            params["updatedSince"] = format_timestamp(updated_since, spec.timestamp_format)
         while not paginator.finished:
-            response = self._http.request("GET", path, params={**params, "page": paginator.page})
+            query = {**params, "page": paginator.page}
+            response = self._http.request("GET", f"/{entity}", params=query)
             body = self._http.json_body(response)
             items = body.get("items") if isinstance(body, dict) else None
-            total = body.get("totalItems") if isinstance(body, dict) else None
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise self._http.protocol_error(response, "a page without an `items` list")
             try:
-                paginator.advance(items, total_items=total if isinstance(total, int) else None)
+                paginator.advance(
+                    items,
+                    total_items=_count(body, "totalItems"),
+                    served_size=_count(body, "pageSize"),
+                )
             except PaginationLoopError as exc:
                 raise self._http.protocol_error(response, str(exc)) from None
             if items:
                 yield items
+
+
+def _count(body: Mapping[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def utc_millis(moment: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Self
 
 from sync_pipeline.clients.http import ClientStats, HttpEdge
+from sync_pipeline.clients.server_clock import ServerClock
 
 
 class EdgeClient:
@@ -25,6 +26,11 @@ class EdgeClient:
     def stats(self) -> ClientStats:
         """Requests, 429s, retries and logins so far."""
         return self._http.stats
+
+    @property
+    def server_clock(self) -> ServerClock:
+        """The server's clock as its responses' `Date` headers show it."""
+        return self._http.server_clock
 
     def close(self) -> None:
         """Close the connection pool."""

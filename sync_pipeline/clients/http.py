@@ -40,6 +40,7 @@ from sync_pipeline.clients.errors import (
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.responses import error_detail, retry_after_seconds
 from sync_pipeline.clients.retry import RetryBudget, RetryPolicy
+from sync_pipeline.clients.server_clock import ServerClock
 
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Answers that prove the server did not act on the request, so even a POST may be repeated.
@@ -129,6 +130,7 @@ class HttpEdge:
     ) -> None:
         self.system = system
         self.stats = ClientStats()
+        self.server_clock = ServerClock()
         self._auth = authenticator
         self._limiter = limiter
         self._retry = retry
@@ -242,6 +244,7 @@ class HttpEdge:
                     ),
                     system=self.system,
                 ) from None
+        self.server_clock.observe(response.headers.get("date"))
         status = response.status_code
         if status not in RETRIABLE_STATUSES:
             return response

@@ -4,10 +4,14 @@ The entity facts (id and updated-at property, `/Queries` table, page size, bulk 
 the rate limit come from the system description (`systems.yaml`, `core.systems.SystemSpec`).
 Reads page at the entity's maximum `Size` (1000) until a short page; since the API reports no
 total, a read whose last page is full costs one more request that returns `[]` (the API's
-minimum). Incremental reads go through `GET /Queries` on the entity's `query_table` with an
-updated-at filter whose literal is Europe/Copenhagen local time without an offset, widened (never
-narrowed) to whole seconds and around the ambiguous autumn hour. Writes go through the bulk
-`PATCH /{entity}` in chunks of the entity's `write_chunk` (500) with one `ItemResult` per item.
+minimum). A server that serves fewer than `Size` records per page would look finished after its
+first page: a short first page of a round length (a multiple of 10, as server caps are) costs
+one probe of page 2, and a non-empty answer means pages are counted by that length from then on
+(`clients.pagination`; issue 9, kind 3). Incremental reads go through `GET /Queries` on the
+entity's `query_table` with an updated-at filter whose literal is Europe/Copenhagen local time
+without an offset, widened (never narrowed) to whole seconds and around the ambiguous autumn
+hour. Writes go through the bulk `PATCH /{entity}` in chunks of the entity's `write_chunk` (500)
+with one `ItemResult` per item.
 
 Retrying writes: a chunk of pure updates (every item carries its `<X>Id`) is idempotent and is
 retried on any retriable failure. A chunk holding inserts is retried only when the failure proves
@@ -40,7 +44,7 @@ from sync_pipeline.clients.auth import AccessGrant, grant_from
 from sync_pipeline.clients.edge_client import EdgeClient
 from sync_pipeline.clients.errors import RecordRejectedError, WriteOutcomeUnknownError, shorten
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
-from sync_pipeline.clients.pagination import PagePaginator, PaginationLoopError
+from sync_pipeline.clients.pagination import PagedRead, PagePaginator, PaginationLoopError
 from sync_pipeline.clients.probe import Probe, probe_of
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
@@ -128,11 +132,19 @@ class WebcrmClient(EdgeClient):
 
     def list_all(self, entity: str) -> list[dict[str, Any]]:
         """Every record of `entity` (a name `systems.yaml` declares, e.g. Persons)."""
-        return [record for page in self.iter_pages(entity) for record in page]
+        return self.read_all(entity).records
+
+    def read_all(self, entity: str) -> PagedRead:
+        """Like `list_all`, as a `PagedRead` (WebCRM reports no total, so a read that paged to
+        its end is complete)."""
+        paginator = PagePaginator(self.spec.entity(entity).page_size)
+        records = [record for page in self._pages(f"/{entity}", {}, paginator) for record in page]
+        return PagedRead(records, paginator.complete, paginator.problem)
 
     def iter_pages(self, entity: str) -> Iterator[list[dict[str, Any]]]:
         """Every record of `entity`, one page of up to the entity's `page_size` at a time."""
-        return self._pages(f"/{entity}", {}, self.spec.entity(entity).page_size)
+        paginator = PagePaginator(self.spec.entity(entity).page_size)
+        return self._pages(f"/{entity}", {}, paginator)
 
     def query_updated(
         self, entity: str, since: datetime, until: datetime | None = None
@@ -146,7 +158,7 @@ class WebcrmClient(EdgeClient):
         script = f"SELECT * FROM {spec.query_table} WHERE {column} >= '{copenhagen_literal(since)}'"
         if until is not None:
             script += f" AND {column} < '{copenhagen_literal(until, round_up=True)}'"
-        pages = self._pages("/Queries", {"script": script}, spec.page_size)
+        pages = self._pages("/Queries", {"script": script}, PagePaginator(spec.page_size))
         return [record for page in pages for record in page]
 
     def probe(self, entity: str, size: int = 1) -> Probe:
@@ -246,11 +258,10 @@ class WebcrmClient(EdgeClient):
         return ItemResult(False, None, self._http.redact(shorten(str(value))) or "rejected")
 
     def _pages(
-        self, path: str, params: Mapping[str, str], page_size: int
+        self, path: str, params: Mapping[str, str], paginator: PagePaginator
     ) -> Iterator[list[dict[str, Any]]]:
-        paginator = PagePaginator(page_size)
         while not paginator.finished:
-            query = {**params, "Page": paginator.page, "Size": page_size}
+            query = {**params, "Page": paginator.page, "Size": paginator.page_size}
             response = self._http.request("GET", path, params=query)
             records = self._http.json_body(response)
             if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

@@ -1,4 +1,5 @@
-"""The mass-change breaker: stop the sink when a run would update too many linked records."""
+"""The mass-change breaker: stop the sink when a run would update or orphan too many linked
+records (a mass orphaning is as suspect as a mass update: a wrong tenant, a read gone wrong)."""
 
 from __future__ import annotations
 
@@ -32,16 +33,20 @@ def mass_change_verdict(
     max_share: float = DEFAULT_MAX_SHARE,
     min_updates: int = DEFAULT_MIN_UPDATES,
 ) -> Verdict:
-    """Fails when the share of linked records updated passes `max_share` and the run updates
-    at least `min_updates` of them; an initial load (nothing linked yet) always passes."""
+    """Fails when the share of linked records updated or orphaned passes `max_share` and the
+    run changes at least `min_updates` of them; an initial load (nothing linked yet) always
+    passes."""
     updated = updated_link_count(plan)
+    orphaned = len(plan.orphans)
+    changed = updated + orphaned
     if linked_count <= 0:
         return Verdict(True, 0.0, f"initial load: nothing linked yet, {updated} updates")
-    share = updated / linked_count
-    passed = share <= max_share or updated < min_updates
+    share = changed / linked_count
+    passed = share <= max_share or changed < min_updates
     verdict = "within" if passed else "over"
+    orphans = f", {orphaned} orphaned" if orphaned else ""
     message = (
-        f"{plan.pair}: {updated} of {linked_count} linked records would be updated "
+        f"{plan.pair}: {updated} of {linked_count} linked records would be updated{orphans} "
         f"({share:.1%}), {verdict} the {max_share:.0%} mass-change limit"
     )
     return Verdict(passed, share, message)

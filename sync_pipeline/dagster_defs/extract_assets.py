@@ -19,7 +19,10 @@ def _metadata(snapshot: sync.Snapshot, before: dict[str, int], after: dict[str, 
         "dagster/row_count": len(snapshot.records),
         "window": snapshot.window.describe(),
         "complete": snapshot.complete,
+        "read_problem": snapshot.read_problem or "none",
         "high_water": snapshot.high_water.isoformat() if snapshot.high_water else "none",
+        "source_now": snapshot.source_now.isoformat() if snapshot.source_now else "none",
+        "future_records": len(snapshot.future_ids),
         "requests": after["requests"] - before["requests"],
         "throttled_429s": after["throttled_429s"] - before["throttled_429s"],
     }
@@ -53,6 +56,8 @@ def extract_asset(field_map: FieldMap, system: Side, entity: str) -> dg.AssetsDe
             overlap=context.resources.sync_policy.overlap(),
         )
         context.log.info(f"{label}: {snapshot.window.describe()}")
+        for line in sync.read_warnings(snapshot):
+            context.log.warning(f"{label}: {line}")
         return dg.Output(snapshot, metadata=_metadata(snapshot, before, client.stats.as_dict()))
 
     return extract

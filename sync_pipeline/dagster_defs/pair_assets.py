@@ -12,7 +12,12 @@ from sync_pipeline.core import DIRECTIONS, FieldMap, PairPlan, PairSpec, Side
 from sync_pipeline.dagster_defs.backfill_assets import backfill_asset
 from sync_pipeline.dagster_defs.checks import BREAKER_CHECK, ROWS_CHECK, breaker_check, rows_check
 from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
-from sync_pipeline.dagster_defs.resources import LinkStoreResource, SyncPolicy
+from sync_pipeline.dagster_defs.resources import (
+    CrmofficeResource,
+    LinkStoreResource,
+    SyncPolicy,
+    WebcrmResource,
+)
 from sync_pipeline.dagster_defs.sink_assets import sink_assets
 
 SHARED_PLANS = "same_run_values"
@@ -105,7 +110,15 @@ def _plan_outputs(planned: sync.PlannedPair) -> list[dg.Output[Any]]:
         )
         for plan in (planned.to_crmoffice, planned.to_webcrm)
     ]
-    metadata = {**counts, "dagster/row_count": len(planned.plan.links), **shared}
+    check = planned.orphan_check
+    metadata = {
+        **counts,
+        "orphan_candidates": check.candidates,
+        "orphans_found_alive": len(check.found),
+        "reactivated": len(planned.links.reactivated),
+        "dagster/row_count": len(planned.plan.links),
+        **shared,
+    }
     return [*outputs, dg.Output(planned.links, output_name="plan_links", metadata=metadata)]
 
 
@@ -124,9 +137,9 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         BREAKER_CHECK,
         asset=plan_key(pair, "links"),
         blocking=True,
-        description="Stops the pair's sinks when the run would update more than the allowed "
-        "share of its linked records (default 20 %, and at least 25 updates); an initial "
-        "load is never a mass change.",
+        description="Stops the pair's sinks when the run would update or orphan more than the "
+        "allowed share of its linked records (default 20 %, and at least 25 of them); an "
+        "initial load is never a mass change.",
     )
     sharing = sync.sharing_pairs(pair, field_map)
     ins = {f"{side}_rows": dg.AssetIn(rows_key(pair, side)) for side in ("webcrm", "crmoffice")}
@@ -146,6 +159,8 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         link_store: LinkStoreResource,
         sync_policy: SyncPolicy,
+        webcrm: WebcrmResource,
+        crmoffice: CrmofficeResource,
         **rows_and_plans: Any,
     ) -> Any:
         claimed = {
@@ -163,7 +178,11 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             run_id=context.run.run_id,
             now=datetime.now(UTC),
             claimed_elsewhere=claimed,
+            lookups={"webcrm": webcrm.client(), "crmoffice": crmoffice.client()},
         )
+        if planned.orphan_check.found:
+            found = ", ".join(planned.orphan_check.found[:20])
+            context.log.warning(f"{pair.name}: missing from the full read but found by id: {found}")
         yield from _plan_outputs(planned)
         yield breaker_check(pair, planned.plan, planned.linked, sync_policy)
 

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how both systems' 429s state Retry-After: seconds (default) or an HTTP-date",
     )
     _add_realism(parser)
+    parser.add_argument(
+        "--crmoffice-max-page-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="CRMOffice serves at most N items per list page (the envelope says so)",
+    )
     return parser
 
 
@@ -114,6 +121,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         crmoffice_phone_format=args.crmoffice_phone_format,
         webcrm_phone_format=args.webcrm_phone_format,
         webcrm_bulk_rejection=args.webcrm_bulk_rejection,
+        crmoffice_max_page_size=args.crmoffice_max_page_size,
     )
 
 

@@ -56,8 +56,10 @@ class CrmofficeApi:
         rate_window: float = 60.0,
         retry_after_format: RetryAfterFormat = "seconds",
         phone_format: PhoneFormat = "as-sent",
+        max_page_size: int | None = None,
     ) -> None:
         self.state = state
+        self._max_page_size = max_page_size
         self.stats = stats
         self._credentials = credentials
         self._tokens = TokenBook(token_ttl)
@@ -124,8 +126,13 @@ class CrmofficeApi:
         return endpoint
 
     async def list_records(self, request: Request, entity: str) -> Response:
-        """`GET /{entity}?page=&pageSize=&updatedSince=` → the items envelope."""
+        """`GET /{entity}?page=&pageSize=&updatedSince=` → the items envelope.
+
+        With `max_page_size` set, a larger `pageSize` is capped and the envelope reports the
+        size actually served (a server that pages smaller than asked: issue 9, kind 3)."""
         page, size, since = list_params(request, entity)
+        if self._max_page_size is not None:
+            size = min(size, self._max_page_size)
         items, total = self.state.page(entity, page, size, since)
         return JSONResponse({"items": items, "page": page, "pageSize": size, "totalItems": total})
 
@@ -226,10 +233,12 @@ def create_crmoffice_app(
     rate_window: float = 60.0,
     retry_after_format: RetryAfterFormat = "seconds",
     phone_format: PhoneFormat = "as-sent",
+    max_page_size: int | None = None,
 ) -> Starlette:
     """The CRMOffice ASGI app over `state`, with fault injection and `/_sandbox/stats`; the
     rate limit is `rate_limit` requests per `rate_window` seconds, its 429s in
-    `retry_after_format`; `phone_format` is a realism option (see `realism`)."""
+    `retry_after_format`; `phone_format` is a realism option (see `realism`); list pages hold
+    at most `max_page_size` items when set."""
     stats = stats or RequestStats()
     api = CrmofficeApi(
         state or CrmofficeState(),
@@ -240,6 +249,7 @@ def create_crmoffice_app(
         rate_window,
         retry_after_format,
         phone_format,
+        max_page_size,
     )
     respond = partial(fault_response, form=retry_after_format)
     routes = crmoffice_routes(api)

@@ -167,8 +167,10 @@ class CrmofficeState:
     def _tick(self, at: float | None) -> int:
         """The next write time: now in ms, or later than the last write (strictly increasing)."""
         self.version += 1
-        if at is not None:  # a back-dated test edit does not move the write clock back
-            self._last_millis = max(self._last_millis, int(at * 1000))
+        if at is not None:  # a back-dated test edit does not move the write clock back,
+            # nor does a stamp from the future (a bad import) drag later writes along
+            now = int(self._clock() * 1000)
+            self._last_millis = max(self._last_millis, min(int(at * 1000), now))
             return int(at * 1000)
         self._last_millis = max(int(self._clock() * 1000), self._last_millis + 1)
         return self._last_millis

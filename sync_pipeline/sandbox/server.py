@@ -49,6 +49,8 @@ class SandboxSettings:
     fault_stall_seconds: float = 35.0
     token_ttl: float = 3600.0
     retry_after_format: RetryAfterFormat = "seconds"
+    # CRMOffice serves at most this many items per list page, whatever `pageSize` asks.
+    crmoffice_max_page_size: int | None = None
     # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
     # shorten it, to meet a limit and its Retry-After within seconds (no command-line option).
     rate_window_seconds: float = 60.0
@@ -178,6 +180,7 @@ def _apps(
             rate_window=settings.rate_window_seconds,
             retry_after_format=settings.retry_after_format,
             phone_format=settings.crmoffice_phone_format,
+            max_page_size=settings.crmoffice_max_page_size,
         ),
     )
 

@@ -139,3 +139,46 @@ def mark_orphaned(
         ],
     )
     return len(active)
+
+
+def reactivate(
+    connection: Connection,
+    pair: str,
+    webcrm_ids: Sequence[str],
+    run_id: str,
+    now: datetime,
+) -> int:
+    """Make orphaned links of `webcrm_ids` active again, with history (kind `match`: the two
+    records are linked again, detail `reactivated`); return how many changed."""
+    found: list[tuple[str, str]] = []
+    for chunk in chunked(sorted(set(webcrm_ids))):
+        query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
+            links.c.pair == pair, links.c.status == "orphaned", links.c.webcrm_id.in_(chunk)
+        )
+        found += [(w, c) for w, c in connection.execute(query)]
+    if not found:
+        return 0
+    connection.execute(
+        update(links)
+        .where(links.c.pair == pair, links.c.webcrm_id == bindparam("b_webcrm"))
+        .values(status="active"),
+        [{"b_webcrm": w} for w, _c in found],
+    )
+    detail = {"reactivated": True, "reason": "both records seen again after being orphaned"}
+    connection.execute(
+        history.insert(),
+        [
+            history_row(
+                pair,
+                webcrm_id=w,
+                crmoffice_id=c,
+                run_id=run_id,
+                at=iso(now),
+                kind="match",
+                direction=None,
+                detail=detail,
+            )
+            for w, c in found
+        ],
+    )
+    return len(found)

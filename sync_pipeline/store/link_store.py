@@ -121,6 +121,13 @@ class LinkStore:
         with write_transaction(self._engine) as connection:
             return _shadows.mark_orphaned(connection, pair, rows, run_id, utc_now(now))
 
+    def reactivate_links(
+        self, pair: str, webcrm_ids: Sequence[str], run_id: str, *, now: datetime | None = None
+    ) -> int:
+        """Orphaned links of `webcrm_ids` (both records seen again) active again; how many."""
+        with write_transaction(self._engine) as connection:
+            return _shadows.reactivate(connection, pair, webcrm_ids, run_id, utc_now(now))
+
     # intents and cursors -----------------------------------------------------------------
 
     def open_intents_for(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sync_pipeline.sync.apply import apply_links_step
 from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
-from sync_pipeline.sync.extract import Snapshot, read_entity
+from sync_pipeline.sync.extract import Snapshot, read_entity, read_warnings
 from sync_pipeline.sync.pair_sync import (
     Clients,
     PairSyncReport,
@@ -56,6 +56,7 @@ __all__ = [
     "apply_links_step",
     "plan_pair",
     "read_entity",
+    "read_warnings",
     "sharing_pairs",
     "side_rows",
     "sync_pair",

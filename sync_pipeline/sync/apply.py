@@ -29,7 +29,8 @@ def apply_links_step(
     store: LinkStore,
     run_id: str,
 ) -> ApplyReport:
-    """Quarantine bookkeeping, then the link-only actions, under the pair lock.
+    """Quarantine bookkeeping, orphaned links seen again made active, then the link-only
+    actions, under the pair lock.
 
     Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
     """
@@ -39,6 +40,8 @@ def apply_links_step(
             for rows in (webcrm, crmoffice)
         }
         store.settle_quarantine(pair.name, sides, run_id)
+        if planned.reactivated:
+            store.reactivate_links(pair.name, planned.reactivated, run_id)
         return apply_links(pair, planned.plan, store, run_id)
 
 

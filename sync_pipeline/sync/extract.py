@@ -1,4 +1,16 @@
-"""Read one system entity into a raw snapshot frame (values untouched: validation comes later)."""
+"""Read one system entity into a raw snapshot frame (values untouched: validation comes later).
+
+Two facts about the read travel with the records:
+
+- whether it may have missed records (`Snapshot.read_problem`): a full read whose pages did
+  not add up (`clients.PagedRead`) is not complete, and an incomplete read orphans nothing
+  (DESIGN.md section 2, "Deletes"; issue 9, kind 3);
+- the source's own "now" (`Snapshot.source_now`: its clock as its responses' `Date` header
+  shows it, RFC 9110 section 6.6.1, corrected to the moment the read ended; our clock when it
+  sent none). The high-water mark never passes it, so one record stamped in the future (a bad
+  import) cannot move the cursor past every later edit; such records are listed in
+  `Snapshot.future_ids` and still sync on their values (issue 9, kind 11).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +21,26 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from sync_pipeline.clients import PagedRead, ServerClock
 from sync_pipeline.core import ABSENT, FieldMap, Side
 from sync_pipeline.store import LinkStore, PairState
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.run_guard import cursor_name
 from sync_pipeline.sync.window import Mode, ReadWindow, read_window
 
+# `Date` has one-second resolution and servers cache it (uvicorn renews it once a second), so
+# the source's now reads a second or two low: only a record stamped more than this past it is
+# reported as from the future (the cursor cap applies to every record regardless).
+FUTURE_TOLERANCE = timedelta(minutes=1)
+
 
 class WebcrmReader(Protocol):
     """The part of `WebcrmClient` extraction needs."""
 
-    def list_all(self, entity: str) -> list[dict[str, Any]]: ...
+    @property
+    def server_clock(self) -> ServerClock: ...
+
+    def read_all(self, entity: str) -> PagedRead: ...
 
     def query_updated(
         self, entity: str, since: datetime, until: datetime | None = None
@@ -29,9 +50,10 @@ class WebcrmReader(Protocol):
 class CrmofficeReader(Protocol):
     """The part of `CrmofficeClient` extraction needs."""
 
-    def list_all(
-        self, entity: str, updated_since: datetime | None = None
-    ) -> list[dict[str, Any]]: ...
+    @property
+    def server_clock(self) -> ServerClock: ...
+
+    def read_all(self, entity: str, updated_since: datetime | None = None) -> PagedRead: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,9 @@ class Snapshot:
     `read_at`: when the read began (our clock). `states`: per pair reading this entity, its
     store state (basis, cursors, link count) read just before the records: a plan made from
     this snapshot is applied only if no other run wrote to the pair since, or it could
-    re-create what that run created.
+    re-create what that run created. `high_water`: the newest modification time read, never
+    past `source_now`; `future_ids`: records stamped after it; `read_problem`: why the read
+    may have missed records (None: it added up).
     """
 
     system: str
@@ -51,11 +75,14 @@ class Snapshot:
     high_water: datetime | None
     states: Mapping[str, PairState] = field(default_factory=dict)
     read_at: datetime | None = None
+    read_problem: str | None = None
+    source_now: datetime | None = None
+    future_ids: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """True when this is a full read."""
-        return self.window.complete
+        """True when this is a full read whose pages added up."""
+        return self.window.complete and self.read_problem is None
 
 
 def records_frame(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -65,55 +92,114 @@ def records_frame(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) 
     return pd.DataFrame(rows, columns=list(columns), dtype=object)
 
 
-def high_water(frame: pd.DataFrame, updated_column: str) -> datetime | None:
-    """The newest modification time in the snapshot (unparseable values ignored)."""
-    if frame.empty:
-        return None
-    parsed = pd.to_datetime(
+def _parsed(frame: pd.DataFrame, updated_column: str) -> pd.Series:
+    return pd.to_datetime(
         frame[updated_column].astype(str), utc=True, errors="coerce", format="ISO8601"
     )
-    newest = parsed.max()
-    return None if pd.isna(newest) else newest.to_pydatetime()
+
+
+def high_water(
+    frame: pd.DataFrame, updated_column: str, now: datetime | None = None
+) -> datetime | None:
+    """The newest modification time in the snapshot (unparseable values ignored), never past
+    `now` (the source's clock) when given."""
+    if frame.empty:
+        return None
+    newest = _parsed(frame, updated_column).max()
+    if pd.isna(newest):
+        return None
+    found: datetime = newest.to_pydatetime()
+    return found if now is None else min(found, now)
+
+
+def future_ids(
+    frame: pd.DataFrame, id_column: str, updated_column: str, now: datetime
+) -> tuple[str, ...]:
+    """Ids of records stamped later than `now` (the source's clock) plus `FUTURE_TOLERANCE`."""
+    if frame.empty:
+        return ()
+    ahead = _parsed(frame, updated_column) > pd.Timestamp(now + FUTURE_TOLERANCE)
+    return tuple(str(i) for i in frame.loc[ahead.fillna(False).to_numpy(bool), id_column])
 
 
 def before(frame: pd.DataFrame, updated_column: str, until: datetime) -> pd.DataFrame:
     """Rows modified before `until`; rows with unreadable timestamps stay (to be quarantined)."""
-    parsed = pd.to_datetime(
-        frame[updated_column].astype(str), utc=True, errors="coerce", format="ISO8601"
-    )
+    parsed = _parsed(frame, updated_column)
     return frame[parsed.isna() | (parsed < pd.Timestamp(until))].reset_index(drop=True)
 
 
-def extract_webcrm(
-    client: WebcrmReader,
+def _snapshot(
+    system: str,
     entity: str,
-    columns: Sequence[str],
-    updated_column: str,
+    frame: pd.DataFrame,
     window: ReadWindow,
+    read: PagedRead,
+    clock: ServerClock,
+    columns: Sequence[str],
+) -> Snapshot:
+    """The snapshot of one read, its high-water mark capped at the source's now (none when the
+    read may have missed records: the cursor stays, and the next run reads them again).
+
+    `columns` starts with the id and the modification time (see `entity_columns`).
+    """
+    crash_point("after_extract")
+    now = clock.now() or datetime.now(UTC)
+    id_column, updated_column = columns[0], columns[1]
+    return Snapshot(
+        system,
+        entity,
+        frame,
+        window,
+        None if read.problem else high_water(frame, updated_column, now),
+        read_problem=read.problem,
+        source_now=now,
+        future_ids=future_ids(frame, id_column, updated_column, now),
+    )
+
+
+def extract_webcrm(
+    client: WebcrmReader, entity: str, columns: Sequence[str], window: ReadWindow
 ) -> Snapshot:
     """Full list, or `/Queries` on the modification time for a window."""
     if window.since is None:
-        records = client.list_all(entity)
+        read = client.read_all(entity)
     else:
-        records = client.query_updated(entity, window.since, window.until)
-    frame = records_frame(records, columns)
-    crash_point("after_extract")
-    return Snapshot("webcrm", entity, frame, window, high_water(frame, updated_column))
+        read = PagedRead(client.query_updated(entity, window.since, window.until))
+    frame = records_frame(read.records, columns)
+    return _snapshot("webcrm", entity, frame, window, read, client.server_clock, columns)
 
 
 def extract_crmoffice(
-    client: CrmofficeReader,
-    entity: str,
-    columns: Sequence[str],
-    updated_column: str,
-    window: ReadWindow,
+    client: CrmofficeReader, entity: str, columns: Sequence[str], window: ReadWindow
 ) -> Snapshot:
     """Full list, or `updatedSince`; the API has no upper bound, so filter it here."""
-    frame = records_frame(client.list_all(entity, updated_since=window.since), columns)
+    read = client.read_all(entity, updated_since=window.since)
+    frame = records_frame(read.records, columns)
     if window.until is not None:
-        frame = before(frame, updated_column, window.until)
-    crash_point("after_extract")
-    return Snapshot("crmoffice", entity, frame, window, high_water(frame, updated_column))
+        frame = before(frame, columns[1], window.until)
+    return _snapshot("crmoffice", entity, frame, window, read, client.server_clock, columns)
+
+
+def read_warnings(snapshot: Snapshot, sample: int = 20) -> list[str]:
+    """One line per thing an operator should know about a read: it may have missed records
+    (nothing is orphaned), or records are stamped after the source's now (ids, at most
+    `sample` of them)."""
+    lines = []
+    if snapshot.read_problem:
+        lines.append(f"the read may have missed records ({snapshot.read_problem}): no orphans")
+    if snapshot.future_ids:
+        ids = ", ".join(snapshot.future_ids[:sample])
+        more = (
+            f" and {len(snapshot.future_ids) - sample} more"
+            if len(snapshot.future_ids) > sample
+            else ""
+        )
+        now = snapshot.source_now.isoformat() if snapshot.source_now else "now"
+        lines.append(
+            f"{len(snapshot.future_ids)} records stamped after the source's clock ({now}): "
+            f"{ids}{more}; they sync on their values, the cursor stays at or before that time"
+        )
+    return lines
 
 
 def entity_columns(field_map: FieldMap, system: Side, entity: str) -> list[str]:
@@ -151,7 +237,5 @@ def read_entity(
     read_at = datetime.now(UTC)
     reader = extract_webcrm if system == "webcrm" else extract_crmoffice
     columns = entity_columns(field_map, system, entity)
-    snapshot = reader(
-        client, entity, columns, field_map.entities[system][entity].updated_at, window
-    )
+    snapshot = reader(client, entity, columns, window)
     return replace(snapshot, states=states, read_at=read_at)

@@ -25,7 +25,7 @@ from sync_pipeline.core import (
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.apply import apply_links_step
 from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
-from sync_pipeline.sync.extract import read_entity
+from sync_pipeline.sync.extract import read_entity, read_warnings
 from sync_pipeline.sync.planning import PlannedPair, SideRows, plan_pair, side_rows
 from sync_pipeline.sync.sink import ApplyReport, Progress
 from sync_pipeline.sync.window import Mode
@@ -107,6 +107,9 @@ def sync_pair(
             partitions=request.window,
             overlap=request.overlap,
         )
+        if log is not None:
+            for line in read_warnings(snapshot):
+                log(f"{pair.name}: {side} {pair.entity(side)}: {line}")
         rows = side_rows(snapshot, pair, side, field_map, store)
         _stop_unless(quarantine_verdict(rows.frame, rows.state.linked, limits.max_bad_share))
         report.rows.append(rows)
@@ -120,6 +123,7 @@ def sync_pair(
         run_id=run_id,
         now=datetime.now(UTC),
         claimed_elsewhere=request.claimed_elsewhere,
+        lookups={"webcrm": clients.webcrm, "crmoffice": clients.crmoffice},
     )
     _stop_unless(
         mass_change_verdict(

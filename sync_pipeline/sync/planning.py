@@ -4,7 +4,7 @@ and cut the plan into what each sink step applies (stamped with the run's `PairR
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -26,6 +26,7 @@ from sync_pipeline.core import (
 from sync_pipeline.store import LinkStore, PairBasis, PairState, PlanInputs
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.extract import Snapshot
+from sync_pipeline.sync.orphans import OrphanCheck, RecordLookup, confirm_orphans, seen_again
 from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
 INTENT_COLUMNS = ("intent_id", "direction", "source_id", "created_at")
@@ -76,21 +77,25 @@ class DirectionPlan:
 
 @dataclass(frozen=True)
 class LinkPlan:
-    """The whole pair plan (its link-only actions are applied first) and its run."""
+    """The whole pair plan (its link-only actions are applied first) and its run;
+    `reactivated`: WebCRM ids of orphaned links seen again (active again before any write)."""
 
     plan: PairPlan
     run: PairRun
+    reactivated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PlannedPair:
-    """A pair's plan cut for its sinks, and the active link count it was made against."""
+    """A pair's plan cut for its sinks, the active link count it was made against, and what
+    confirming its orphans found."""
 
     plan: PairPlan
     to_crmoffice: DirectionPlan
     to_webcrm: DirectionPlan
     links: LinkPlan
     linked: int
+    orphan_check: OrphanCheck = field(default_factory=OrphanCheck)
 
     def of(self, direction: Direction) -> DirectionPlan:
         """The writes of `direction`."""
@@ -148,8 +153,13 @@ def plan_pair(
     run_id: str,
     now: datetime,
     claimed_elsewhere: Set[str] = frozenset(),
+    lookups: Mapping[Side, RecordLookup] | None = None,
 ) -> PlannedPair:
     """The pair's plan over the rows usable right now, cut for its sinks.
+
+    Orphaned links both of whose records were read are planned as active (and reactivated by
+    the links step); a would-be orphan is kept only once `lookups` (each side's client) confirm
+    its record gone by a GET by id (`sync.orphans`).
 
     Quarantined records, and records whose writes were given up on, count as unchanged (never
     as deleted or unlinked, which would re-create them). Contacts owned by a sharing pair —
@@ -165,7 +175,12 @@ def plan_pair(
     excluded = (
         set(claimed_elsewhere) | _intent_claims(inputs, crm, sharing) | inputs.linked_elsewhere
     )
-    links = inputs.links
+    again = seen_again(
+        inputs.links,
+        set(web["id"]) | _ids(webcrm.frame.quarantined),
+        set(crm["id"]) | _ids(crmoffice.frame.quarantined),
+    )
+    links = inputs.links.assign(status=inputs.links["status"].where(~again, "active"))
     orphaned = links[links["status"] == "orphaned"]
     active = links[links["status"] == "active"].reset_index(drop=True)
     plan = plan_pair_sync(
@@ -183,9 +198,12 @@ def plan_pair(
         quarantined_crmoffice_ids=frozenset(_ids(crmoffice.frame.quarantined) | gave_up_c),
         intent_tolerance_seconds=INTENT_TOLERANCE.total_seconds(),
     )
+    plan, check = confirm_orphans(plan, pair, lookups)
     crash_point("after_plan")
     run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
-    return _cut(pair, plan, {"webcrm": webcrm, "crmoffice": crmoffice}, run, len(active))
+    cut = _cut(pair, plan, {"webcrm": webcrm, "crmoffice": crmoffice}, run, len(active))
+    reactivated = tuple(inputs.links.loc[again, "webcrm_id"].astype(str))
+    return replace(cut, links=replace(cut.links, reactivated=reactivated), orphan_check=check)
 
 
 def _run_of(webcrm: SideRows, crmoffice: SideRows) -> tuple[PairBasis, dict[str, datetime]]:

@@ -64,7 +64,9 @@ def _ids(records: list[dict[str, Any]], key: str) -> list[Any]:
 
 
 def test_full_reads_cost_exactly_the_minimum_requests() -> None:
-    """Every record of every entity, in ceil(n/page)(+1 if full) requests plus one login each."""
+    """Every record of every entity, in ceil(n/page)(+1 if full) requests plus one login each;
+    a WebCRM list whose only page is short but of a round length (it could be a server's page
+    cap: issue 9, kind 3) costs one probe of page 2."""
     with sandbox(seed=2000) as sb:
         webcrm, crmoffice = _clients(sb)
         expected_webcrm = 1
@@ -76,6 +78,7 @@ def test_full_reads_cost_exactly_the_minimum_requests() -> None:
             truth = sb.webcrm.records(entity)
             assert _ids(webcrm.list_all(entity), key) == _ids(truth, key)
             expected_webcrm += len(truth) // 1000 + 1  # a full last page needs one empty page
+            expected_webcrm += 0 < len(truth) < 1000 and len(truth) % 10 == 0  # the probe
         expected_crmoffice = 1
         for entity in ("contacts", "companies"):
             truth = sb.crmoffice.records(entity)
@@ -84,7 +87,7 @@ def test_full_reads_cost_exactly_the_minimum_requests() -> None:
         stats = sb.stats()
     assert stats["webcrm"]["requests_total"] == expected_webcrm == webcrm.stats.requests
     assert stats["crmoffice"]["requests_total"] == expected_crmoffice == crmoffice.stats.requests
-    assert expected_webcrm == 1 + 3 + 1 + 1  # 2000 persons: 1000, 1000, []
+    assert expected_webcrm == 1 + 3 + 2 + 2  # 2000 persons: 1000, 1000, []; round users, products
     assert stats["webcrm"]["requests"]["GET /Persons"] == 3
 
 

@@ -66,3 +66,63 @@ def test_page_size_must_be_positive() -> None:
     """A zero page size is rejected."""
     with pytest.raises(ValueError, match="page_size"):
         PagePaginator(0)
+
+
+def test_a_page_size_the_server_reports_below_the_asked_one_is_the_size() -> None:
+    """Pages capped at 10 (reported) of 25: read on until the total is covered, complete."""
+    paginator = PagePaginator(500)
+    for start, size in ((1, 10), (11, 10)):
+        paginator.advance(_page(start, size), total_items=25, served_size=10)
+        assert not paginator.finished
+    paginator.advance(_page(21, 5), total_items=25, served_size=10)
+    assert (paginator.finished, paginator.complete, paginator.pages_read) == (True, True, 3)
+
+
+def test_a_total_beyond_a_short_first_page_keeps_reading() -> None:
+    """A short first page with a larger total (no page size reported) was capped, not last."""
+    paginator = PagePaginator(500)
+    paginator.advance(_page(1, 7), total_items=14)
+    assert not paginator.finished
+    paginator.advance(_page(8, 7), total_items=14)
+    assert paginator.finished and paginator.complete
+
+
+def test_a_round_short_first_page_without_a_total_probes_the_next_page() -> None:
+    """Without a total, a short first page of a round length costs one probe: non-empty, and
+    the server caps its pages at that length; empty, and the read is done."""
+    capped = PagePaginator(1000)
+    capped.advance(_page(1, 50))
+    assert not capped.finished
+    capped.advance(_page(51, 50))
+    capped.advance(_page(101, 3))
+    assert capped.finished and capped.records_read == 103
+    small = PagePaginator(1000)
+    small.advance(_page(1, 50))
+    small.advance([])
+    assert small.finished and small.pages_read == 2
+
+
+def test_any_other_short_page_is_the_end() -> None:
+    """A short first page of an odd length is the end: one request, the API's minimum."""
+    paginator = PagePaginator(1000)
+    paginator.advance(_page(1, 999))
+    assert paginator.finished and paginator.complete
+
+
+def test_a_total_that_changes_while_paging_makes_the_read_incomplete() -> None:
+    """A record deleted between pages shifts the rest: the read may have missed one."""
+    paginator = PagePaginator(10)
+    paginator.advance(_page(1, 10), total_items=25)
+    paginator.advance(_page(12, 10), total_items=24)
+    paginator.advance(_page(22, 4), total_items=24)
+    assert paginator.finished and not paginator.complete
+    assert paginator.problem == "the total changed from 25 to 24 while paging"
+
+
+def test_a_count_that_does_not_match_the_total_makes_the_read_incomplete() -> None:
+    """Pages that end short of the reported total did not read everything."""
+    paginator = PagePaginator(10)
+    paginator.advance(_page(1, 10), total_items=25)
+    paginator.advance(_page(11, 3), total_items=25)
+    assert paginator.finished and not paginator.complete
+    assert paginator.problem == "read 13 records but the server reported 25"

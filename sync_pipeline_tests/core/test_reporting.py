@@ -125,6 +125,22 @@ def test_breaker_counts_a_link_once_across_directions() -> None:
     assert mass_change_verdict(plan, linked_count=10).share == 0.3
 
 
+def test_breaker_counts_orphans_like_updates() -> None:
+    """Links orphaned by a complete read count toward the mass-change share, as updates do."""
+    w = World(PERSONS)
+    for i in range(10):
+        w.put("webcrm", str(i), givenName=f"N{i}")
+        w.put("crmoffice", f"c{i}", givenName=f"N{i}")
+        w.link(str(i), f"c{i}")
+    for i in range(3):
+        del w.crmoffice[f"c{i}"]
+    plan = w.plan()
+    assert len(plan.orphans) == 3
+    verdict = mass_change_verdict(plan, linked_count=10, min_updates=0)
+    assert not verdict.passed and verdict.share == 0.3
+    assert "3 orphaned" in verdict.message
+
+
 def test_initial_load_is_not_a_mass_change() -> None:
     """With nothing linked yet, any number of creates and matches passes the breaker."""
     w = World(PERSONS)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import httpx
 
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.store import LinkStore
@@ -56,3 +59,36 @@ def person(sandbox: RunningSandbox, person_id: str | int) -> dict[str, Any]:
     record = sandbox.webcrm.get("Persons", int(person_id))
     assert record is not None, f"person {person_id} is missing"
     return record
+
+
+class DeleteAfterFirstPage(httpx.HTTPTransport):
+    """Real HTTP to a sandbox; just after CRMOffice serves the first page of contacts, a user
+    deletes `victim` (a record on that page: every later record moves up one place)."""
+
+    def __init__(self, sandbox: RunningSandbox, victim: str) -> None:
+        super().__init__()
+        self.sandbox, self.victim = sandbox, victim
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path == "/contacts" and request.url.params.get("page") == "1":
+            self.sandbox.crmoffice.delete("contacts", self.victim)
+        return response
+
+
+class HidingLister(httpx.HTTPTransport):
+    """Real HTTP to a sandbox, but CRMOffice's contact lists leave out `hidden` ids and count
+    them out of `totalItems` too (a lagging search index): the pages add up, the records exist."""
+
+    def __init__(self, hidden: set[str]) -> None:
+        super().__init__()
+        self.hidden = hidden
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path != "/contacts" or request.method != "GET":
+            return response
+        body = json.loads(response.read())
+        kept = [item for item in body["items"] if item["id"] not in self.hidden]
+        body["totalItems"] -= len(body["items"]) - len(kept)
+        return httpx.Response(200, json={**body, "items": kept})

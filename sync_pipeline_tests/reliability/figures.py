@@ -49,6 +49,7 @@ TARGETS: dict[str, int] = {
     "leaked_secrets": 0,
     "double_writes": 0,
     "lost_edits": 0,
+    "false_orphans": 0,
 }
 ORDER = (
     "runs_to_converge",
@@ -62,6 +63,7 @@ ORDER = (
     "leaked_secrets",
     "double_writes",
     "lost_edits",
+    "false_orphans",
 )
 # Figures several parts measure are summed into the headline figure.
 SUMMED = frozenset({"duplicates", "store_integrity_errors", "mismatched_fields"})

@@ -179,6 +179,7 @@ def _apps(
             credentials=(credentials.client_id, credentials.client_secret),
             rate_limit=settings.crmoffice_rate_limit,
             phone_format=settings.crmoffice_phone_format,
+            max_page_size=settings.crmoffice_max_page_size,
             **common,
         ),
     )

@@ -61,6 +61,7 @@ def test_usage_error_exits_2_as_a_process() -> None:
         ["--fault-rate", "2"],
         ["--webcrm-port", "x"],
         ["--seed", "-1"],
+        ["--crmoffice-max-page-size", "0"],
     ],
 )
 def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,7 +77,7 @@ def test_flags_map_to_settings() -> None:
     assert settings_from(parser.parse_args([])).seed == 200
     flags = "--host ::1 --webcrm-port 1 --crmoffice-port 2 --empty --data-dir d"
     flags += " --webcrm-rate-limit 3 --crmoffice-rate-limit 4 --fault-rate 0.5 --fault-seed 6"
-    flags += " --fault-stall 7 --token-ttl 8"
+    flags += " --fault-stall 7 --token-ttl 8 --crmoffice-max-page-size 10"
     args = parser.parse_args(flags.split(" "))
     settings = settings_from(args)
     assert (settings.host, settings.webcrm_port, settings.crmoffice_port) == ("::1", 1, 2)
@@ -84,3 +85,5 @@ def test_flags_map_to_settings() -> None:
     assert (settings.webcrm_rate_limit, settings.crmoffice_rate_limit) == (3, 4)
     assert (settings.fault_rate, settings.fault_seed, settings.fault_stall_seconds) == (0.5, 6, 7.0)
     assert settings.token_ttl == 8.0
+    assert settings.crmoffice_max_page_size == 10
+    assert settings_from(parser.parse_args([])).crmoffice_max_page_size is None
