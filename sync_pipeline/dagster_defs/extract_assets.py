@@ -23,6 +23,9 @@ def _metadata(snapshot: sync.Snapshot, before: dict[str, int], after: dict[str, 
         "high_water": snapshot.high_water.isoformat() if snapshot.high_water else "none",
         "source_now": snapshot.source_now.isoformat() if snapshot.source_now else "none",
         "future_records": len(snapshot.future_ids),
+        "clock_offset_seconds": (
+            round(snapshot.clock_offset.total_seconds(), 1) if snapshot.clock_offset else 0.0
+        ),
         "requests": after["requests"] - before["requests"],
         "throttled_429s": after["throttled_429s"] - before["throttled_429s"],
     }

@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_realism(parser)
     parser.add_argument(
+        "--crmoffice-clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="CRMOffice's clock (its updatedAt stamps and Date header) runs this far ahead "
+        "of this machine's (negative: behind)",
+    )
+    parser.add_argument(
         "--crmoffice-max-page-size",
         type=_positive_int,
         default=None,
@@ -122,6 +130,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         webcrm_phone_format=args.webcrm_phone_format,
         webcrm_bulk_rejection=args.webcrm_bulk_rejection,
         crmoffice_max_page_size=args.crmoffice_max_page_size,
+        crmoffice_clock_offset=args.crmoffice_clock_offset,
     )
 
 

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from sync_pipeline.sandbox.access import RetryAfterFormat
+from sync_pipeline.sandbox.clock import Clock, DateHeader, skewed
 from sync_pipeline.sandbox.crmoffice_app import create_crmoffice_app
 from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
@@ -49,6 +50,8 @@ class SandboxSettings:
     fault_stall_seconds: float = 35.0
     token_ttl: float = 3600.0
     retry_after_format: RetryAfterFormat = "seconds"
+    # CRMOffice's clock (its stamps and `Date` header) runs this many seconds ahead of ours.
+    crmoffice_clock_offset: float = 0.0
     # CRMOffice serves at most this many items per list page, whatever `pageSize` asks.
     crmoffice_max_page_size: int | None = None
     # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
@@ -102,7 +105,8 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
     """Serve both CRMs until the block ends; state is restored from/flushed to `data_dir`."""
     settings = settings or SandboxSettings()
     check_loopback(settings.host)
-    webcrm, crmoffice = WebcrmState(), CrmofficeState()
+    crmoffice_clock = skewed(settings.crmoffice_clock_offset)
+    webcrm, crmoffice = WebcrmState(), CrmofficeState(crmoffice_clock)
     files = _snapshot_files(settings, webcrm, crmoffice)
     restored = any([f.restore() for f in files])
     if not restored and not settings.empty and settings.seed:
@@ -114,7 +118,7 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
     sockets = _bind_both(settings)
     flusher.start()
     try:
-        with serving(apps, sockets):
+        with serving(apps, sockets, clocks=[time.time, crmoffice_clock]):
             urls = [_url(settings.host, s) for s in sockets]
             yield RunningSandbox(urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], restored)
     finally:
@@ -122,10 +126,16 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
 
 
 @contextmanager
-def serving(apps: Sequence[ASGIApp], sockets: Sequence[socket.socket]) -> Iterator[None]:
-    """Serve each app on its bound socket (uvicorn, one background thread) for the block;
-    the sockets are closed afterwards."""
-    servers = [_server(app) for app in apps]
+def serving(
+    apps: Sequence[ASGIApp],
+    sockets: Sequence[socket.socket],
+    clocks: Sequence[Clock] | None = None,
+) -> Iterator[None]:
+    """Serve each app on its bound socket (uvicorn, one background thread) for the block,
+    each answering `Date` by its clock (default: this machine's); the sockets are closed
+    afterwards."""
+    clocks = clocks or [time.time] * len(apps)
+    servers = [_server(DateHeader(app, clock)) for app, clock in zip(apps, clocks, strict=True)]
     thread = threading.Thread(target=_serve, args=(servers, sockets), name="sandbox", daemon=True)
     silence_expected_cuts()
     thread.start()
@@ -217,6 +227,7 @@ def _server(app: ASGIApp) -> uvicorn.Server:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=1,
+        date_header=False,  # each app sends `Date` by its own clock (see `clock.DateHeader`)
     )
     return uvicorn.Server(config)
 

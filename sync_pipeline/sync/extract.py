@@ -65,7 +65,8 @@ class Snapshot:
     this snapshot is applied only if no other run wrote to the pair since, or it could
     re-create what that run created. `high_water`: the newest modification time read, never
     past `source_now`; `future_ids`: records stamped after it; `read_problem`: why the read
-    may have missed records (None: it added up).
+    may have missed records (None: it added up); `clock_offset`: the source's clock minus ours
+    (from its `Date` header; None when it sent none).
     """
 
     system: str
@@ -78,6 +79,7 @@ class Snapshot:
     read_problem: str | None = None
     source_now: datetime | None = None
     future_ids: tuple[str, ...] = ()
+    clock_offset: timedelta | None = None
 
     @property
     def complete(self) -> bool:
@@ -144,6 +146,7 @@ def _snapshot(
     """
     crash_point("after_extract")
     now = clock.now() or datetime.now(UTC)
+    reading = clock.last
     id_column, updated_column = columns[0], columns[1]
     return Snapshot(
         system,
@@ -154,6 +157,7 @@ def _snapshot(
         read_problem=read.problem,
         source_now=now,
         future_ids=future_ids(frame, id_column, updated_column, now),
+        clock_offset=None if reading is None else reading.offset,
     )
 
 

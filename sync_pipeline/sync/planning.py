@@ -30,6 +30,8 @@ from sync_pipeline.sync.orphans import OrphanCheck, RecordLookup, confirm_orphan
 from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
 INTENT_COLUMNS = ("intent_id", "direction", "source_id", "created_at")
+# The `Date` header's resolution (RFC 9110 section 5.6.7: whole seconds).
+DATE_RESOLUTION = timedelta(seconds=1)
 # How far a system's clock may run behind ours when only our clock says when we read.
 CLOCK_SKEW_MARGIN = timedelta(minutes=2)
 # Clock skew allowed between an intent (our clock) and the record it made (the API's clock).
@@ -50,6 +52,13 @@ class SideRows:
     mode: str
     state: PairState
     read_at: datetime | None = None
+    clock_offset: timedelta | None = None
+
+    def on_our_clock(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with its update times moved from the source's clock to ours."""
+        if self.clock_offset is None or not self.clock_offset:
+            return frame
+        return frame.assign(updated_at=frame["updated_at"] - self.clock_offset)
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ def side_rows(
         snapshot.window.mode,
         snapshot.states[pair.name],
         snapshot.read_at,
+        snapshot.clock_offset,
     )
 
 
@@ -185,8 +195,8 @@ def plan_pair(
     active = links[links["status"] == "active"].reset_index(drop=True)
     plan = plan_pair_sync(
         pair,
-        web[~web["id"].isin(gave_up_w)].reset_index(drop=True),
-        crm[~crm["id"].isin(gave_up_c)].reset_index(drop=True),
+        webcrm.on_our_clock(web[~web["id"].isin(gave_up_w)].reset_index(drop=True)),
+        crmoffice.on_our_clock(crm[~crm["id"].isin(gave_up_c)].reset_index(drop=True)),
         active,
         inputs.intents,
         complete=webcrm.complete and crmoffice.complete,
@@ -197,6 +207,7 @@ def plan_pair(
         quarantined_webcrm_ids=frozenset(_ids(webcrm.frame.quarantined) | gave_up_w),
         quarantined_crmoffice_ids=frozenset(_ids(crmoffice.frame.quarantined) | gave_up_c),
         intent_tolerance_seconds=INTENT_TOLERANCE.total_seconds(),
+        tie_within_seconds=_clock_uncertainty(webcrm, crmoffice),
     )
     plan, check = confirm_orphans(plan, pair, lookups)
     crash_point("after_plan")
@@ -204,6 +215,14 @@ def plan_pair(
     cut = _cut(pair, plan, {"webcrm": webcrm, "crmoffice": crmoffice}, run, len(active))
     reactivated = tuple(inputs.links.loc[again, "webcrm_id"].astype(str))
     return replace(cut, links=replace(cut.links, reactivated=reactivated), orphan_check=check)
+
+
+def _clock_uncertainty(webcrm: SideRows, crmoffice: SideRows) -> float:
+    """How close two update times may be and still be a tie, seconds (issue: clock skew must
+    not decide a conflict): each side's time was moved to our clock by an offset read from a
+    `Date` header, good to its one-second resolution. No offset measured: exact times only."""
+    measured = [rows for rows in (webcrm, crmoffice) if rows.clock_offset is not None]
+    return DATE_RESOLUTION.total_seconds() * len(measured) if len(measured) == 2 else 0.0
 
 
 def _run_of(webcrm: SideRows, crmoffice: SideRows) -> tuple[PairBasis, dict[str, datetime]]:
