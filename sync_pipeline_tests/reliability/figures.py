@@ -49,6 +49,8 @@ TARGETS: dict[str, int] = {
     "leaked_secrets": 0,
     "double_writes": 0,
     "lost_edits": 0,
+    "flapping_writes": 0,
+    "given_up_valid_items": 0,
     "false_orphans": 0,
 }
 ORDER = (
@@ -63,6 +65,8 @@ ORDER = (
     "leaked_secrets",
     "double_writes",
     "lost_edits",
+    "flapping_writes",
+    "given_up_valid_items",
     "false_orphans",
 )
 # Figures several parts measure are summed into the headline figure.
