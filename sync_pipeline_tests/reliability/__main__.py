@@ -21,9 +21,9 @@ from sync_pipeline_tests.reliability.part_crashes import run_crashes
 from sync_pipeline_tests.reliability.part_durability import run_durability
 from sync_pipeline_tests.reliability.part_faults import run_faults
 from sync_pipeline_tests.reliability.part_lost_edits import run_lost_edits
-from sync_pipeline_tests.reliability.part_untidy import run_untidy
 from sync_pipeline_tests.reliability.part_reads import run_reads
 from sync_pipeline_tests.reliability.part_secrets import count_leaks, run_secrets
+from sync_pipeline_tests.reliability.part_untidy import run_untidy
 from sync_pipeline_tests.reliability.sandbox_host import CLIENT_IDS
 from sync_pipeline_tests.reliability.tee import captured_output
 
