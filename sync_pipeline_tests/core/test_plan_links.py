@@ -135,7 +135,7 @@ def test_intent_candidate_older_than_intent_is_ignored() -> None:
     w = crashed_world()
     w.crmoffice["c1001"].updated_at -= timedelta(hours=1)
     plan = w.plan()
-    assert plan.links.empty
+    assert "adopt" not in set(plan.links["action"])  # its source is free again: it may match
     assert plan.intents_not_applied["intent_id"].tolist() == [1001]
 
 
