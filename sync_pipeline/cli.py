@@ -1,6 +1,8 @@
 """The `sync-pipeline` console script: argument parsing and dispatch only.
 
-Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error.
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error; `sync` exits 3
+when the run completed but some records failed (retried on the next run), `holds resolve` 1 on
+an unknown hold or a link that would break a rule.
 """
 
 from __future__ import annotations

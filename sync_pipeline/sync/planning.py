@@ -52,7 +52,8 @@ class DirectionPlan:
 
     `run`: the run that made the plan (only it may apply it, and only on its basis);
     `source_times`: modification time of each source record written (a failed write holds
-    the cursor before it); `conflicts`: per WebCRM id, the conflicts these writes resolve.
+    the cursor before it); `conflicts`: per WebCRM id, the conflicts these writes resolve;
+    `given_up`: source records whose writes this way were given up on (left out of the plan).
     """
 
     pair: str
@@ -62,6 +63,7 @@ class DirectionPlan:
     updates: pd.DataFrame
     source_times: Mapping[str, datetime]
     conflicts: Mapping[str, dict[str, object]]
+    given_up: int = 0
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,9 @@ def plan_pair(
     )
     crash_point("after_plan")
     run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
-    return _cut(pair, plan, {"webcrm": webcrm, "crmoffice": crmoffice}, run, len(active))
+    given_up: dict[Direction, int] = {"to_crmoffice": len(gave_up_w), "to_webcrm": len(gave_up_c)}
+    rows = {"webcrm": webcrm, "crmoffice": crmoffice}
+    return _cut(pair, plan, rows, run, len(active), given_up)
 
 
 def _run_of(webcrm: SideRows, crmoffice: SideRows) -> tuple[PairBasis, dict[str, datetime]]:
@@ -181,6 +185,7 @@ def _cut(
     rows: Mapping[Side, SideRows],
     run: PairRun,
     linked: int,
+    given_up: Mapping[Direction, int],
 ) -> PlannedPair:
     """What each sink needs: its direction's creates and updates, and the link-only actions."""
     cut: dict[Direction, DirectionPlan] = {}
@@ -196,6 +201,7 @@ def _cut(
             updates,
             _times(rows[source].frame.valid, written),
             _conflicts(plan, source),
+            given_up[direction],
         )
     return PlannedPair(plan, cut["to_crmoffice"], cut["to_webcrm"], LinkPlan(plan, run), linked)
 
