@@ -18,6 +18,7 @@ from sync_pipeline.core.fieldmap import (
     load_field_map,
     parse_field_map,
 )
+from sync_pipeline.core.holds import StandingHolds
 from sync_pipeline.core.mapping import (
     SideFrame,
     bad_share,
@@ -68,6 +69,7 @@ __all__ = [
     "RateLimit",
     "Side",
     "SideFrame",
+    "StandingHolds",
     "SystemSpec",
     "Systems",
     "SystemsError",

@@ -29,7 +29,8 @@ def apply_links_step(
     store: LinkStore,
     run_id: str,
 ) -> ApplyReport:
-    """Quarantine bookkeeping, then the link-only actions, under the pair lock.
+    """Quarantine bookkeeping, the link-only actions, then the holds (kept until an operator
+    resolves them; those of records linked now are settled), under the pair lock.
 
     Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
     """
@@ -39,7 +40,10 @@ def apply_links_step(
             for rows in (webcrm, crmoffice)
         }
         store.settle_quarantine(pair.name, sides, run_id)
-        return apply_links(pair, planned.plan, store, run_id)
+        report = apply_links(pair, planned.plan, store, run_id)
+        if planned.holds or planned.settled:
+            store.save_holds(pair.name, planned.holds, planned.settled, run_id)
+        return report
 
 
 def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -> ApplyReport:

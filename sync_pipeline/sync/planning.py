@@ -4,7 +4,7 @@ and cut the plan into what each sink step applies (stamped with the run's `PairR
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -21,9 +21,10 @@ from sync_pipeline.core import (
     plan_pair_sync,
     prepare_side,
 )
-from sync_pipeline.store import LinkStore, PairBasis, PairState, PlanInputs
+from sync_pipeline.store import HoldWrite, LinkStore, PairBasis, PairState, PlanInputs
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.extract import Snapshot
+from sync_pipeline.sync.holds import holds_to_keep, standing_holds, with_held_rows
 from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
 INTENT_COLUMNS = ("intent_id", "direction", "source_id", "created_at")
@@ -68,10 +69,13 @@ class DirectionPlan:
 
 @dataclass(frozen=True)
 class LinkPlan:
-    """The whole pair plan (its link-only actions are applied first) and its run."""
+    """The whole pair plan (its link-only actions are applied first) and its run; `holds`
+    to keep in the store and the (side, id) holds `settled` by links."""
 
     plan: PairPlan
     run: PairRun
+    holds: tuple[HoldWrite, ...] = ()
+    settled: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,9 @@ def plan_pair(
     names = list(pair.field_names)
     sharing = {other.name: list(other.field_names) for other in sharing_pairs(pair, field_map)}
     inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing)
-    web, crm = webcrm.frame.valid, crmoffice.frame.valid
+    held = standing_holds(inputs.holds, inputs.links, names)
+    web = with_held_rows(webcrm.frame.valid, held.rows["webcrm"])
+    crm = with_held_rows(crmoffice.frame.valid, held.rows["crmoffice"])
     gave_up_w, gave_up_c = _given_up(inputs.given_up, web, crm)
     excluded = set(claimed_elsewhere) | _intent_claims(inputs, crm) | inputs.linked_elsewhere
     links = inputs.links
@@ -158,12 +164,15 @@ def plan_pair(
         quarantined_webcrm_ids=frozenset(_ids(webcrm.frame.quarantined) | gave_up_w),
         quarantined_crmoffice_ids=frozenset(_ids(crmoffice.frame.quarantined) | gave_up_c),
         intent_tolerance_seconds=INTENT_TOLERANCE.total_seconds(),
+        standing=held.standing,
     )
     crash_point("after_plan")
     run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
     given_up: dict[Direction, int] = {"to_crmoffice": len(gave_up_w), "to_webcrm": len(gave_up_c)}
-    rows = {"webcrm": webcrm, "crmoffice": crmoffice}
-    return _cut(pair, plan, rows, run, len(active), given_up)
+    rows: dict[Side, SideRows] = {"webcrm": webcrm, "crmoffice": crmoffice}
+    cut = _cut(pair, plan, rows, run, len(active), given_up)
+    keep, settled = holds_to_keep(plan, {"webcrm": web, "crmoffice": crm}, held)
+    return replace(cut, links=LinkPlan(plan, run, keep, settled))
 
 
 def _run_of(webcrm: SideRows, crmoffice: SideRows) -> tuple[PairBasis, dict[str, datetime]]:
