@@ -46,6 +46,15 @@ def _parser(pairs: Sequence[str]) -> argparse.ArgumentParser:
     links = commands.add_parser("links", help="a link and its history, by either side's id")
     links.add_argument("record_id", help="a WebCRM or CRMOffice id")
     links.add_argument("--limit", type=int, default=50, help="history entries to show")
+    holds = commands.add_parser("holds", help="records held back and how to settle them")
+    hold_verbs = holds.add_subparsers(dest="verb", required=True, metavar="VERB")
+    hold_verbs.add_parser("list", help="the open holds: id, pair, side, record id, reason, since")
+    resolve = hold_verbs.add_parser("resolve", help="settle one hold (acted on by the next sync)")
+    resolve.add_argument("hold_id", type=int, metavar="ID", help="the hold's id (`holds list`)")
+    answer = resolve.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--link", metavar="OTHER_ID", help="link it to this other-side record")
+    answer.add_argument("--create", action="store_true", help="create it on the other side")
+    answer.add_argument("--ignore", action="store_true", help="never sync it")
     docs = commands.add_parser("docs", help="render the field map as the RST data-flow document")
     docs.add_argument("--output", help="write to this file instead of stdout")
     state = commands.add_parser("state", help="check, export or import the link store")
@@ -109,6 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sync_pipeline.commands.links import show_links
 
         return show_links(args.record_id, limit=args.limit)
+    if args.command == "holds":
+        from sync_pipeline.commands.holds import list_holds, resolve_hold
+
+        if args.verb == "list":
+            return list_holds()
+        resolution = "link" if args.link else "create" if args.create else "ignore"
+        return resolve_hold(args.hold_id, resolution, args.link)
     if args.command == "docs":
         from sync_pipeline.commands.docs import write_docs
 
