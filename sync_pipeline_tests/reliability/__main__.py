@@ -20,6 +20,7 @@ from sync_pipeline_tests.reliability.part_convergence import run_convergence
 from sync_pipeline_tests.reliability.part_crashes import run_crashes
 from sync_pipeline_tests.reliability.part_durability import run_durability
 from sync_pipeline_tests.reliability.part_faults import run_faults
+from sync_pipeline_tests.reliability.part_holds import run_holds
 from sync_pipeline_tests.reliability.part_secrets import count_leaks, run_secrets
 from sync_pipeline_tests.reliability.sandbox_host import CLIENT_IDS
 from sync_pipeline_tests.reliability.tee import captured_output
@@ -32,6 +33,7 @@ PARTS: list[tuple[str, PartRunner]] = [
     ("bad_input", run_bad_input),
     ("secrets", run_secrets),
     ("concurrency", run_concurrency),
+    ("holds", run_holds),
     (
         "durability",
         lambda folder: run_durability(folder, folder.parent / "crashes" / "dagster_home"),

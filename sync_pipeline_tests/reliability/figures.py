@@ -48,6 +48,7 @@ TARGETS: dict[str, int] = {
     "bad_input_leaks": 0,
     "leaked_secrets": 0,
     "double_writes": 0,
+    "ambiguous_autolinks": 0,
 }
 ORDER = (
     "runs_to_converge",
@@ -60,6 +61,7 @@ ORDER = (
     "bad_input_leaks",
     "leaked_secrets",
     "double_writes",
+    "ambiguous_autolinks",
 )
 # Figures several parts measure are summed into the headline figure.
 SUMMED = frozenset({"duplicates", "store_integrity_errors", "mismatched_fields"})
