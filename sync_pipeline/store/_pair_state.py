@@ -47,7 +47,8 @@ class PlanInputs:
     `links`: every link of the pair (any status); `intents`: the pair's open intents;
     `given_up`: failures given up on; `linked_elsewhere`: CRMOffice ids of the entity linked
     by other pairs; `sharing_intents`: open `to_crmoffice` intents of the sharing pairs;
-    `holds`: the pair's holds not yet done (open, or answered and waiting for this run).
+    `holds`: the pair's holds not yet done (open, or answered and waiting for this run);
+    `sharing_holds`: CRMOffice ids the sharing pairs hold (never this pair's to take).
     """
 
     links: pd.DataFrame
@@ -56,6 +57,7 @@ class PlanInputs:
     linked_elsewhere: frozenset[str]
     sharing_intents: Mapping[str, pd.DataFrame]
     holds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sharing_holds: frozenset[str] = frozenset()
 
 
 def pair_state(connection: Connection, pair: str, cursor_names: Sequence[str]) -> PairState:
@@ -102,8 +104,19 @@ def plan_inputs(
         given_up=_problems.failures_frame(connection, pair, "given_up"),
         linked_elsewhere=frozenset(_reads.linked_crmoffice_ids(connection, crmoffice_entity, pair)),
         sharing_intents=open_of_others,
-        holds=_holds.holds_frame(connection, pair, ("open", "link", "create", "ignore")),
+        holds=_holds.holds_frame(connection, pair, _LIVE_HOLDS),
+        sharing_holds=frozenset(
+            record_id
+            for name in sharing
+            for side, record_id in _holds.holds_frame(connection, name, _LIVE_HOLDS)[
+                ["side", "record_id"]
+            ].itertuples(index=False)
+            if side == "crmoffice"
+        ),
     )
+
+
+_LIVE_HOLDS = ("open", "link", "create", "ignore")
 
 
 def _to_crmoffice(frame: pd.DataFrame) -> pd.DataFrame:

@@ -92,6 +92,8 @@ def with_held_rows(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     extra = stored[~stored["id"].isin(frame["id"])]
     if extra.empty:
         return frame
+    for name in frame.columns.difference(extra.columns):  # columns a payload does not keep
+        extra = extra.assign(**{name: pd.Series([""] * len(extra), dtype="str", index=extra.index)})
     return pd.concat([frame, extra[list(frame.columns)]], ignore_index=True)
 
 

@@ -147,6 +147,7 @@ def plan_pair(
     crm = with_held_rows(crmoffice.frame.valid, held.rows["crmoffice"])
     gave_up_w, gave_up_c = _given_up(inputs.given_up, web, crm)
     excluded = set(claimed_elsewhere) | _intent_claims(inputs, crm) | inputs.linked_elsewhere
+    excluded |= inputs.sharing_holds
     links = inputs.links
     orphaned = links[links["status"] == "orphaned"]
     active = links[links["status"] == "active"].reset_index(drop=True)
