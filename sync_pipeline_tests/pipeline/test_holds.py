@@ -53,10 +53,10 @@ def test_a_held_person_edited_alone_is_neither_created_nor_linked(pipeline: Pipe
     """An unmapped edit brings one held twin alone into a window: every kind of run keeps it
     held (no duplicate contact, no link), and the dry run shows the holds."""
     first, second, contact = _twins(pipeline)
-    runs = ({}, {"pairs": (PAIR,)}, {"full": True})
-    for n, run in enumerate(runs):
+    runs: tuple[tuple[tuple[str, ...], bool], ...] = (((), False), ((PAIR,), False), ((), True))
+    for n, (pairs, full) in enumerate(runs):
         pipeline.sandbox.webcrm.edit("Persons", first, {"PersonTitle": f"Chef {n}"})
-        pipeline.sync(*run.get("pairs", ()), full=bool(run.get("full")))
+        pipeline.sync(*pairs, full=full)
         _assert_still_held(pipeline, first, contact)
     dry = pipeline.sync(dry_run=True)
     plan = dry.asset_value(dg.AssetKey([PAIR, "plan_links"])).plan
