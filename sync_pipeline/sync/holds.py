@@ -60,7 +60,14 @@ def standing_holds(holds: pd.DataFrame, links: pd.DataFrame, fields: Sequence[st
     done = holds.apply(lambda h: h["record_id"] in linked[h["side"]], axis=1).astype(bool)
     settled = tuple((str(s), str(i)) for s, i in holds.loc[done, ["side", "record_id"]].values)
     live = holds[~done]
-    open_ = live[live["status"] == "open"]
+    approved = live[live["status"] == "link"]
+    # The other side's record of an approved link is linked by this plan, not held by it.
+    promised = {
+        ("crmoffice" if side == "webcrm" else "webcrm", str(other))
+        for side, other in approved[["side", "other_id"]].itertuples(index=False)
+    }
+    keys = zip(live["side"], live["record_id"], strict=True)
+    open_ = live[(live["status"] == "open").to_numpy() & [k not in promised for k in keys]]
     held = pd.DataFrame(
         {
             "side": open_["side"].astype("str").to_numpy(),
@@ -69,7 +76,6 @@ def standing_holds(holds: pd.DataFrame, links: pd.DataFrame, fields: Sequence[st
             "kind": open_["kind"].astype("str").to_numpy(),
         }
     ).astype("str")
-    approved = live[live["status"] == "link"]
     on_web = approved["side"] == "webcrm"
     pairs = pd.DataFrame(
         {
