@@ -1,6 +1,8 @@
 """The `sync-pipeline` console script: argument parsing and dispatch only.
 
-Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error.
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error; `sync` exits 3
+when the run completed but some records failed (retried on the next run), `holds resolve` 1 on
+an unknown hold or a link that would break a rule.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Arg
     commands.add_parser(
         "doctor", help="read-only preflight against the configured systems (exit 0 ready)"
     )
+    holds = commands.add_parser("holds", help="records held back and how to settle them")
+    hold_verbs = holds.add_subparsers(dest="verb", required=True, metavar="VERB")
+    hold_verbs.add_parser("list", help="the open holds: id, pair, side, record id, reason, since")
+    resolve = hold_verbs.add_parser("resolve", help="settle one hold (acted on by the next sync)")
+    resolve.add_argument("hold_id", type=int, metavar="ID", help="the hold's id (`holds list`)")
+    answer = resolve.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--link", metavar="OTHER_ID", help="link it to this other-side record")
+    answer.add_argument("--create", action="store_true", help="create it on the other side")
+    answer.add_argument("--ignore", action="store_true", help="never sync it")
     docs = commands.add_parser("docs", help="render the field map as the RST data-flow document")
     docs.add_argument("--output", help="write to this file instead of stdout")
     state = commands.add_parser("state", help="check, export or import the link store")
@@ -126,6 +137,13 @@ def _dispatch(argv: list[str]) -> int:
         from sync_pipeline.commands.doctor import run_checks
 
         return run_checks()
+    if args.command == "holds":
+        from sync_pipeline.commands.holds import list_holds, resolve_hold
+
+        if args.verb == "list":
+            return list_holds()
+        resolution = "link" if args.link else "create" if args.create else "ignore"
+        return resolve_hold(args.hold_id, resolution, args.link)
     if args.command == "docs":
         from sync_pipeline.commands.docs import write_docs
 

@@ -117,8 +117,10 @@ def run_sync(
     until: date | None,
     verbose: bool = False,
 ) -> int:
-    """Run, print a table per pair and direction, and return the exit code."""
-    from sync_pipeline.commands.sync_report import failure_line, sync_table
+    """Run, print a table per pair and direction, and return the exit code: 0 every planned
+    write applied, 3 the run completed but some records failed (one line on stderr says how
+    many wait for a retry and how many were given up), 1 the run failed."""
+    from sync_pipeline.commands.sync_report import failed_records, failure_line, sync_table
     from sync_pipeline.definitions import defs, field_map
 
     new_store = _new_store_note()
@@ -138,6 +140,14 @@ def run_sync(
         )
     print(sync_table(result, pairs, dry_run=dry_run))
     if result.success:
-        return 0
+        waiting, given_up = failed_records(result, pairs)
+        if waiting + given_up == 0:
+            return 0
+        print(
+            f"sync completed, but {waiting + given_up} records failed: {waiting} wait for a "
+            f"retry by the next run, {given_up} given up",
+            file=sys.stderr,
+        )
+        return 3
     print(f"sync failed: {failure_line(result, dry_run=dry_run)}", file=sys.stderr)
     return 1

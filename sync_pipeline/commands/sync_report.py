@@ -1,4 +1,9 @@
-"""The table `sync-pipeline sync` prints, and the one line that says why a run failed."""
+"""The table `sync-pipeline sync` prints, and the one line that says why a run failed.
+
+Per pair and direction: creates and updates applied, records that `failed` in this run, of
+which `waiting` are tried again by the next run, and how many records are `given up` (refused
+on every try up to the cap; counted in every run until someone edits them).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from dagster_shared.error import SerializableErrorInfo
 from sync_pipeline.core import DIRECTIONS
 
 _CLASS_PATH = re.compile(r"[A-Za-z_][\w.]*")
-HEADER = ("pair", "direction", "creates", "updates", "failed", "notes")
+HEADER = ("pair", "direction", "creates", "updates", "failed", "waiting", "given up", "notes")
 
 
 def _value(result: dg.ExecuteInProcessResult, pair: str, name: str) -> Any:
@@ -70,16 +75,31 @@ def _pair_rows(
         planned = values[f"plan_{direction}"]
         applied = values[f"apply_{direction}"]
         if applied is not None:
-            cells = (str(applied.created), str(applied.updated), str(applied.failed), "applied")
+            done = (applied.created, applied.updated, applied.failed, applied.waiting)
+            cells = (*map(str, done), str(applied.given_up), "applied")
         elif planned is not None:
             note = "planned (dry run)" if dry_run else "planned, not applied"
-            cells = (str(len(planned.creates)), str(len(planned.updates)), "-", note)
+            counts = (str(len(planned.creates)), str(len(planned.updates)))
+            cells = (*counts, "-", "-", str(planned.given_up), note)
         else:
-            cells = ("-", "-", "-", "not planned")
+            cells = ("-", "-", "-", "-", "-", "not planned")
         out.append((pair, direction, *cells))
     links = values["plan_links"]
-    out.append((pair, "links", "-", "-", "-", _links_notes(links, quarantined)))
+    out.append((pair, "links", "-", "-", "-", "-", "-", _links_notes(links, quarantined)))
     return out
+
+
+def failed_records(result: dg.ExecuteInProcessResult, pairs: Sequence[str]) -> tuple[int, int]:
+    """(records that failed in this run and wait for a retry, records given up on now)."""
+    waiting = given_up = 0
+    for pair in pairs:
+        values = _values(result, pair, dry_run=False)
+        for direction in DIRECTIONS:
+            applied = values[f"apply_{direction}"]
+            if applied is not None:
+                waiting += applied.waiting
+                given_up += applied.gave_up_now
+    return waiting, given_up
 
 
 def sync_table(result: dg.ExecuteInProcessResult, pairs: Sequence[str], *, dry_run: bool) -> str:

@@ -19,6 +19,7 @@ from sync_pipeline.core.fieldmap import (
     parse_field_map,
 )
 from sync_pipeline.core.frames import text_column
+from sync_pipeline.core.holds import StandingHolds
 from sync_pipeline.core.intents import canonical_payloads
 from sync_pipeline.core.mapping import (
     SideFrame,
@@ -70,6 +71,7 @@ __all__ = [
     "RateLimit",
     "Side",
     "SideFrame",
+    "StandingHolds",
     "SystemSpec",
     "Systems",
     "SystemsError",

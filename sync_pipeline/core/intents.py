@@ -6,8 +6,9 @@ fields, canonical), the candidates are the unlinked target records holding exact
 and updated no earlier than the intent's creation minus a tolerance:
 
 - candidates <= intents: adopt them pairwise in time order (links action `adopt`); intents left
-  without a candidate are returned in `not_applied` (the store closes them; their source may be
-  created again by a later plan, never by this one);
+  without a candidate are returned in `not_applied` (the store closes them) and their source is
+  created again by this very plan: the create failed or never reached the target, and a record
+  it made would be in the target's snapshot (read after the intent, from a cursor before it);
 - candidates > intents: ambiguous; the sources and the candidates are all held.
 """
 
@@ -71,6 +72,7 @@ class _Acc:
     adopted: list[dict[str, object]]
     not_applied: list[dict[str, object]]
     held: list[dict[str, object]]
+    retry: list[tuple[Side, str]]  # sources whose create made nothing: created again now
 
 
 def _reconcile_group(
@@ -112,6 +114,7 @@ def _reconcile_group(
                     intent, direction, f"no unlinked {target} record holds the intent's values"
                 )
             )
+            acc.retry.append((source, str(intent.source_id)))
 
 
 def _reconcile_direction(
@@ -151,7 +154,7 @@ def reconcile_intents(
 
     `free[side]`: the unlinked side-frame records eligible as targets; `linked_sources[side]`:
     intent source ids on `side` that already have a link (their intent is stale: closed)."""
-    acc = _Acc([], [], [])
+    acc = _Acc([], [], [], [])
     if intents.empty:
         return IntentOutcome(
             _empty_adopted(fields),
@@ -196,6 +199,8 @@ def _outcome(acc: _Acc, fields: tuple[str, ...], blocked: dict[Side, set[str]]) 
         for i, f in enumerate(fields):
             assert values is not None
             adopted[f] = pd.Series([v[i] for v in values], dtype="str")
+    for side, source_id in acc.retry:
+        blocked[side].discard(source_id)
     for row in acc.adopted:
         blocked["webcrm"].add(str(row["webcrm_id"]))
         blocked["crmoffice"].add(str(row["crmoffice_id"]))

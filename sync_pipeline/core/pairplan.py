@@ -15,7 +15,7 @@ Frames (ids are `str`, field columns `str`, every frame sorted by its ids):
   `newest` | `tie` | `clock_tie` | `webcrm_wins` | `crmoffice_wins` | `initial_winner`): for
   the history.
 - `orphans`: `webcrm_id`, `crmoffice_id`, `missing_side` (`webcrm` | `crmoffice` | `both`).
-- `held`: `side`, `id`, `reason`: records deliberately neither created nor linked, and links
+- `held`: `side`, `id`, `reason`, `kind`: records deliberately neither created nor linked, and links
   with a field new to them whose two values differ (written nowhere until reviewed).
 - `intents_not_applied`: `intent_id` (int64), `direction`, `source_id`, `reason`.
 """

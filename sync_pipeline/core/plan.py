@@ -18,6 +18,7 @@ from sync_pipeline.core.align import member_mask, positions
 from sync_pipeline.core.diff import DiffResult, three_way_diff
 from sync_pipeline.core.fieldmap import FieldType, PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
+from sync_pipeline.core.holds import StandingHolds, hold_partners
 from sync_pipeline.core.intents import IntentOutcome, canonical_payloads, reconcile_intents
 from sync_pipeline.core.linked import linked_values, plan_linked, side_input
 from sync_pipeline.core.matching import MatchOutcome, match_records
@@ -155,8 +156,10 @@ def _plan_unlinked(
     free_w: np.ndarray,
     free_c: np.ndarray,
     tolerance: float,
+    standing: StandingHolds,
 ) -> _Unlinked:
-    """Reconcile intents, then match, on the unlinked records; the rest stays free."""
+    """Reconcile intents, link what an operator approved, then match, on the unlinked records;
+    held records are never created or linked; the rest stays free."""
     fields = pair.field_names
     free: dict[Side, pd.DataFrame] = {"webcrm": web[free_w], "crmoffice": crm[free_c]}
     linked_sources = _intent_sources_linked(intents, links)
@@ -166,15 +169,40 @@ def _plan_unlinked(
     if not intents.empty:
         free_w = free_w & ~member_mask(web["id"], settled.blocked["webcrm"])
         free_c = free_c & ~member_mask(crm["id"], settled.blocked["crmoffice"])
-    matches = match_records(pair, web[free_w], crm[free_c])
-    if len(matches.pairs) or len(matches.held):
-        taken = pd.concat(
-            [matches.pairs["webcrm_id"], matches.pairs["crmoffice_id"], matches.held["id"]]
-        )
-        taken_ids = frozenset(taken.astype("str"))
-        free_w = free_w & ~member_mask(web["id"], taken_ids)
-        free_c = free_c & ~member_mask(crm["id"], taken_ids)
+    free_w = free_w & ~member_mask(web["id"], standing.ignored["webcrm"])
+    free_c = free_c & ~member_mask(crm["id"], standing.ignored["crmoffice"])
+    approved = _approved_links(standing, web[free_w], crm[free_c])
+    if len(approved):
+        free_w = free_w & ~member_mask(web["id"], frozenset(approved["webcrm_id"]))
+        free_c = free_c & ~member_mask(crm["id"], frozenset(approved["crmoffice_id"]))
+    creates_w = member_mask(web["id"], standing.creates["webcrm"])
+    creates_c = member_mask(crm["id"], standing.creates["crmoffice"])
+    matches = match_records(pair, web[free_w & ~creates_w], crm[free_c & ~creates_c])
+    matches = hold_partners(matches, standing)
+    held_w, held_c = standing.held_ids("webcrm"), standing.held_ids("crmoffice")
+    held_ids = frozenset(matches.held.loc[matches.held["side"] == "webcrm", "id"]) | held_w
+    free_w = free_w & ~member_mask(web["id"], frozenset(matches.pairs["webcrm_id"]) | held_ids)
+    held_ids = frozenset(matches.held.loc[matches.held["side"] == "crmoffice", "id"]) | held_c
+    free_c = free_c & ~member_mask(crm["id"], frozenset(matches.pairs["crmoffice_id"]) | held_ids)
+    if len(approved):
+        pairs = pd.concat([approved, matches.pairs], ignore_index=True)
+        matches = MatchOutcome(pairs, matches.held)
     return _Unlinked(settled, matches, {"webcrm": web[free_w], "crmoffice": crm[free_c]})
+
+
+def _approved_links(standing: StandingHolds, web: pd.DataFrame, crm: pd.DataFrame) -> pd.DataFrame:
+    """Operator-approved links whose two records are both free in this plan (else they wait)."""
+    links = standing.links
+    ready = links["webcrm_id"].isin(web["id"]) & links["crmoffice_id"].isin(crm["id"])
+    links = links[ready].drop_duplicates("webcrm_id").drop_duplicates("crmoffice_id")
+    return pd.DataFrame(
+        {
+            "webcrm_id": links["webcrm_id"].astype("str").to_numpy(),
+            "crmoffice_id": links["crmoffice_id"].astype("str").to_numpy(),
+            "webcrm_row": pd.Series([-1] * len(links), dtype="int64"),
+            "crmoffice_row": pd.Series([-1] * len(links), dtype="int64"),
+        }
+    )
 
 
 def plan_pair_sync(
@@ -193,6 +221,7 @@ def plan_pair_sync(
     quarantined_crmoffice_ids: frozenset[str] = frozenset(),
     intent_tolerance_seconds: float = 120.0,
     tie_within_seconds: float = 0.0,
+    standing: StandingHolds | None = None,
 ) -> PairPlan:
     """Plan one pair's sync from valid side frames, its links (+ shadow) and open intents.
 
@@ -202,7 +231,11 @@ def plan_pair_sync(
     `quarantined_*_ids`: records read but quarantined (unchanged this run, not orphaned).
     Conflicts follow each field's `ConflictPolicy` from the map (`pair.policies`); update times
     (already corrected for each system's clock offset) closer than `tie_within_seconds` are a
-    tie (issue 9 kind 6: clock skew must not decide a conflict)."""
+    tie (issue 9 kind 6: clock skew must not decide a conflict). `standing`: the store's holds
+    (see `core.holds`): held records are never created or auto-linked but still weigh as match
+    candidates; approved links are made, approved creates never matched. The plan's `held`
+    frame adds a `kind` column (`ambiguous_match`, `ambiguous_intent`, `new_field`, or a
+    standing hold's own)."""
     tie_within_ns = int(tie_within_seconds * 1e9)
     fields = pair.field_names
     web, crm = side_input(webcrm, fields), side_input(crmoffice, fields)
@@ -226,15 +259,25 @@ def plan_pair_sync(
     free_w = ~linked.has_link["webcrm"] & ~member_mask(web["id"], orphaned_webcrm_ids)
     not_ours = orphaned_crmoffice_ids | excluded_crmoffice_ids
     free_c = ~linked.has_link["crmoffice"] & ~member_mask(crm["id"], not_ours)
+    standing = standing or StandingHolds()
     unlinked = _plan_unlinked(
-        pair, web, crm, links, intents, free_w, free_c, intent_tolerance_seconds
+        pair, web, crm, links, intents, free_w, free_c, intent_tolerance_seconds, standing
     )
     settled, matches = unlinked.settled, unlinked.matches
     has_new = len(settled.adopted) or len(matches.pairs)
     new = (
         _diff_new_links(web, crm, settled, matches, pair, types, tie_within_ns) if has_new else None
     )
-    held = pd.concat([held_frame(), settled.held, matches.held, existing.held], ignore_index=True)
+    held = pd.concat(
+        [
+            held_frame().assign(kind=""),
+            settled.held.assign(kind="ambiguous_intent"),
+            matches.held.assign(kind="ambiguous_match"),
+            standing.held,
+            existing.held.assign(kind="new_field"),
+        ],
+        ignore_index=True,
+    ).astype({"kind": "str"})
     return PairPlan(
         pair=pair.name,
         fields=fields,

@@ -7,10 +7,12 @@ import dagster as dg
 from sync_pipeline.core import PairPlan, PairSpec, mass_change_verdict, quarantine_verdict
 from sync_pipeline.dagster_defs.keys import plan_key
 from sync_pipeline.dagster_defs.resources import SyncPolicy
-from sync_pipeline.sync import SideRows
+from sync_pipeline.sync import PlannedPair, SideRows
 
 ROWS_CHECK = "valid_rows"
 BREAKER_CHECK = "mass_change"
+GIVEN_UP_CHECK = "given_up"
+HOLDS_CHECK = "held_records"
 
 
 def rows_check(rows: SideRows, policy: SyncPolicy) -> dg.AssetCheckResult:
@@ -47,4 +49,38 @@ def breaker_check(
         description=verdict.message,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"share": round(verdict.share, 4)},
+    )
+
+
+def given_up_check(pair: PairSpec, planned: PlannedPair) -> dg.AssetCheckResult:
+    """WARN while any record's writes were given up on (refused up to the cap): they stay in
+    quarantine, unsynced, until someone edits them; counted in every run until then."""
+    counts = {d: planned.of(d).given_up for d in ("to_crmoffice", "to_webcrm")}
+    total = sum(counts.values())
+    return dg.AssetCheckResult(
+        check_name=GIVEN_UP_CHECK,
+        asset_key=plan_key(pair, "links"),
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{total} records given up on (fix them in their CRM; an edit retries them)",
+        metadata={f"given_up_{d}": n for d, n in counts.items()},
+    )
+
+
+def holds_check(pair: PairSpec, planned: PlannedPair) -> dg.AssetCheckResult:
+    """WARN while records are held for an operator (`sync-pipeline holds list`)."""
+    held = planned.plan.held
+    sample = held.head(10)
+    return dg.AssetCheckResult(
+        check_name=HOLDS_CHECK,
+        asset_key=plan_key(pair, "links"),
+        passed=held.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(held)} records held (see `sync-pipeline holds list`)",
+        metadata={
+            "held": len(held),
+            "sample": dg.MetadataValue.md(
+                sample.to_markdown(index=False) if len(sample) else "none"
+            ),
+        },
     )

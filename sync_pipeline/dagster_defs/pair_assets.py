@@ -10,7 +10,16 @@ import dagster as dg
 from sync_pipeline import sync
 from sync_pipeline.core import DIRECTIONS, FieldMap, PairPlan, PairSpec, Side
 from sync_pipeline.dagster_defs.backfill_assets import backfill_asset
-from sync_pipeline.dagster_defs.checks import BREAKER_CHECK, ROWS_CHECK, breaker_check, rows_check
+from sync_pipeline.dagster_defs.checks import (
+    BREAKER_CHECK,
+    GIVEN_UP_CHECK,
+    HOLDS_CHECK,
+    ROWS_CHECK,
+    breaker_check,
+    given_up_check,
+    holds_check,
+    rows_check,
+)
 from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
@@ -141,6 +150,18 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         "allowed share of its linked records (default 20 %, and at least 25 of them); an "
         "initial load is never a mass change.",
     )
+    given_up = dg.AssetCheckSpec(
+        GIVEN_UP_CHECK,
+        asset=plan_key(pair, "links"),
+        description="Warns while records' writes were given up on (refused on every try up "
+        "to the cap); they wait in quarantine until someone edits them.",
+    )
+    holds = dg.AssetCheckSpec(
+        HOLDS_CHECK,
+        asset=plan_key(pair, "links"),
+        description="Warns while records are held for an operator (ambiguous matches...): "
+        "`sync-pipeline holds list` shows them, `holds resolve` settles them.",
+    )
     sharing = sync.sharing_pairs(pair, field_map)
     ins = {f"{side}_rows": dg.AssetIn(rows_key(pair, side)) for side in ("webcrm", "crmoffice")}
     ins |= {
@@ -152,7 +173,7 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         name=f"{pair.name}__plan",
         outs=outs,
         ins=ins,
-        check_specs=[breaker],
+        check_specs=[breaker, given_up, holds],
         description=f"Three-way diff of {pair.name} against the link store's shadows.",
     )
     def plan(
@@ -185,6 +206,8 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             context.log.warning(f"{pair.name}: missing from the full read but found by id: {found}")
         yield from _plan_outputs(planned)
         yield breaker_check(pair, planned.plan, planned.linked, sync_policy)
+        yield given_up_check(pair, planned)
+        yield holds_check(pair, planned)
 
     return plan
 

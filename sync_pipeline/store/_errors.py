@@ -3,7 +3,8 @@
 StoreError
  ├── SchemaVersionError   the store was written by a newer sync_pipeline
  ├── PairLockedError      another run holds the pair's lock
- └── StateImportError     an export file is unreadable or the target store is not empty
+ ├── StateImportError     an export file is unreadable or the target store is not empty
+ └── HoldError            no such hold, or its resolution would break a rule
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class SchemaVersionError(StoreError):
 
 class StateImportError(StoreError):
     """An export file cannot be imported into this store."""
+
+
+class HoldError(StoreError):
+    """A hold that does not exist or is settled, or a resolution that would break a rule."""
 
 
 class PairLockedError(StoreError):

@@ -8,12 +8,18 @@ from sqlalchemy import Connection, Engine, inspect, select
 
 from sync_pipeline.store._engine import redacted, write_transaction
 from sync_pipeline.store._errors import SchemaVersionError
-from sync_pipeline.store._schema import SCHEMA_VERSION, meta, metadata
+from sync_pipeline.store._schema import SCHEMA_VERSION, holds, meta, metadata
 
 Migration = Callable[[Connection], None]
 
+
+def _add_holds(connection: Connection) -> None:
+    """Version 2: the `holds` table (records held for an operator; see `_schema.holds`)."""
+    holds.create(connection)
+
+
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
-MIGRATIONS: Mapping[int, Migration] = {}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_holds}
 
 
 def stored_version(connection: Connection) -> int | None:

@@ -9,13 +9,13 @@ after the basis (its own earlier steps do not count).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
-from sync_pipeline.store import _intents, _problems, _reads
+from sync_pipeline.store import _holds, _intents, _problems, _reads
 from sync_pipeline.store._schema import history, intents
 
 
@@ -46,7 +46,9 @@ class PlanInputs:
 
     `links`: every link of the pair (any status); `intents`: the pair's open intents;
     `given_up`: failures given up on; `linked_elsewhere`: CRMOffice ids of the entity linked
-    by other pairs; `sharing_intents`: open `to_crmoffice` intents of the sharing pairs.
+    by other pairs; `sharing_intents`: open `to_crmoffice` intents of the sharing pairs;
+    `holds`: the pair's holds not yet done (open, or answered and waiting for this run);
+    `sharing_holds`: CRMOffice ids the sharing pairs hold (never this pair's to take).
     """
 
     links: pd.DataFrame
@@ -54,6 +56,8 @@ class PlanInputs:
     given_up: pd.DataFrame
     linked_elsewhere: frozenset[str]
     sharing_intents: Mapping[str, pd.DataFrame]
+    holds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sharing_holds: frozenset[str] = frozenset()
 
 
 def pair_state(connection: Connection, pair: str, cursor_names: Sequence[str]) -> PairState:
@@ -100,7 +104,19 @@ def plan_inputs(
         given_up=_problems.failures_frame(connection, pair, "given_up"),
         linked_elsewhere=frozenset(_reads.linked_crmoffice_ids(connection, crmoffice_entity, pair)),
         sharing_intents=open_of_others,
+        holds=_holds.holds_frame(connection, pair, _LIVE_HOLDS),
+        sharing_holds=frozenset(
+            record_id
+            for name in sharing
+            for side, record_id in _holds.holds_frame(connection, name, _LIVE_HOLDS)[
+                ["side", "record_id"]
+            ].itertuples(index=False)
+            if side == "crmoffice"
+        ),
     )
+
+
+_LIVE_HOLDS = ("open", "link", "create", "ignore")
 
 
 def _to_crmoffice(frame: pd.DataFrame) -> pd.DataFrame:

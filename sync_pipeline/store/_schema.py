@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -143,6 +143,36 @@ failures = Table(
     CheckConstraint("status IN ('retrying', 'given_up')", name="failures_status"),
 )
 
+# Records held back for an operator (version 2). One row per record and pair; `payload` is the
+# record's mapped values (JSON) when last seen, so a later plan weighs it as a match candidate
+# without reading its system again. `status`: `open` (waiting), the operator's answer (`link`
+# to `other_id`, `create`, `ignore`), or `done` (the record got linked).
+HOLD_KINDS = ("ambiguous_match", "ambiguous_intent", "new_field", "missing_required")
+HOLD_STATUSES = ("open", "link", "create", "ignore", "done")
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("record_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("record_updated_at", Text, nullable=True),
+    Column("since", Text, nullable=False),
+    Column("last_seen", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("other_id", Text, nullable=True),
+    Column("resolved_at", Text, nullable=True),
+    UniqueConstraint("pair", "side", "record_id", name="holds_record"),
+    CheckConstraint(f"kind IN {HOLD_KINDS!r}", name="holds_kind"),
+    CheckConstraint(f"status IN {HOLD_STATUSES!r}", name="holds_status"),
+    Index("holds_status", "pair", "status"),
+    sqlite_autoincrement=True,
+)
+
 locks = Table(
     "locks",
     metadata,
@@ -153,4 +183,12 @@ locks = Table(
 )
 
 # The tables `export_state` writes and `import_state` reads, in dependency order.
-STATE_TABLES: tuple[Table, ...] = (links, history, cursors, intents, quarantine, failures)
+STATE_TABLES: tuple[Table, ...] = (
+    links,
+    history,
+    cursors,
+    intents,
+    quarantine,
+    failures,
+    holds,
+)

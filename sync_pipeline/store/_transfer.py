@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from sync_pipeline.store._engine import read_transaction, write_transaction
 from sync_pipeline.store._errors import StateImportError
-from sync_pipeline.store._schema import SCHEMA_VERSION, STATE_TABLES, history, intents
+from sync_pipeline.store._schema import SCHEMA_VERSION, STATE_TABLES, history, holds, intents
 from sync_pipeline.store._time import iso
 
 FORMAT = "sync_pipeline-state"
@@ -141,7 +141,7 @@ def _load(connection: Connection, lines: IO[str]) -> dict[str, int]:
 def _reset_sequences(connection: Connection) -> None:
     # PostgreSQL sequences do not follow explicit ids; SQLite's AUTOINCREMENT table does.
     if connection.dialect.name == "postgresql":
-        for table in (history, intents):
+        for table in (history, intents, holds):
             connection.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

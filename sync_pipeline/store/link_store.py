@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sync_pipeline.store import (
     _check,
     _history,
+    _holds,
     _intents,
     _links,
     _lock,
@@ -279,6 +280,46 @@ class LinkStore:
         """Forget these records' failures in `direction`; how many."""
         with write_transaction(self._engine) as connection:
             return _problems.clear_failures(connection, pair, direction, record_ids)
+
+    # holds -------------------------------------------------------------------------------
+
+    def save_holds(
+        self,
+        pair: str,
+        rows: Sequence[_holds.HoldWrite],
+        settled: Sequence[tuple[str, str]],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Open or refresh the holds of `rows`; mark the holds of `settled` (side, id) records,
+        linked now, `done`; one transaction."""
+        with write_transaction(self._engine) as connection:
+            _holds.save_holds(connection, pair, rows, settled, run_id, utc_now(now))
+
+    def holds_frame(
+        self, pair: str | None = None, statuses: Sequence[str] | None = ("open",)
+    ) -> pd.DataFrame:
+        """Holds: id (Int64), pair, side, record_id, kind, reason, payload (JSON), times, status,
+        other_id; oldest first."""
+        with read_transaction(self._engine) as connection:
+            return _holds.holds_frame(connection, pair, statuses)
+
+    def resolve_hold(
+        self,
+        hold_id: int,
+        resolution: str,
+        *,
+        other_id: str | None = None,
+        crmoffice_entity: Mapping[str, str],
+        now: datetime | None = None,
+    ) -> dict[str, object]:
+        """The operator's answer to an open hold (`link` to `other_id`, `create`, `ignore`),
+        acted on by the pair's next run; raises HoldError (unknown, settled, breaks a rule)."""
+        with write_transaction(self._engine) as connection:
+            return _holds.resolve_hold(
+                connection, hold_id, resolution, other_id, crmoffice_entity, utc_now(now)
+            )
 
     # lineage and lock --------------------------------------------------------------------
 

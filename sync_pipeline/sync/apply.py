@@ -29,8 +29,9 @@ def apply_links_step(
     store: LinkStore,
     run_id: str,
 ) -> ApplyReport:
-    """Quarantine bookkeeping, orphaned links seen again made active, then the link-only
-    actions, under the pair lock.
+    """Quarantine bookkeeping, orphaned links seen again made active, the link-only actions,
+    then the holds (kept until an operator resolves them; those of records linked now are
+    settled), under the pair lock.
 
     Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
     """
@@ -42,7 +43,10 @@ def apply_links_step(
         store.settle_quarantine(pair.name, sides, run_id)
         if planned.reactivated:
             store.reactivate_links(pair.name, planned.reactivated, run_id)
-        return apply_links(pair, planned.plan, store, run_id)
+        report = apply_links(pair, planned.plan, store, run_id)
+        if planned.holds or planned.settled:
+            store.save_holds(pair.name, planned.holds, planned.settled, run_id)
+        return report
 
 
 def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -> ApplyReport:

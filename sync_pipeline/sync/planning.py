@@ -23,9 +23,10 @@ from sync_pipeline.core import (
     plan_pair_sync,
     prepare_side,
 )
-from sync_pipeline.store import LinkStore, PairBasis, PairState, PlanInputs
+from sync_pipeline.store import HoldWrite, LinkStore, PairBasis, PairState, PlanInputs
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.extract import Snapshot
+from sync_pipeline.sync.holds import holds_to_keep, standing_holds, with_held_rows
 from sync_pipeline.sync.orphans import OrphanCheck, RecordLookup, confirm_orphans, seen_again
 from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
@@ -71,6 +72,7 @@ class DirectionPlan:
     `target_times`: modification time of each record to update as the target snapshot saw it;
     `target_changes_since`: from when (the target's own clock) a change to a target is one made
     after the snapshot (its high-water mark, else its read time less a skew margin).
+    `given_up`: source records whose writes this way were given up on (left out of the plan).
     """
 
     pair: str
@@ -82,16 +84,20 @@ class DirectionPlan:
     conflicts: Mapping[str, dict[str, object]]
     target_times: Mapping[str, datetime] = field(default_factory=dict)
     target_changes_since: datetime | None = None
+    given_up: int = 0
 
 
 @dataclass(frozen=True)
 class LinkPlan:
     """The whole pair plan (its link-only actions are applied first) and its run;
-    `reactivated`: WebCRM ids of orphaned links seen again (active again before any write)."""
+    `reactivated`: WebCRM ids of orphaned links seen again (active again before any write);
+    `holds` to keep in the store and the (side, id) holds `settled` by links."""
 
     plan: PairPlan
     run: PairRun
     reactivated: tuple[str, ...] = ()
+    holds: tuple[HoldWrite, ...] = ()
+    settled: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,11 +186,14 @@ def plan_pair(
     sharing = {other.name: other for other in sharing_pairs(pair, field_map)}
     sharing_fields = {name: list(other.field_names) for name, other in sharing.items()}
     inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing_fields)
-    web, crm = webcrm.frame.valid, crmoffice.frame.valid
+    held = standing_holds(inputs.holds, inputs.links, names)
+    web = with_held_rows(webcrm.frame.valid, held.rows["webcrm"])
+    crm = with_held_rows(crmoffice.frame.valid, held.rows["crmoffice"])
     gave_up_w, gave_up_c = _given_up(inputs.given_up, web, crm)
     excluded = (
         set(claimed_elsewhere) | _intent_claims(inputs, crm, sharing) | inputs.linked_elsewhere
     )
+    excluded |= inputs.sharing_holds
     again = seen_again(
         inputs.links,
         set(web["id"]) | _ids(webcrm.frame.quarantined),
@@ -208,13 +217,18 @@ def plan_pair(
         quarantined_crmoffice_ids=frozenset(_ids(crmoffice.frame.quarantined) | gave_up_c),
         intent_tolerance_seconds=INTENT_TOLERANCE.total_seconds(),
         tie_within_seconds=_clock_uncertainty(webcrm, crmoffice),
+        standing=held.standing,
     )
     plan, check = confirm_orphans(plan, pair, lookups)
     crash_point("after_plan")
     run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
-    cut = _cut(pair, plan, {"webcrm": webcrm, "crmoffice": crmoffice}, run, len(active))
+    given_up: dict[Direction, int] = {"to_crmoffice": len(gave_up_w), "to_webcrm": len(gave_up_c)}
+    rows: dict[Side, SideRows] = {"webcrm": webcrm, "crmoffice": crmoffice}
+    cut = _cut(pair, plan, rows, run, len(active), given_up)
+    keep, settled = holds_to_keep(plan, {"webcrm": web, "crmoffice": crm}, held)
     reactivated = tuple(inputs.links.loc[again, "webcrm_id"].astype(str))
-    return replace(cut, links=replace(cut.links, reactivated=reactivated), orphan_check=check)
+    link_plan = LinkPlan(plan, run, reactivated, keep, settled)
+    return replace(cut, links=link_plan, orphan_check=check)
 
 
 def _clock_uncertainty(webcrm: SideRows, crmoffice: SideRows) -> float:
@@ -244,6 +258,7 @@ def _cut(
     rows: Mapping[Side, SideRows],
     run: PairRun,
     linked: int,
+    given_up: Mapping[Direction, int],
 ) -> PlannedPair:
     """What each sink needs: its direction's creates and updates, and the link-only actions."""
     cut: dict[Direction, DirectionPlan] = {}
@@ -261,6 +276,7 @@ def _cut(
             _conflicts(plan, source),
             _times(rows[target].frame.valid, updates[f"{target}_id"]),
             _changes_since(rows[target]),
+            given_up[direction],
         )
     return PlannedPair(plan, cut["to_crmoffice"], cut["to_webcrm"], LinkPlan(plan, run), linked)
 

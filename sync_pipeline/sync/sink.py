@@ -23,7 +23,9 @@ class ApplyReport:
 
     `direction`: `links`, `to_crmoffice` or `to_webcrm`. `hold_before`: the oldest
     modification time among source records whose write failed in this step; the pair's cursor
-    on the source side must stay before it so they are read again.
+    on the source side must stay before it so they are read again. `given_up`: the pair's
+    source records whose writes in this direction were given up on (the cap of refusals), left
+    in quarantine until someone edits them; `gave_up_now`: how many of them this step gave up.
     """
 
     pair: str
@@ -37,6 +39,13 @@ class ApplyReport:
     requests: int = 0
     throttled_429s: int = 0
     hold_before: datetime | None = None
+    given_up: int = 0
+    gave_up_now: int = 0
+
+    @property
+    def waiting(self) -> int:
+        """Records that failed in this step and are tried again by the next run."""
+        return self.failed - self.gave_up_now
 
     @property
     def source_side(self) -> str:
@@ -59,6 +68,8 @@ class ApplyReport:
             "updated": self.updated,
             "linked": self.linked,
             "failed": self.failed,
+            "waiting": self.waiting,
+            "given_up": self.given_up,
             "orphaned": self.orphaned,
         }
 
@@ -117,13 +128,15 @@ class Sink:
     def reject(self, rows: Sequence[tuple[str, str]]) -> None:
         """The API refused these records (4xx): recorded, retried on later runs up to the cap."""
         if rows:
-            self.store.record_failures(
+            given_up = self.store.record_failures(
                 self.pair.name,
                 self.direction,
                 list(rows),
                 self.run_id,
                 max_attempts=self.max_attempts,
             )
+            self.report.given_up += len(given_up)
+            self.report.gave_up_now += len(given_up)
         self.miss(rows)
 
     def miss(self, rows: Sequence[tuple[str, str]]) -> None:
@@ -183,7 +196,7 @@ def open_sink(
     heartbeat: Heartbeat | None,
 ) -> Sink:
     """A write step's context: an empty report and a progress log over the plan's rows."""
-    report = ApplyReport(pair.name, plan.direction)
+    report = ApplyReport(pair.name, plan.direction, given_up=plan.given_up)
     total = len(plan.creates) + len(plan.updates)
     progress = ProgressLog(f"{pair.name} {plan.direction}", total, on_progress, heartbeat)
     return Sink(pair, plan, store, run_id, max_attempts, report, progress)

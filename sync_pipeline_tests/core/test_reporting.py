@@ -91,7 +91,7 @@ def test_empty_plan_frames_have_their_columns() -> None:
         "rule",
     ]
     assert list(plan.orphans.columns) == ["webcrm_id", "crmoffice_id", "missing_side"]
-    assert list(plan.held.columns) == ["side", "id", "reason"]
+    assert list(plan.held.columns) == ["side", "id", "reason", "kind"]
     assert list(plan.intents_not_applied.columns) == [
         "intent_id",
         "direction",

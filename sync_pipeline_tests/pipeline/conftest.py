@@ -34,12 +34,17 @@ class Pipeline:
         sandbox: RunningSandbox,
         folder: Path,
         field_map: FieldMap | None = None,
+        *,
+        client_timeout: float = 30.0,
+        crmoffice_concurrency: int = 8,
         **policy: Any,
     ) -> None:
         # These tests edit 1 of a handful of links: far over any mass-change share. The
         # breaker has tests of its own (test_guards.py).
         policy.setdefault("max_update_share", 1.0)
         self.sandbox = sandbox
+        # A faulty sandbox draws its faults in request order: one write at a time keeps it seeded.
+        self.client_timeout, self.crmoffice_concurrency = client_timeout, crmoffice_concurrency
         self.folder, self.policy = folder, policy
         self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
         self.use_field_map(field_map or load_field_map())
@@ -56,12 +61,15 @@ class Pipeline:
                 base_url=self.sandbox.webcrm_url,
                 api_token="sandbox-webcrm-token",
                 rate_limit_per_minute=UNLIMITED,
+                timeout_seconds=self.client_timeout,
             ),
             "crmoffice": CrmofficeResource(
                 base_url=self.sandbox.crmoffice_url,
                 client_id="sandbox-client",
                 client_secret="sandbox-secret",
                 rate_limit_per_minute=UNLIMITED,
+                max_concurrency=self.crmoffice_concurrency,
+                timeout_seconds=self.client_timeout,
             ),
             "link_store": LinkStoreResource(url=self.state_url),
             "sync_policy": SyncPolicy(**policy),

@@ -20,6 +20,7 @@ from sync_pipeline_tests.reliability.part_convergence import run_convergence
 from sync_pipeline_tests.reliability.part_crashes import run_crashes
 from sync_pipeline_tests.reliability.part_durability import run_durability
 from sync_pipeline_tests.reliability.part_faults import run_faults
+from sync_pipeline_tests.reliability.part_holds import run_holds
 from sync_pipeline_tests.reliability.part_lost_edits import run_lost_edits
 from sync_pipeline_tests.reliability.part_reads import run_reads
 from sync_pipeline_tests.reliability.part_secrets import count_leaks, run_secrets
@@ -38,6 +39,7 @@ PARTS: list[tuple[str, PartRunner]] = [
     ("concurrency", run_concurrency),
     ("lost_edits", run_lost_edits),
     ("untidy", run_untidy),
+    ("holds", run_holds),
     (
         "durability",
         lambda folder: run_durability(folder, folder.parent / "crashes" / "dagster_home"),

@@ -52,6 +52,7 @@ TARGETS: dict[str, int] = {
     "flapping_writes": 0,
     "given_up_valid_items": 0,
     "false_orphans": 0,
+    "ambiguous_autolinks": 0,
 }
 ORDER = (
     "runs_to_converge",
@@ -68,6 +69,7 @@ ORDER = (
     "flapping_writes",
     "given_up_valid_items",
     "false_orphans",
+    "ambiguous_autolinks",
 )
 # Figures several parts measure are summed into the headline figure.
 SUMMED = frozenset({"duplicates", "store_integrity_errors", "mismatched_fields"})

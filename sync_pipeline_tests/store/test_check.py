@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import timedelta
 
-from sync_pipeline.store import IntegrityReport, LinkStore, LinkWrite
+from sync_pipeline.store import SCHEMA_VERSION, IntegrityReport, LinkStore, LinkWrite
 from sync_pipeline_tests.store.conftest import NOW
 
 PAIR = "persons_contacts"
@@ -28,7 +28,7 @@ def test_healthy_store_is_ok(store: LinkStore) -> None:
     )
     assert isinstance(report, IntegrityReport)
     assert report.ok and report.problems == [] and report.repairs == []
-    assert report.schema_version == 1
+    assert report.schema_version == SCHEMA_VERSION
 
 
 def test_stale_intent_with_possible_record_is_left_open(store: LinkStore) -> None:
@@ -119,4 +119,4 @@ def test_wrong_schema_version_is_a_problem(store: LinkStore, store_url: str) -> 
     with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
         raw.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
     report = store.check(now=NOW)
-    assert report.problems == ["schema version is 0, expected 1"]
+    assert report.problems == [f"schema version is 0, expected {SCHEMA_VERSION}"]

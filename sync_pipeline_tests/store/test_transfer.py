@@ -8,7 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite, StateImportError
+from sync_pipeline.store import (
+    SCHEMA_VERSION,
+    HoldWrite,
+    LinkStore,
+    LinkWrite,
+    ShadowWrite,
+    StateImportError,
+)
 from sync_pipeline_tests.store.conftest import FIELDS, NOW
 
 PAIR = "persons_contacts"
@@ -37,6 +44,8 @@ def _populate(store: LinkStore) -> None:
         PAIR, "webcrm", bad.set_axis(["record_id", "reason", "payload"], axis=1), "r2"
     )
     store.record_failures(PAIR, "to_webcrm", [("c4", "400 Bad Request")], "r2")
+    held = HoldWrite("webcrm", "5", "ambiguous_match", "ambiguous match", {"givenName": "Ø"}, NOW)
+    store.save_holds(PAIR, [held], [], "r2", now=NOW)
 
 
 def _state(store: LinkStore) -> dict[str, object]:
@@ -47,6 +56,7 @@ def _state(store: LinkStore) -> dict[str, object]:
         "cursor": store.get_cursor("webcrm", "Persons"),
         "quarantine": store.quarantine_frame(status=None).to_dict("records"),
         "failures": store.failures_frame(status=None).to_dict("records"),
+        "holds": store.holds_frame(statuses=None).to_dict("records"),
         "lineage": store.find_links("c1"),
     }
 
@@ -63,6 +73,7 @@ def test_round_trip_preserves_everything(store: LinkStore, tmp_path: Path) -> No
         "intents": 2,
         "quarantine": 2,
         "failures": 1,
+        "holds": 1,
     }
     with LinkStore(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
         assert copy.import_state(first) == counts
@@ -105,7 +116,7 @@ def test_new_ids_after_import_do_not_reuse_old_ones(store: LinkStore, tmp_path: 
         (lambda lines: ['{"format": "other"}', *lines[1:]], "not a sync_pipeline state export"),
         (
             lambda lines: [
-                lines[0].replace('"schema_version": 1', '"schema_version": 7'),
+                lines[0].replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 7'),
                 *lines[1:],
             ],
             "schema version 7",
@@ -162,5 +173,6 @@ def test_export_is_json_lines_with_header(store: LinkStore, tmp_path: Path) -> N
         "cursors",
         "intents",
         "quarantine",
+        "holds",
         "failures",
     }
