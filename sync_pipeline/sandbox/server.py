@@ -24,8 +24,10 @@ from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
 from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.stats import RequestStats
+from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
+from sync_pipeline.sandbox.webcrm_rules import CreateFailures
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 
 STARTUP_TIMEOUT = 10.0
@@ -51,6 +53,11 @@ class SandboxSettings:
     # The rate limits' sliding window; 60 s as both APIs count. Only tests and the quick bench
     # shorten it, to meet a limit and its Retry-After within seconds (no command-line option).
     rate_window_seconds: float = 60.0
+    # Live-WebCRM realism (reference/webcrm-live-evidence.md 9, 11): the zone times are rendered
+    # in and offset-less /Queries literals read in; the share of API creates failing on id
+    # generation (drawn from a stream seeded by fault_seed).
+    webcrm_timezone: str = DEFAULT_WEBCRM_ZONE
+    webcrm_create_failure_rate: float = 0.0
 
 
 @dataclass
@@ -95,7 +102,7 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
     """Serve both CRMs until the block ends; state is restored from/flushed to `data_dir`."""
     settings = settings or SandboxSettings()
     check_loopback(settings.host)
-    webcrm, crmoffice = WebcrmState(), CrmofficeState()
+    webcrm, crmoffice = WebcrmState(zone=settings.webcrm_timezone), CrmofficeState()
     files = _snapshot_files(settings, webcrm, crmoffice)
     restored = any([f.restore() for f in files])
     if not restored and not settings.empty and settings.seed:
@@ -162,6 +169,9 @@ def _apps(
             faults=faults,
             rate_window=settings.rate_window_seconds,
             retry_after_format=settings.retry_after_format,
+            create_failures=CreateFailures(
+                settings.webcrm_create_failure_rate, settings.fault_seed
+            ),
         ),
         create_crmoffice_app(
             crmoffice,
