@@ -18,7 +18,13 @@ from sync_pipeline.dagster_defs.resources import (
     SyncPolicy,
     WebcrmResource,
 )
-from sync_pipeline.settings import SANDBOX_DEFAULTS, rate_limits, state_folder, state_url_from
+from sync_pipeline.settings import (
+    SANDBOX_DEFAULTS,
+    rate_limits,
+    resolve_create_defaults,
+    state_folder,
+    state_url_from,
+)
 
 
 def _env(name: str) -> str | dg.EnvVar:
@@ -71,5 +77,5 @@ def build_definitions(
     )
 
 
-field_map = load_field_map()
+field_map = resolve_create_defaults(load_field_map(), os.environ)
 defs = build_definitions(field_map)

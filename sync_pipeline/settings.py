@@ -7,9 +7,11 @@ takes plain values.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from sync_pipeline.core import Side, Systems
+from sync_pipeline.core import FieldMap, Side, Systems
+from sync_pipeline.core.create_rules import PLACEHOLDER
 from sync_pipeline.core.systems import packaged_systems
 
 SANDBOX_DEFAULTS: dict[str, str] = {
@@ -64,3 +66,24 @@ def rate_limits(env: Mapping[str, str], systems: Systems | None = None) -> dict[
             )
         limits[side] = int(raw)
     return limits
+
+
+def resolve_create_defaults(field_map: FieldMap, env: Mapping[str, str]) -> FieldMap:
+    """`field_map` with every `${NAME}` in the pairs' `create_defaults` replaced by the variable
+    (e.g. `WEBCRM_DEFAULT_ORGANISATION_ID`). An unset or empty variable is left as written, so
+    the plan holds the creates that need it with a reason naming it (core.create_holds)."""
+
+    def value(text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: env.get(m.group(1), "").strip() or m.group(0), text)
+
+    pairs = {
+        name: replace(
+            pair,
+            create_defaults={
+                d: {prop: value(v) for prop, v in defaults.items()}
+                for d, defaults in pair.create_defaults.items()
+            },
+        )
+        for name, pair in field_map.pairs.items()
+    }
+    return replace(field_map, pairs=pairs)

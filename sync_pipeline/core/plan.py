@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sync_pipeline.core.align import member_mask, positions
+from sync_pipeline.core.create_holds import hold_incomplete_creates
 from sync_pipeline.core.diff import DiffResult, three_way_diff
 from sync_pipeline.core.fieldmap import PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
@@ -134,6 +135,18 @@ def _creates(pair: PairSpec, rows: dict[Side, pd.DataFrame]) -> dict[Direction, 
     return result
 
 
+def _complete_creates(
+    pair: PairSpec, creates: dict[Direction, pd.DataFrame]
+) -> tuple[dict[Direction, pd.DataFrame], list[pd.DataFrame]]:
+    """Creates that carry what the target requires; the others as `held` rows."""
+    held = []
+    kept = dict(creates)
+    for direction in pair.create_requires:
+        kept[direction], blocked = hold_incomplete_creates(pair, direction, creates[direction])
+        held.append(blocked)
+    return kept, held
+
+
 @dataclass(frozen=True)
 class _Unlinked:
     """What happens to records without a link: intents settled, matches, what is left free."""
@@ -225,13 +238,16 @@ def plan_pair_sync(
     settled, matches = unlinked.settled, unlinked.matches
     has_new = len(settled.adopted) or len(matches.pairs)
     new = _diff_new_links(web, crm, settled, matches, pair, tie_within_ns) if has_new else None
-    held = pd.concat([held_frame(), settled.held, matches.held, existing.held], ignore_index=True)
+    creates, incomplete = _complete_creates(pair, _creates(pair, unlinked.free))
+    held = pd.concat(
+        [held_frame(), settled.held, matches.held, existing.held, *incomplete], ignore_index=True
+    )
     return PairPlan(
         pair=pair.name,
         fields=fields,
         planned_at=now,
         complete=complete,
-        creates=_creates(pair, unlinked.free),
+        creates=creates,
         updates=_updates_out(existing, new),
         links=_links_out(existing, new, fields),
         conflicts=_conflicts_out(

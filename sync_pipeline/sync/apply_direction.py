@@ -83,8 +83,10 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
     intents = sink.store.open_intents_for(sink.pair.name, sink.direction, items, sink.run_id)
     crash_point("after_intents")
     props = _properties(sink.pair, sink.direction)
+    defaults = sink.pair.create_defaults.get(sink.direction, {})
     writes = [
-        RecordWrite("create", {props[n]: v for n, v in shadow.items()}) for _, shadow in items
+        RecordWrite("create", _with_defaults({props[n]: v for n, v in shadow.items()}, defaults))
+        for _, shadow in items
     ]
 
     def on_batch(offset: int, outcomes: list[WriteOutcome]) -> None:
@@ -109,6 +111,13 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
         sink.tick()
 
     writer.write(_entity(sink), writes, on_batch)
+
+
+def _with_defaults(values: dict[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
+    """A create's values, with the pair's `create_defaults` where a value is empty or unmapped
+    (e.g. `PersonOrganisationId`; live evidence 8)."""
+    filled = {p: v for p, v in defaults.items() if not values.get(p, "").strip()}
+    return {**values, **filled}
 
 
 def _link(
