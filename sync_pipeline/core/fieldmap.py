@@ -80,8 +80,11 @@ class PairSpec:
     # Per create direction: target properties a create must carry (systems.yaml
     # `create_requires`) and the values that fill them when the record lacks one (`${VAR}`
     # unresolved: see core.create_rules).
-    create_requires: Mapping[Direction, tuple[str, ...]] = field(default_factory=dict)
-    create_defaults: CreateDefaults = field(default_factory=dict)
+    # (Left out of equality and hashing: plans and caches key on a pair by its fields.)
+    create_requires: Mapping[Direction, tuple[str, ...]] = field(
+        default_factory=dict, compare=False
+    )
+    create_defaults: CreateDefaults = field(default_factory=dict, compare=False)
 
     @property
     def field_names(self) -> tuple[str, ...]:
