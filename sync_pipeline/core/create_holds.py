@@ -28,11 +28,12 @@ def hold_incomplete_creates(
         why = _missing(prop, mapped.get(prop), defaults.get(prop), creates, target)
         reasons = reasons.where(reasons != "", why.reindex(creates.index, fill_value=""))
     blocked = reasons != ""
+    ids = creates.loc[blocked, "source_id"].astype("str").tolist()
     held = held_frame(
         {
-            "side": SOURCE_SIDE[direction],
-            "id": creates.loc[blocked, "source_id"].astype("str").to_numpy(),
-            "reason": reasons[blocked].to_numpy(),
+            "side": [SOURCE_SIDE[direction]] * len(ids),
+            "id": ids,
+            "reason": reasons[blocked].tolist(),
         }
     )
     return creates.loc[~blocked].reset_index(drop=True), held
