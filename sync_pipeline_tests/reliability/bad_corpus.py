@@ -74,9 +74,7 @@ CORPUS: tuple[BadKind, ...] = (
     BadKind(
         "linked: control character", W, "store", "PersonFirstName", "Bo\x07", "control", linked=True
     ),
-    BadKind(
-        "linked: wrong type", C, "store", "mobilePhone", True, "wrong type bool", linked=True
-    ),
+    BadKind("linked: wrong type", C, "store", "mobilePhone", True, "wrong type bool", linked=True),
     BadKind(
         "linked: missing mapped field", C, "wire", "givenName", ABSENT, "givenName", linked=True
     ),
