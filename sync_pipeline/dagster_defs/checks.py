@@ -11,6 +11,7 @@ from sync_pipeline.sync import SideRows
 
 ROWS_CHECK = "valid_rows"
 BREAKER_CHECK = "mass_change"
+MISSED_CHECK = "missed_changes"
 
 
 def rows_check(rows: SideRows, policy: SyncPolicy) -> dg.AssetCheckResult:
@@ -47,4 +48,23 @@ def breaker_check(
         description=verdict.message,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"share": round(verdict.share, 4)},
+    )
+
+
+def missed_check(pair: PairSpec, missed: int | None) -> dg.AssetCheckResult:
+    """WARN when a full run writes changes the incremental runs should have carried (issue 10;
+    `sync.missed_by_incremental`); passes with nothing to compare on other runs."""
+    if missed is None:
+        description = "not a full run after incremental ones: nothing to compare"
+    else:
+        description = (
+            f"{missed} change(s) made before the incremental cursors written by this full run"
+        )
+    return dg.AssetCheckResult(
+        check_name=MISSED_CHECK,
+        asset_key=plan_key(pair, "links"),
+        passed=not missed,
+        description=description,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missed_by_incremental": -1 if missed is None else missed},
     )

@@ -10,7 +10,14 @@ import dagster as dg
 from sync_pipeline import sync
 from sync_pipeline.core import DIRECTIONS, FieldMap, PairPlan, PairSpec, Side
 from sync_pipeline.dagster_defs.backfill_assets import backfill_asset
-from sync_pipeline.dagster_defs.checks import BREAKER_CHECK, ROWS_CHECK, breaker_check, rows_check
+from sync_pipeline.dagster_defs.checks import (
+    BREAKER_CHECK,
+    MISSED_CHECK,
+    ROWS_CHECK,
+    breaker_check,
+    missed_check,
+    rows_check,
+)
 from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
 from sync_pipeline.dagster_defs.resources import LinkStoreResource, SyncPolicy
 from sync_pipeline.dagster_defs.sink_assets import sink_assets
@@ -123,6 +130,13 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         "share of its linked records (default 20 %, and at least 25 updates); an initial "
         "load is never a mass change.",
     )
+    missed = dg.AssetCheckSpec(
+        MISSED_CHECK,
+        asset=plan_key(pair, "links"),
+        description="On a full run after incremental ones: how many changes it writes that "
+        "were made before the incremental cursors (the incremental runs missed them; 0 "
+        "expected). Warns on any.",
+    )
     sharing = sync.sharing_pairs(pair, field_map)
     ins = {f"{side}_rows": dg.AssetIn(rows_key(pair, side)) for side in ("webcrm", "crmoffice")}
     ins |= {
@@ -134,7 +148,7 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         name=f"{pair.name}__plan",
         outs=outs,
         ins=ins,
-        check_specs=[breaker],
+        check_specs=[breaker, missed],
         description=f"Three-way diff of {pair.name} against the link store's shadows.",
     )
     def plan(
@@ -159,8 +173,13 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
             now=datetime.now(UTC),
             claimed_elsewhere=claimed,
         )
+        sides: dict[Side, sync.SideRows] = {
+            "webcrm": rows_and_plans["webcrm_rows"],
+            "crmoffice": rows_and_plans["crmoffice_rows"],
+        }
         yield from _plan_outputs(planned)
         yield breaker_check(pair, planned.plan, planned.linked, sync_policy)
+        yield missed_check(pair, sync.missed_by_incremental(planned, sides))
 
     return plan
 
