@@ -23,6 +23,7 @@ from sync_pipeline.processes import (
     wait_until_serving,
 )
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_AUTH_CODE
+from sync_pipeline.sandbox.webcrm_rules import required_references
 
 STATE = Path(".sync_state/demo")
 SEED = 200
@@ -38,11 +39,12 @@ def _ports() -> tuple[int, int]:
 def default_organisation_id(webcrm_url: str) -> str:
     """The id of the sandbox's first seeded organisation: the one persons created from contacts
     belong to (`WEBCRM_DEFAULT_ORGANISATION_ID`; live WebCRM requires one, evidence 8)."""
+    target = next(iter(required_references().values()))  # systems.yaml create_requires
     with WebcrmClient(webcrm_url, DEFAULT_AUTH_CODE, rate_limit_per_minute=None) as client:
-        records = client.probe("Organisations").records
+        records = client.probe(target).records
     if not records:
-        raise RuntimeError("the sandbox has no organisation for persons created from contacts")
-    return str(records[0]["OrganisationId"])
+        raise RuntimeError(f"the sandbox has no {target} record for persons created from contacts")
+    return str(records[0][client.spec.entity(target).id])
 
 
 def _sync(env: dict[str, str], *args: str) -> int:

@@ -20,6 +20,7 @@ from sync_pipeline.sandbox.server import (
 from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_AUTH_CODE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
+from sync_pipeline.sandbox.webcrm_rules import default_reference
 
 DEFAULT_SEED = 200
 
@@ -154,10 +155,8 @@ def _announce(sandbox: RunningSandbox, args: argparse.Namespace) -> None:
 
 def _default_organisation(sandbox: RunningSandbox) -> str:
     """The export line naming an organisation for persons created from contacts (if any)."""
-    found = sandbox.webcrm.records("Organisations")
-    if not found:
-        return ""
-    return f"\n  export WEBCRM_DEFAULT_ORGANISATION_ID={found[0]['OrganisationId']}"
+    found = default_reference(sandbox.webcrm)
+    return "" if found is None else f"\n  export WEBCRM_DEFAULT_ORGANISATION_ID={found[1]}"
 
 
 def _contents(args: argparse.Namespace) -> str:

@@ -32,8 +32,9 @@ Kind = Literal["string", "int", "number", "bool", "datetime", "enum"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 # Evidence 10: the live person record carries these (null) beyond the 2019 spec.
+# Keyed by DTO prefix.
 LIVE_EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
-    "Persons": ("PersonMarketDataId", "PersonMarketDataProviderId"),
+    "Person": ("PersonMarketDataId", "PersonMarketDataProviderId"),
 }
 # Evidence 10: unset Plus fields, obsolete Member fields and the last-login time read null.
 _NULL_WHEN_UNSET = ("Plus", "Member", "LastLogin")
@@ -127,7 +128,7 @@ def default_record(spec: EntitySpec) -> dict[str, Any]:
     for name in record:
         if any(part in name for part in _NULL_WHEN_UNSET) and spec.kinds[name] != "bool":
             record[name] = None
-    return {**record, **dict.fromkeys(LIVE_EXTRA_FIELDS.get(spec.name, ()))}
+    return {**record, **dict.fromkeys(LIVE_EXTRA_FIELDS.get(spec.prefix, ()))}
 
 
 def render(
@@ -226,7 +227,7 @@ def coerce_body(spec: EntitySpec, body: Any, zone: ZoneInfo = LONDON) -> dict[st
     errors: list[str] = []
     changes: dict[str, Any] = {}
     for name, value in body.items():
-        if name in LIVE_EXTRA_FIELDS.get(spec.name, ()):
+        if name in LIVE_EXTRA_FIELDS.get(spec.prefix, ()):
             continue  # read-only live extras (evidence 10): a client may echo them back
         try:
             stored = coerce(spec, name, value, zone)

@@ -86,7 +86,7 @@ def test_list_and_get_validate(webcrm: httpx.Client, entity: str) -> None:
     assert rows
     assert_valid(response_validator(f"/{entity}", "get"), rows)
     known = packaged_systems().webcrm.entity(entity).properties
-    extra = set(LIVE_EXTRA_FIELDS.get(entity, ()))
+    extra = set(LIVE_EXTRA_FIELDS.get(ENTITIES[entity].prefix, ()))
     assert all(set(row) == known | extra for row in rows)
     record = webcrm.get(f"/{entity}/{_first_id(webcrm, entity)}").json()
     assert_valid(response_validator(f"/{entity}/{{id}}", "get"), record)
