@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sync_pipeline.clients import WebcrmClient
 from sync_pipeline.processes import (
     BIN,
     free_port,
@@ -21,6 +22,8 @@ from sync_pipeline.processes import (
     stop_on_signals,
     wait_until_serving,
 )
+from sync_pipeline.sandbox.webcrm_app import DEFAULT_AUTH_CODE
+from sync_pipeline.sandbox.webcrm_rules import required_references
 
 STATE = Path(".sync_state/demo")
 SEED = 200
@@ -31,6 +34,17 @@ def _ports() -> tuple[int, int]:
     if port_is_free("127.0.0.1", 8701) and port_is_free("127.0.0.1", 8702):
         return 8701, 8702
     return free_port(), free_port()
+
+
+def default_organisation_id(webcrm_url: str) -> str:
+    """The id of the sandbox's first seeded organisation: the one persons created from contacts
+    belong to (`WEBCRM_DEFAULT_ORGANISATION_ID`; live WebCRM requires one, evidence 8)."""
+    target = next(iter(required_references().values()))  # systems.yaml create_requires
+    with WebcrmClient(webcrm_url, DEFAULT_AUTH_CODE, rate_limit_per_minute=None) as client:
+        records = client.probe(target).records
+    if not records:
+        raise RuntimeError(f"the sandbox has no {target} record for persons created from contacts")
+    return str(records[0][client.spec.entity(target).id])
 
 
 def _sync(env: dict[str, str], *args: str) -> int:
@@ -69,6 +83,7 @@ def main() -> int:
     )
     try:
         wait_until_serving([env["WEBCRM_BASE_URL"], env["CRMOFFICE_BASE_URL"]], sandbox)
+        env["WEBCRM_DEFAULT_ORGANISATION_ID"] = default_organisation_id(env["WEBCRM_BASE_URL"])
         if _sync(env, "--full") != 0:
             return 1
         print("\nA second sync right after the first has nothing to do:")

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from sync_pipeline.demo import default_organisation_id
 from sync_pipeline.processes import (
     BIN,
     prepare_dagster_home,
@@ -43,6 +44,9 @@ def main() -> int:
     try:
         wait_until_serving(["http://127.0.0.1:8701", "http://127.0.0.1:8702"], sandbox)
         print("Sandbox: WebCRM http://127.0.0.1:8701, CRMOffice http://127.0.0.1:8702")
+        env.setdefault(
+            "WEBCRM_DEFAULT_ORGANISATION_ID", default_organisation_id("http://127.0.0.1:8701")
+        )
         dagster = start_group([str(BIN / "dagster"), "dev", "-w", "workspace.yaml"], env)
         processes.append(dagster)
         print("Dagster UI: http://127.0.0.1:3000 (Ctrl-C stops both)")

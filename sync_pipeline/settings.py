@@ -7,9 +7,11 @@ takes plain values.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from sync_pipeline.core import FieldMap, Side, Systems, load_field_map
+from sync_pipeline.core.create_rules import PLACEHOLDER
 from sync_pipeline.core.systems import packaged_systems
 
 SANDBOX_DEFAULTS: dict[str, str] = {
@@ -68,6 +70,28 @@ def rate_limits(env: Mapping[str, str], systems: Systems | None = None) -> dict[
 
 def configured_field_map(env: Mapping[str, str]) -> FieldMap:
     """The field map in force: the file `SYNC_FIELD_MAP` names (with a `systems.yaml` beside it,
-    if any), else the package's `fieldmap.yaml`. Raises `FieldMapError` (one line)."""
+    if any), else the package's `fieldmap.yaml`, with its create defaults' `${NAME}`s filled
+    from `env` (see `resolve_create_defaults`). Raises `FieldMapError` (one line)."""
     path = env.get("SYNC_FIELD_MAP", "").strip()
-    return load_field_map(Path(path) if path else None)
+    return resolve_create_defaults(load_field_map(Path(path) if path else None), env)
+
+
+def resolve_create_defaults(field_map: FieldMap, env: Mapping[str, str]) -> FieldMap:
+    """`field_map` with every `${NAME}` in the pairs' `create_defaults` replaced by the variable
+    (e.g. `WEBCRM_DEFAULT_ORGANISATION_ID`). An unset or empty variable is left as written, so
+    the plan holds the creates that need it with a reason naming it (core.create_holds)."""
+
+    def value(text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: env.get(m.group(1), "").strip() or m.group(0), text)
+
+    pairs = {
+        name: replace(
+            pair,
+            create_defaults={
+                d: {prop: value(v) for prop, v in defaults.items()}
+                for d, defaults in pair.create_defaults.items()
+            },
+        )
+        for name, pair in field_map.pairs.items()
+    }
+    return replace(field_map, pairs=pairs)

@@ -21,7 +21,7 @@ from sync_pipeline.clients.probe import Probe
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.clients.server_clock import ClockReading, ServerClock
-from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, copenhagen_literal
+from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, query_literal
 from sync_pipeline.clients.writers import (
     CrmofficeWriter,
     RecordWrite,
@@ -58,5 +58,5 @@ __all__ = [
     "WriteOutcome",
     "WriteOutcomeUnknownError",
     "WriteResult",
-    "copenhagen_literal",
+    "query_literal",
 ]

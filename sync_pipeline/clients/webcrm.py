@@ -8,10 +8,12 @@ minimum). A server that serves fewer than `Size` records per page would look fin
 first page: a short first page of a round length (a multiple of 10, as server caps are) costs
 one probe of page 2, and a non-empty answer means pages are counted by that length from then on
 (`clients.pagination`; issue 9, kind 3). Incremental reads go through `GET /Queries` on the
-entity's `query_table` with an updated-at filter whose literal is Europe/Copenhagen local time
-without an offset, widened (never narrowed) to whole seconds and around the ambiguous autumn
-hour. Writes go through the bulk `PATCH /{entity}` in chunks of the entity's `write_chunk` (500)
-with one `ItemResult` per item.
+entity's `query_table` with an updated-at filter whose literals are UTC .NET round-trip strings
+(`2024-09-14T08:00:00.0000000Z`, the vendor's own form, live evidence 3): the account's zone is
+not known (evidence 11) and an offset-less literal would be read in it, so the client never
+sends one. Bounds are widened (never narrowed) to whole seconds. Timestamps read back carry their
+own offset. Writes go through the bulk `PATCH /{entity}` in chunks of the entity's
+`write_chunk` (500) with one `ItemResult` per item.
 
 Retrying writes: a chunk of pure updates (every item carries its `<X>Id`) is idempotent and is
 retried on any retriable failure. A chunk holding inserts is retried only when the failure proves
@@ -33,10 +35,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -50,7 +51,6 @@ from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.core.systems import EntitySpec, SystemSpec, packaged_systems
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 DeclaredLimit = Literal["declared"]
 
 
@@ -155,9 +155,9 @@ class WebcrmClient(EdgeClient):
         if spec.query_table is None:
             raise ValueError(f"WebCRM entity {entity!r} declares no query_table")
         column = spec.updated_at
-        script = f"SELECT * FROM {spec.query_table} WHERE {column} >= '{copenhagen_literal(since)}'"
+        script = f"SELECT * FROM {spec.query_table} WHERE {column} >= '{query_literal(since)}'"
         if until is not None:
-            script += f" AND {column} < '{copenhagen_literal(until, round_up=True)}'"
+            script += f" AND {column} < '{query_literal(until, round_up=True)}'"
         pages = self._pages("/Queries", {"script": script}, PagePaginator(spec.page_size))
         return [record for page in pages for record in page]
 
@@ -279,22 +279,20 @@ class WebcrmClient(EdgeClient):
 _SPLIT_ON = frozenset({400, 413, 422})
 
 
-def copenhagen_literal(moment: datetime, *, round_up: bool = False) -> str:
-    """`moment` as the `YYYY-MM-DD HH:MM:SS` Copenhagen wall time /Queries compares against.
+def query_literal(moment: datetime, *, round_up: bool = False) -> str:
+    """`moment` as the UTC .NET round-trip literal /Queries compares against
+    (`2024-09-14T08:00:00.0000000Z`; vendor integration, live evidence 3), which no account zone
+    can misread. Rounded to whole seconds down (or up, for an exclusive upper bound), as
+    WebCRM stores whole seconds, so the filter only ever widens.
 
-    Rounded to whole seconds down (or up, for an exclusive upper bound), and moved an hour out
-    when the wall time is ambiguous (the autumn fold), so the filter only ever widens.
+    Raises ValueError for a naive datetime (its zone would be a guess).
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"WebCRM query bounds must be timezone-aware, got {moment!r}")
-    local = moment.astimezone(COPENHAGEN)
-    if round_up and local.microsecond:
-        local += timedelta(seconds=1)
-    local = local.replace(microsecond=0)
-    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
-        # Wall-clock arithmetic: one hour out of the fold lands on an unambiguous time.
-        local += timedelta(hours=1 if round_up else -1)
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    utc = moment.astimezone(UTC)
+    if round_up and utc.microsecond:
+        utc += timedelta(seconds=1)
+    return utc.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
 def _as_id(value: object) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 from sync_pipeline.clients.crmoffice import CrmofficeClient, WriteOp, WriteResult
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient
+from sync_pipeline.core.known_fields import webcrm_dto
 
 # WebCRM answers a bulk-PATCH item whose id is gone with "<Entity> with id N was not found."
 _WEBCRM_NOT_FOUND = "not found"
@@ -95,9 +96,11 @@ class WebcrmWriter:
 
     def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None:
         """Chunked bulk upsert; updates carry the integer id."""
-        id_property = self._client.spec.entity(entity).id
+        spec = self._client.spec.entity(entity)
+        integers = _integer_properties(spec.dto)
         bodies = [
-            {**({id_property: int(w.record_id)} if w.record_id else {}), **w.values} for w in writes
+            {**({spec.id: int(w.record_id)} if w.record_id else {}), **_typed(w.values, integers)}
+            for w in writes
         ]
 
         def on_chunk(offset: int, results: list[ItemResult]) -> None:
@@ -110,6 +113,21 @@ class WebcrmWriter:
         """`/Queries` on `<X>UpdatedAt >= since` (whole seconds, widened, never narrowed)."""
         spec = self._client.spec.entity(entity)
         return _modified(self._client.query_updated(entity, since), spec.id, spec.updated_at)
+
+
+def _integer_properties(dto: str | None) -> frozenset[str]:
+    """The DTO's integer properties (vendor spec `type: integer`)."""
+    schemas = webcrm_dto(dto or "") or {}
+    return frozenset(p for p, schema in schemas.items() if schema.get("type") == "integer")
+
+
+def _typed(values: Mapping[str, str], integers: frozenset[str]) -> dict[str, Any]:
+    """Text values as the API types them: an integer property (e.g. `PersonOrganisationId`
+    from a create default) is sent as a JSON integer; the vendor spec refuses "1000"."""
+    return {
+        p: int(v) if p in integers and v.strip().isascii() and v.strip().isdigit() else v
+        for p, v in values.items()
+    }
 
 
 def _webcrm_outcome(result: ItemResult, kind: str) -> WriteOutcome:

@@ -126,8 +126,32 @@ def _strings(values: RawColumn, prop: str, problems: Problems) -> pa.Array:
 
 
 def coerce_field(values: RawColumn, prop: str, problems: Problems) -> ArrowStrings:
-    """A mapped string field: normalised Arrow strings (empty where the raw value was bad)."""
-    return normalize_arrow(_strings(values, prop, problems))
+    """A mapped string field: normalised Arrow strings (empty where the raw value was bad).
+    A number is its text (`42` → "42", `4722334455.0` → "4722334455", `1.5` → "1.5"): live
+    WebCRM sends custom fields as numbers (evidence 4); booleans and containers stay bad."""
+    return normalize_arrow(_strings(_numbers_as_text(values), prop, problems))
+
+
+def _numbers_as_text(values: RawColumn) -> RawColumn:
+    if isinstance(values, pa.Array):
+        return values
+    numeric = [
+        i
+        for i, v in enumerate(values)
+        if isinstance(v, int | float) and not isinstance(v, bool) and not _is_empty(v)
+    ]
+    if not numeric:
+        return values
+    texts = values.copy()
+    for i in numeric:
+        texts[i] = _number_text(values[i])
+    return texts
+
+
+def _number_text(value: float) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
 
 
 def coerce_ids(values: RawColumn, prop: str, integer_ids: bool, problems: Problems) -> ArrowStrings:

@@ -12,7 +12,9 @@ The conflict policy (`core.conflict_policy`) is declared per pair and optionally
 `conflict: newest | webcrm_wins | crmoffice_wins` or `conflict: {policy: newest, tie: webcrm}`
 (a field's `conflict` overrides its pair's; keys it leaves out come from the pair), and a field
 added to a live deployment says who wins its differing initial values with
-`initial_winner: webcrm | crmoffice | hold` (default `hold`).
+`initial_winner: webcrm | crmoffice | hold` (default `hold`). `create_defaults: {to_webcrm:
+{PersonOrganisationId: ${WEBCRM_DEFAULT_ORGANISATION_ID}}}` fills what a create requires
+(`core.create_rules`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from sync_pipeline.core.conflict_policy import ConflictPolicy, declared_policy
+from sync_pipeline.core.create_rules import CreateDefaults, parse_create_defaults
 from sync_pipeline.core.systems import (
     SYSTEMS_FILE,
     EntitySpec,
@@ -32,7 +35,7 @@ from sync_pipeline.core.systems import (
     packaged_systems,
     read_yaml,
 )
-from sync_pipeline.core.types import DIRECTIONS, SIDES, Direction, Side
+from sync_pipeline.core.types import DIRECTIONS, SIDES, TARGET_SIDE, Direction, Side
 
 FieldType = Literal["string", "phone"]
 FIELD_TYPES: tuple[FieldType, ...] = ("string", "phone")
@@ -74,6 +77,14 @@ class PairSpec:
     match_keys: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
     conflict: ConflictPolicy = field(default_factory=ConflictPolicy)
+    # Per create direction: target properties a create must carry (systems.yaml
+    # `create_requires`) and the values that fill them when the record lacks one (`${VAR}`
+    # unresolved: see core.create_rules).
+    # (Left out of equality and hashing: plans and caches key on a pair by its fields.)
+    create_requires: Mapping[Direction, tuple[str, ...]] = field(
+        default_factory=dict, compare=False
+    )
+    create_defaults: CreateDefaults = field(default_factory=dict, compare=False)
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -200,6 +211,7 @@ def _parse_pair(
     if not name.isidentifier():
         raise ctx.fail(path, "a pair name must be an identifier (letters, digits, underscores)")
     allowed = {"webcrm", "crmoffice", "creates", "match_keys", "fields", "conflict"}
+    allowed.add("create_defaults")
     spec = ctx.mapping(value, path, allowed, {"webcrm", "crmoffice", "creates"})
     pair_entities: dict[Side, EntitySpec] = {}
     for side in SIDES:
@@ -238,6 +250,12 @@ def _parse_pair(
         match_keys=tuple(keys),
         fields=fields,
         conflict=policy,
+        create_requires={
+            d: pair_entities[TARGET_SIDE[d]].create_requires for d in cast(list[Direction], creates)
+        },
+        create_defaults=parse_create_defaults(
+            spec.get("create_defaults"), f"{path}.create_defaults", pair_entities, ctx.fail
+        ),
     )
 
 

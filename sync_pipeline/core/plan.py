@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sync_pipeline.core.align import member_mask, positions
+from sync_pipeline.core.create_holds import hold_incomplete_creates
 from sync_pipeline.core.diff import DiffResult, three_way_diff
 from sync_pipeline.core.fieldmap import FieldType, PairSpec
 from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
@@ -136,6 +137,18 @@ def _creates(pair: PairSpec, rows: dict[Side, pd.DataFrame]) -> dict[Direction, 
     if "to_webcrm" in pair.creates:
         result["to_webcrm"] = creates_frame(fields, rows["crmoffice"])
     return result
+
+
+def _complete_creates(
+    pair: PairSpec, creates: dict[Direction, pd.DataFrame]
+) -> tuple[dict[Direction, pd.DataFrame], list[pd.DataFrame]]:
+    """Creates that carry what the target requires; the others as `held` rows."""
+    held = []
+    kept = dict(creates)
+    for direction in pair.create_requires:
+        kept[direction], blocked = hold_incomplete_creates(pair, direction, creates[direction])
+        held.append(blocked)
+    return kept, held
 
 
 @dataclass(frozen=True)
@@ -268,6 +281,7 @@ def plan_pair_sync(
     new = (
         _diff_new_links(web, crm, settled, matches, pair, types, tie_within_ns) if has_new else None
     )
+    creates, incomplete = _complete_creates(pair, _creates(pair, unlinked.free))
     held = pd.concat(
         [
             held_frame().assign(kind=""),
@@ -275,6 +289,7 @@ def plan_pair_sync(
             matches.held.assign(kind="ambiguous_match"),
             standing.held,
             existing.held.assign(kind="new_field"),
+            *(frame.assign(kind="missing_required") for frame in incomplete),
         ],
         ignore_index=True,
     ).astype({"kind": "str"})
@@ -283,7 +298,7 @@ def plan_pair_sync(
         fields=fields,
         planned_at=now,
         complete=complete,
-        creates=_creates(pair, unlinked.free),
+        creates=creates,
         updates=_updates_out(existing, new),
         links=_links_out(existing, new, fields),
         conflicts=_conflicts_out(

@@ -36,7 +36,7 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Keys only one system's entities have: WebCRM reads changes through `/Queries` and names the
 # vendor DTO its properties come from.
 _SIDE_KEYS: dict[Side, frozenset[str]] = {
-    "webcrm": frozenset({"dto", "query_table"}),
+    "webcrm": frozenset({"dto", "query_table", "create_requires"}),
     "crmoffice": frozenset(),
 }
 _COMMON_KEYS = frozenset({"id", "updated_at", "page_size", "write_chunk", "timestamp_format"})
@@ -53,7 +53,9 @@ class EntitySpec:
 
     `page_size`: the largest page a list request may ask for; `write_chunk`: records per write
     request; `query_table`: the WebCRM `/Queries` table (None for CRMOffice); `properties`: every
-    property the API knows on the entity (the vendor DTO for WebCRM).
+    property the API knows on the entity (the vendor DTO for WebCRM); `create_requires`: the
+    properties a new record must carry a value for (WebCRM persons: a last name and an existing
+    organisation, live evidence 7 and 8).
     """
 
     side: Side
@@ -66,6 +68,7 @@ class EntitySpec:
     timestamp_format: TimestampFormat = "utc_millis_z"
     dto: str | None = None
     properties: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    create_requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def _entity(
 ) -> EntitySpec:
     read.string(name, path, _NAME)
     allowed = _COMMON_KEYS | _SIDE_KEYS[side]
-    row = {**defaults, **read.mapping(raw, path, allowed, allowed - _DEFAULTABLE)}
+    required_keys = allowed - _DEFAULTABLE - {"create_requires"}
+    row = {**defaults, **read.mapping(raw, path, allowed, required_keys)}
     for key in sorted(_DEFAULTABLE - set(row)):
         raise read.fail(f"{path}.{key}", "missing (set it here or in entity_defaults)")
     known = _properties(read, side, name, row, path)
@@ -194,6 +198,13 @@ def _entity(
         if prop not in known:
             raise read.fail(f"{path}.{key}", f"{prop!r} is not a property of {name}")
     table = row.get("query_table")
+    required = tuple(
+        read.string(prop, f"{path}.create_requires[{i}]", _NAME)
+        for i, prop in enumerate(row.get("create_requires") or ())
+    )
+    for i, prop in enumerate(required):
+        if prop not in known:
+            raise read.fail(f"{path}.create_requires[{i}]", f"{prop!r} is not a property of {name}")
     return EntitySpec(
         side=side,
         name=name,
@@ -205,6 +216,7 @@ def _entity(
         timestamp_format=read.timestamp_format(row["timestamp_format"], f"{path}.timestamp_format"),
         dto=row.get("dto"),
         properties=frozenset(known),
+        create_requires=required,
     )
 
 

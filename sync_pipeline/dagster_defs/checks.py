@@ -13,6 +13,7 @@ ROWS_CHECK = "valid_rows"
 BREAKER_CHECK = "mass_change"
 GIVEN_UP_CHECK = "given_up"
 HOLDS_CHECK = "held_records"
+MISSED_CHECK = "missed_changes"
 
 
 def rows_check(rows: SideRows, policy: SyncPolicy) -> dg.AssetCheckResult:
@@ -83,4 +84,23 @@ def holds_check(pair: PairSpec, planned: PlannedPair) -> dg.AssetCheckResult:
                 sample.to_markdown(index=False) if len(sample) else "none"
             ),
         },
+    )
+
+
+def missed_check(pair: PairSpec, missed: int | None) -> dg.AssetCheckResult:
+    """WARN when a full run writes changes the incremental runs should have carried (issue 10;
+    `sync.missed_by_incremental`); passes with nothing to compare on other runs."""
+    if missed is None:
+        description = "not a full run after incremental ones: nothing to compare"
+    else:
+        description = (
+            f"{missed} change(s) made before the incremental cursors written by this full run"
+        )
+    return dg.AssetCheckResult(
+        check_name=MISSED_CHECK,
+        asset_key=plan_key(pair, "links"),
+        passed=not missed,
+        description=description,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missed_by_incremental": -1 if missed is None else missed},
     )

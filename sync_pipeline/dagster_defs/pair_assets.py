@@ -14,10 +14,12 @@ from sync_pipeline.dagster_defs.checks import (
     BREAKER_CHECK,
     GIVEN_UP_CHECK,
     HOLDS_CHECK,
+    MISSED_CHECK,
     ROWS_CHECK,
     breaker_check,
     given_up_check,
     holds_check,
+    missed_check,
     rows_check,
 )
 from sync_pipeline.dagster_defs.keys import plan_key, rows_key, source_key
@@ -162,6 +164,13 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         description="Warns while records are held for an operator (ambiguous matches...): "
         "`sync-pipeline holds list` shows them, `holds resolve` settles them.",
     )
+    missed = dg.AssetCheckSpec(
+        MISSED_CHECK,
+        asset=plan_key(pair, "links"),
+        description="On a full run after incremental ones: how many changes it writes that "
+        "were made before the incremental cursors (the incremental runs missed them; 0 "
+        "expected). Warns on any.",
+    )
     sharing = sync.sharing_pairs(pair, field_map)
     ins = {f"{side}_rows": dg.AssetIn(rows_key(pair, side)) for side in ("webcrm", "crmoffice")}
     ins |= {
@@ -173,7 +182,7 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         name=f"{pair.name}__plan",
         outs=outs,
         ins=ins,
-        check_specs=[breaker, given_up, holds],
+        check_specs=[breaker, given_up, holds, missed],
         description=f"Three-way diff of {pair.name} against the link store's shadows.",
     )
     def plan(
@@ -204,10 +213,15 @@ def plan_asset(pair: PairSpec, field_map: FieldMap) -> dg.AssetsDefinition:
         if planned.orphan_check.found:
             found = ", ".join(planned.orphan_check.found[:20])
             context.log.warning(f"{pair.name}: missing from the full read but found by id: {found}")
+        sides: dict[Side, sync.SideRows] = {
+            "webcrm": rows_and_plans["webcrm_rows"],
+            "crmoffice": rows_and_plans["crmoffice_rows"],
+        }
         yield from _plan_outputs(planned)
         yield breaker_check(pair, planned.plan, planned.linked, sync_policy)
         yield given_up_check(pair, planned)
         yield holds_check(pair, planned)
+        yield missed_check(pair, sync.missed_by_incremental(planned, sides))
 
     return plan
 

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync_pipeline.sandbox.access import RETRY_AFTER_FORMATS
 from sync_pipeline.sandbox.crmoffice_assumptions import CLIENT_ID, CLIENT_SECRET, DEFAULT_RATE_LIMIT
@@ -17,8 +18,10 @@ from sync_pipeline.sandbox.server import (
     check_loopback,
     running_sandbox,
 )
+from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_AUTH_CODE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
+from sync_pipeline.sandbox.webcrm_rules import default_reference
 
 DEFAULT_SEED = 200
 
@@ -85,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="CRMOffice serves at most N items per list page (the envelope says so)",
     )
+    parser.add_argument(
+        "--webcrm-timezone",
+        type=_zone,
+        default=DEFAULT_WEBCRM_ZONE,
+        metavar="ZONE",
+        help="IANA zone WebCRM renders times in and reads offset-less /Queries dates in "
+        f"(default {DEFAULT_WEBCRM_ZONE})",
+    )
+    parser.add_argument(
+        "--webcrm-create-failure-rate",
+        type=_share,
+        default=0.0,
+        metavar="F",
+        help="share of WebCRM API creates failing on id generation, seeded by --fault-seed",
+    )
     return parser
 
 
@@ -131,6 +149,8 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         webcrm_bulk_rejection=args.webcrm_bulk_rejection,
         crmoffice_max_page_size=args.crmoffice_max_page_size,
         crmoffice_clock_offset=args.crmoffice_clock_offset,
+        webcrm_timezone=args.webcrm_timezone,
+        webcrm_create_failure_rate=args.webcrm_create_failure_rate,
     )
 
 
@@ -172,9 +192,15 @@ def _announce(sandbox: RunningSandbox, args: argparse.Namespace) -> None:
         f"  export WEBCRM_API_TOKEN={DEFAULT_AUTH_CODE}\n"
         f"  export CRMOFFICE_BASE_URL={sandbox.crmoffice_url}\n"
         f"  export CRMOFFICE_CLIENT_ID={CLIENT_ID}\n"
-        f"  export CRMOFFICE_CLIENT_SECRET={CLIENT_SECRET}",
+        f"  export CRMOFFICE_CLIENT_SECRET={CLIENT_SECRET}" + _default_organisation(sandbox),
         flush=True,
     )
+
+
+def _default_organisation(sandbox: RunningSandbox) -> str:
+    """The export line naming an organisation for persons created from contacts (if any)."""
+    found = default_reference(sandbox.webcrm)
+    return "" if found is None else f"\n  export WEBCRM_DEFAULT_ORGANISATION_ID={found[1]}"
 
 
 def _contents(args: argparse.Namespace) -> str:
@@ -216,6 +242,14 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be > 0")
     return value
+
+
+def _zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone") from None
+    return text
 
 
 def _share(text: str) -> float:

@@ -7,7 +7,8 @@ with different whitespace) so initial matching has work; three persons have two 
 each (ambiguous matches); a few contacts share a user's mobile; a few records are messy (trailing
 spaces, "" vs missing, very long values -- one over 255 characters, in WebCRM only, since
 CRMOffice rejects those). The same N always gives the same records and timestamps; the
-organisations draw from their own random stream, so adding them left every other record as it was.
+organisations draw from their own random stream, so adding them left every other record as it was,
+but for each person's `PersonOrganisationId` (persons take the organisations in turn, evidence 8).
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def seed_sandbox(webcrm: WebcrmState, crmoffice: CrmofficeState, n: int) -> None
     persons = [_person(rng) for _ in range(n)]
     users = [_user(rng) for _ in range(_share(n, 20))]
     _mess_up_persons(persons)
-    for record in persons:
-        webcrm.create("Persons", record, "Seed", at=_moment(rng))
+    organisation_ids = _organisations(webcrm, n)
+    for position, record in enumerate(persons):
+        # Every person belongs to an existing organisation, as live (evidence 8).
+        owner = {"PersonOrganisationId": organisation_ids[position % len(organisation_ids)]}
+        webcrm.create("Persons", {**record, **owner}, "Seed", at=_moment(rng))
     for record in users:
         webcrm.create("Users", record, "Seed", at=_moment(rng))
     for _ in range(_share(n, 4)):
@@ -46,10 +50,17 @@ def seed_sandbox(webcrm: WebcrmState, crmoffice: CrmofficeState, n: int) -> None
     ]
     for contact in _contacts(rng, n, persons, users, company_ids):
         crmoffice.add("contacts", contact, at=_moment(rng))
+
+
+def _organisations(webcrm: WebcrmState, n: int) -> list[int]:
+    """About n/20 organisations from a random stream of their own; their ids."""
     organisations = random.Random(f"sync-pipeline-sandbox-{n}-organisations")
-    for _ in range(_share(n, 20)):
-        record = _organisation(organisations)
-        webcrm.create("Organisations", record, "Seed", at=_moment(organisations))
+    return [
+        webcrm.create(
+            "Organisations", _organisation(organisations), "Seed", at=_moment(organisations)
+        )
+        for _ in range(_share(n, 20))
+    ]
 
 
 def _share(n: int, divisor: int) -> int:

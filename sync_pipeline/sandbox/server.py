@@ -26,8 +26,10 @@ from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
 from sync_pipeline.sandbox.realism import BulkRejection, PhoneFormat, WebcrmWriteRules
 from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.stats import RequestStats
+from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
+from sync_pipeline.sandbox.webcrm_rules import CreateFailures
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 
 STARTUP_TIMEOUT = 10.0
@@ -61,6 +63,11 @@ class SandboxSettings:
     crmoffice_phone_format: PhoneFormat = "as-sent"
     webcrm_phone_format: PhoneFormat = "as-sent"
     webcrm_bulk_rejection: BulkRejection = "per-item"
+    # Live-WebCRM realism (reference/webcrm-live-evidence.md 9, 11): the zone times are rendered
+    # in and offset-less /Queries literals read in; the share of API creates failing on id
+    # generation (drawn from a stream seeded by fault_seed).
+    webcrm_timezone: str = DEFAULT_WEBCRM_ZONE
+    webcrm_create_failure_rate: float = 0.0
 
 
 @dataclass
@@ -106,7 +113,8 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
     settings = settings or SandboxSettings()
     check_loopback(settings.host)
     crmoffice_clock = skewed(settings.crmoffice_clock_offset)
-    webcrm, crmoffice = WebcrmState(), CrmofficeState(crmoffice_clock)
+    webcrm = WebcrmState(zone=settings.webcrm_timezone)
+    crmoffice = CrmofficeState(crmoffice_clock)
     files = _snapshot_files(settings, webcrm, crmoffice)
     restored = any([f.restore() for f in files])
     if not restored and not settings.empty and settings.seed:
@@ -180,6 +188,9 @@ def _apps(
             rate_window=settings.rate_window_seconds,
             retry_after_format=settings.retry_after_format,
             rules=WebcrmWriteRules(settings.webcrm_phone_format, settings.webcrm_bulk_rejection),
+            create_failures=CreateFailures(
+                settings.webcrm_create_failure_rate, settings.fault_seed
+            ),
         ),
         create_crmoffice_app(
             crmoffice,

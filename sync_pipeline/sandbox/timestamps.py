@@ -1,7 +1,8 @@
 """Timestamp formats of the two emulated CRMs.
 
-WebCRM: whole seconds with the Europe/Copenhagen offset (`2024-09-14T10:00:00+02:00`); query
-literals are Copenhagen local time unless they carry an offset. CRMOffice: UTC with milliseconds
+WebCRM: whole seconds with the offset of the zone the account renders in (`--webcrm-timezone`,
+default Europe/London as in the only live sample, evidence 11: `2022-08-11T08:45:34+01:00`);
+offset-less literals are read as local time of that zone. CRMOffice: UTC with milliseconds
 and `Z` (`2024-09-14T08:00:00.123Z`). Stored instants are integers: epoch seconds for WebCRM,
 epoch milliseconds for CRMOffice.
 """
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_WEBCRM_ZONE = "Europe/London"
 
 # .NET's DateTimeOffset.MinValue: how an unset date-time property is rendered (a valid RFC 3339
 # date-time, so responses still validate against the vendor schema).
@@ -25,19 +28,20 @@ _ISO_SHAPE = re.compile(
 )
 
 
-def webcrm_timestamp(epoch_seconds: int) -> str:
-    """Render epoch seconds as WebCRM does: whole seconds, Copenhagen offset."""
-    return datetime.fromtimestamp(epoch_seconds, COPENHAGEN).isoformat()
+def webcrm_timestamp(epoch_seconds: int, zone: ZoneInfo = LONDON) -> str:
+    """Render epoch seconds as WebCRM does: whole seconds, the offset of `zone`."""
+    return datetime.fromtimestamp(epoch_seconds, zone).isoformat()
 
 
-def parse_webcrm_instant(text: str) -> float:
-    """Parse a WebCRM date-time literal (ISO 8601; no offset means Copenhagen local time).
+def parse_webcrm_instant(text: str, zone: ZoneInfo = LONDON) -> float:
+    """Parse a WebCRM date-time literal (ISO 8601 or a .NET round-trip string with up to 7
+    decimals; no offset means local time in `zone`). Epoch seconds.
 
     Raises ValueError for anything that is not a date or date-time.
     """
     moment = _parse_iso(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=COPENHAGEN)
+        moment = moment.replace(tzinfo=zone)
     return moment.timestamp()
 
 

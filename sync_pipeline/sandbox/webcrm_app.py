@@ -1,10 +1,12 @@
 """The emulated WebCRM REST API (Starlette), after the vendor's Swagger 2.0 spec.
 
-Emulated operations: `POST /Auth/ApiLogin`; for every entity `systems.yaml` declares
-(Persons, Users, Products, Organisations) the operations the vendored spec lists for it:
+Emulated operations: `POST /Auth/ApiLogin`, `POST /Auth/ApiRefresh`; for every entity
+`systems.yaml` declares (Persons, Users, Products, Organisations) the operations the vendored
+spec lists for it:
 `GET/POST/PATCH /{Entity}`, `GET/PUT /{Entity}/{id}` (and `DELETE /Products/{id}`); `GET /Queries`
 (see `webcrm_queries`). Page sizes and the bulk PATCH limit are the entity's `page_size` and
-`write_chunk`; the default rate limit is the declared one.
+`write_chunk`; the default rate limit is the declared one. The live API's looser routing, login
+answer and query rows are in `webcrm_live`; what it refuses beyond types in `webcrm_rules`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,17 @@ from sync_pipeline.sandbox.webcrm_http import (
     path_id,
     too_many_requests,
 )
+from sync_pipeline.sandbox.webcrm_live import (
+    CaseInsensitiveNames,
+    RefreshTokens,
+    error_token_body,
+    form_value,
+    query_rows,
+    route_segments,
+    token_body,
+)
 from sync_pipeline.sandbox.webcrm_queries import parse_script
+from sync_pipeline.sandbox.webcrm_rules import CreateFailures, create_refusal, update_refusal
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 
 DEFAULT_AUTH_CODE = "sandbox-webcrm-token"
@@ -58,8 +70,11 @@ class WebcrmApi:
         rate_window: float = 60.0,
         retry_after_format: RetryAfterFormat = "seconds",
         rules: WebcrmWriteRules | None = None,
+        create_failures: CreateFailures | None = None,
     ) -> None:
         self.state = state
+        self._failures = create_failures or CreateFailures(0.0, 0)
+        self._refresh = RefreshTokens()
         self.stats = stats
         self._auth_code = auth_code
         self._tokens = TokenBook(token_ttl)
@@ -70,7 +85,7 @@ class WebcrmApi:
     def _checked(self, entity: str, body: Any) -> dict[str, Any]:
         """A single-record body as stored; a wrong type or a broken field rule is a 400."""
         try:
-            return self._rules.single(_coerce(entity, body))
+            return self._rules.single(_coerce(entity, body, self.state))
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
 
@@ -81,15 +96,27 @@ class WebcrmApi:
                 415, "authCode must be sent as form data.", "UnsupportedMediaTypeException"
             )
         async with request.form() as form:
-            code = form.get("authCode")
+            code = form_value(form, "authCode")
         if not isinstance(code, str) or not secrets.compare_digest(
             code.encode(), self._auth_code.encode()
         ):
             return JSONResponse(
-                _token_body("", 0, "invalid_grant", "Invalid authCode."), status_code=401
+                error_token_body("invalid_grant", "Invalid authCode."), status_code=401
             )
-        token = self._tokens.issue(code)
-        return JSONResponse(_token_body(token.value, token.expires_in, "", ""))
+        return self._grant(code)
+
+    async def refresh(self, request: Request) -> Response:
+        """`POST /Auth/ApiRefresh` with header `refreshToken` → a new TokenResponseDto."""
+        caller = self._refresh.caller(request.headers.get("refreshToken"))
+        if caller is None:
+            body = error_token_body("invalid_grant", "Invalid refresh token.")
+            return JSONResponse(body, status_code=401)
+        return self._grant(caller)
+
+    def _grant(self, caller: str) -> Response:
+        token = self._tokens.issue(caller)
+        body = token_body(token.value, self._refresh.issue(caller), token.expires_in)
+        return JSONResponse(body)
 
     def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Wrap an endpoint in bearer auth, the rate limit and WebCRM's 400 handling."""
@@ -130,6 +157,9 @@ class WebcrmApi:
     async def create_record(self, request: Request, entity: str) -> Response:
         """`POST /{Entity}` → the new id as a bare integer."""
         values = self._checked(entity, await json_body(request))
+        refusal = create_refusal(self.state, entity, values) or self._failures.refusal(entity)
+        if refusal is not None:
+            raise BadRequest(refusal)
         new_id = self.state.create(entity, values)
         self.stats.count_writes(1)
         return JSONResponse(new_id)
@@ -143,7 +173,11 @@ class WebcrmApi:
             raise BadRequest(
                 f"{ENTITIES[entity].id_field} {sent_id} does not match the URL id {record_id}."
             )
-        if not self.state.replace(entity, record_id, self._checked(entity, body)):
+        values = self._checked(entity, body)
+        refusal = update_refusal(self.state, entity, record_id, values, whole=True)
+        if refusal is not None:
+            raise BadRequest(refusal)
+        if not self.state.replace(entity, record_id, values):
             return _not_found(entity, record_id)
         self.stats.count_writes(1)
         return Response(status_code=200)
@@ -159,7 +193,7 @@ class WebcrmApi:
         if len(items) > most:
             raise BadRequest(f"At most {most} items can be submitted at once (got {len(items)}).")
         batch = [
-            (item.get(ENTITIES[entity].id_field), _coerce(entity, item))
+            (item.get(ENTITIES[entity].id_field), _coerce(entity, item, self.state))
             for item in _objects(items, entity)
         ]
         try:
@@ -175,7 +209,12 @@ class WebcrmApi:
 
     def _upsert_one(self, entity: str, record_id: Any, values: dict[str, Any]) -> str:
         if not record_id:
-            return str(self.state.create(entity, values))
+            refusal = create_refusal(self.state, entity, values)
+            refusal = refusal or self._failures.refusal(entity)
+            return refusal or str(self.state.create(entity, values))
+        refusal = update_refusal(self.state, entity, record_id, values, whole=False)
+        if refusal is not None:
+            return refusal
         if record_id < 0 or not self.state.update(entity, record_id, values):
             return f"{ENTITIES[entity].prefix} with id {record_id} was not found."
         return str(record_id)
@@ -197,33 +236,22 @@ class WebcrmApi:
         if not script:
             raise BadRequest("The script parameter is required.")
         try:
-            query = parse_script(script)
+            query = parse_script(script, self.state.zone)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         page, size = paging(request, _declared(query.entity).page_size)
-        rows = self.state.updated_between(query.entity, query.since, query.until, page, size)
-        return JSONResponse(rows)
-
-
-def _token_body(token: str, expires_in: int, err: str, description: str) -> dict[str, Any]:
-    return {
-        "AccessToken": token,
-        "RefreshToken": secrets.token_urlsafe(24) if token else "",
-        "Error": err,
-        "ErrorDescription": description,
-        "IsError": bool(err),
-        "ExpiresIn": expires_in,
-        "TokenType": "Bearer" if token else "",
-    }
+        records = self.state.select(query, page, size)
+        first = (page - 1) * size + 1
+        return JSONResponse(query_rows(ENTITIES[query.entity], records, first, query.columns))
 
 
 def _declared(entity: str) -> EntitySpec:
     return packaged_systems().webcrm.entity(entity)
 
 
-def _coerce(entity: str, body: Any) -> dict[str, Any]:
+def _coerce(entity: str, body: Any, state: WebcrmState) -> dict[str, Any]:
     try:
-        return coerce_body(ENTITIES[entity], body)
+        return coerce_body(ENTITIES[entity], body, state.zone)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
 
@@ -245,6 +273,7 @@ def webcrm_routes(api: WebcrmApi) -> list[BaseRoute]:
     """The API's route table (also used to name path families in the stats)."""
     routes: list[BaseRoute] = [
         Route("/Auth/ApiLogin", api.login, methods=["POST"]),
+        Route("/Auth/ApiRefresh", api.refresh, methods=["POST"]),
         Route("/Queries", api.guarded(api.query), methods=["GET"]),
     ]
     for entity, spec in ENTITIES.items():
@@ -275,10 +304,12 @@ def create_webcrm_app(
     rate_window: float = 60.0,
     retry_after_format: RetryAfterFormat = "seconds",
     rules: WebcrmWriteRules | None = None,
+    create_failures: CreateFailures | None = None,
 ) -> Starlette:
     """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`; the rate
     limit is `rate_limit` requests per `rate_window` seconds, its 429s in `retry_after_format`;
-    `rules`: field rules and realism options (see `realism`)."""
+    `rules`: field rules and realism options (see `realism`); `create_failures` draws the
+    per-item id-generation failures (evidence 9; none by default)."""
     stats = stats or RequestStats()
     api = WebcrmApi(
         state or WebcrmState(),
@@ -289,6 +320,7 @@ def create_webcrm_app(
         rate_window,
         retry_after_format,
         rules,
+        create_failures,
     )
     respond = partial(fault_response, form=retry_after_format)
     routes = webcrm_routes(api)
@@ -296,6 +328,7 @@ def create_webcrm_app(
     return Starlette(
         routes=[*sandbox_routes(stats), *routes],
         middleware=[
+            Middleware(CaseInsensitiveNames, segments=route_segments()),
             Middleware(StatsMiddleware, stats=stats, routes=routes),
             Middleware(FaultMiddleware, plan=plan, stats=stats, respond=respond),
         ],

@@ -4,9 +4,11 @@ Generic over the entities `systems.yaml` declares: each names its DTO, whose pro
 types come from the vendored vendor spec (`sync_pipeline/webcrm_spec.json`, a verbatim subset of
 `reference/webcrm-swagger-v1.json`), as do the operations the entity answers (its `paths`).
 Adding an entity is data: its row in `systems.yaml` and its paths and DTO in the spec file.
-Values are stored sparse (defaults left out) and rendered full, as the vendor's .NET serializer
-does: "" for unset strings, 0/false for numbers and booleans, the first member for enums, .NET's
-minimum date for unset date-times.
+Values are stored sparse (defaults left out) and rendered full, shaped like the live API
+(evidence 10 in `reference/webcrm-live-evidence.md`): `null` for unset strings, Plus/Member
+properties and the last-login time, 0/false for numbers and booleans, the first member for enums,
+.NET's minimum date (`0001-01-01T00:00:00+00:00`) for other unset date-times, and the properties
+the live API sends beyond the 2019 spec (`PersonMarketDataId`, `PersonMarketDataProviderId`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sync_pipeline.core.known_fields import PropertySchema, webcrm_dto, webcrm_spec
 from sync_pipeline.core.systems import SystemSpec, packaged_systems
 from sync_pipeline.sandbox.timestamps import (
+    LONDON,
     WEBCRM_UNSET_DATETIME,
     parse_webcrm_instant,
     webcrm_timestamp,
@@ -27,6 +31,13 @@ from sync_pipeline.sandbox.timestamps import (
 Kind = Literal["string", "int", "number", "bool", "datetime", "enum"]
 
 _INT32 = (-(2**31), 2**31 - 1)
+# Evidence 10: the live person record carries these (null) beyond the 2019 spec.
+# Keyed by DTO prefix.
+LIVE_EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
+    "Person": ("PersonMarketDataId", "PersonMarketDataProviderId"),
+}
+# Evidence 10: unset Plus fields, obsolete Member fields and the last-login time read null.
+_NULL_WHEN_UNSET = ("Plus", "Member", "LastLogin")
 _KIND_OF_TYPE: dict[str, Kind] = {"integer": "int", "number": "number", "boolean": "bool"}
 
 
@@ -117,31 +128,41 @@ def field_rule_errors(values: dict[str, Any]) -> list[str]:
 
 
 def default_record(spec: EntitySpec) -> dict[str, Any]:
-    """The full rendering of a record with nothing set."""
+    """The full rendering of a record with nothing set, as the live API renders it (evidence 10):
+    null strings, Plus/Member/last-login properties; 0, false, the first enum member; .NET's
+    minimum date; and the live-only extra properties (null)."""
     defaults = {
-        "string": "",
+        "string": None,
         "int": 0,
         "number": 0,
         "bool": False,
         "datetime": WEBCRM_UNSET_DATETIME,
     }
-    return {
+    record = {
         name: spec.enums[name][0] if kind == "enum" else defaults[kind]
         for name, kind in spec.kinds.items()
     }
+    for name in record:
+        if any(part in name for part in _NULL_WHEN_UNSET) and spec.kinds[name] != "bool":
+            record[name] = None
+    return {**record, **dict.fromkeys(LIVE_EXTRA_FIELDS.get(spec.prefix, ()))}
 
 
-def render(spec: EntitySpec, stored: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Render a sparse stored record as the API returns it (every property present)."""
+def render(
+    spec: EntitySpec, stored: dict[str, Any], defaults: dict[str, Any], zone: ZoneInfo = LONDON
+) -> dict[str, Any]:
+    """Render a sparse stored record as the API returns it (every property present), date-times
+    with the offset of `zone` (evidence 11)."""
     full = {**defaults, **stored}
     for name, value in stored.items():
         if spec.kinds[name] == "datetime":
-            full[name] = webcrm_timestamp(value)
+            full[name] = webcrm_timestamp(value, zone)
     return full
 
 
-def coerce(spec: EntitySpec, name: str, value: Any) -> Any:
-    """Validate one incoming property value; return the stored form (None = unset).
+def coerce(spec: EntitySpec, name: str, value: Any, zone: ZoneInfo = LONDON) -> Any:
+    """Validate one incoming property value; return the stored form (None = unset). An
+    offset-less date-time is local time in `zone`.
 
     Raises ValueError with a model-binding style message when the value has the wrong type.
     """
@@ -150,9 +171,10 @@ def coerce(spec: EntitySpec, name: str, value: Any) -> Any:
         raise ValueError(f"Could not find member '{name}' on object of type '{spec.prefix}Dto'")
     if value is None:
         return None
-    checker = _COERCERS[kind]
     try:
-        return checker(spec, name, value)
+        if kind == "datetime":
+            return _datetime(value, zone)
+        return _COERCERS[kind](spec, name, value)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"The value {value!r} is not valid for {name} ({kind}).") from None
 
@@ -183,12 +205,12 @@ def _bool(spec: EntitySpec, name: str, value: Any) -> Any:
     return value or None
 
 
-def _datetime(spec: EntitySpec, name: str, value: Any) -> Any:
+def _datetime(value: Any, zone: ZoneInfo) -> Any:
     if not isinstance(value, str):
         raise TypeError
     if value == "" or value.startswith("0001-01-01"):
         return None
-    return int(parse_webcrm_instant(value))
+    return int(parse_webcrm_instant(value, zone))
 
 
 def _enum(spec: EntitySpec, name: str, value: Any) -> Any:
@@ -207,13 +229,13 @@ _COERCERS = {
     "int": _int,
     "number": _number,
     "bool": _bool,
-    "datetime": _datetime,
     "enum": _enum,
 }
 
 
-def coerce_body(spec: EntitySpec, body: Any) -> dict[str, Any]:
-    """Validate a DTO body; return {property: stored value or None}, server fields dropped.
+def coerce_body(spec: EntitySpec, body: Any, zone: ZoneInfo = LONDON) -> dict[str, Any]:
+    """Validate a DTO body; return {property: stored value or None}, server fields dropped
+    (offset-less date-times are local time in `zone`).
 
     Raises ValueError naming every bad property (unknown names, wrong types).
     """
@@ -222,8 +244,10 @@ def coerce_body(spec: EntitySpec, body: Any) -> dict[str, Any]:
     errors: list[str] = []
     changes: dict[str, Any] = {}
     for name, value in body.items():
+        if name in LIVE_EXTRA_FIELDS.get(spec.prefix, ()):
+            continue  # read-only live extras (evidence 10): a client may echo them back
         try:
-            stored = coerce(spec, name, value)
+            stored = coerce(spec, name, value, zone)
         except ValueError as exc:
             errors.append(str(exc))
             continue

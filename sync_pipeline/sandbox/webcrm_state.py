@@ -2,7 +2,10 @@
 
 Thread-safe (the API runs in the server thread, tests edit from theirs). Records are stored
 sparse (see `webcrm_dto`), keyed by integer id; ids start at 1000 per entity. The entities are
-those `systems.yaml` declares.
+those `systems.yaml` declares. Date-times are rendered in, and offset-less ones read in, the
+state's `zone` (`--webcrm-timezone`, default Europe/London; evidence 11). Created-at times
+follow id order (evidence 12): a record created (or backdated) earlier than the newest record's
+creation reads as created at that same second.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_dto import (
     ENTITIES,
     EntitySpec,
@@ -20,6 +25,7 @@ from sync_pipeline.sandbox.webcrm_dto import (
     default_record,
     render,
 )
+from sync_pipeline.sandbox.webcrm_queries import Query, comparable
 
 FIRST_ID = 1000
 API_AUTHOR = "API"
@@ -29,8 +35,12 @@ UI_AUTHOR = "Sandbox UI"
 class WebcrmState:
     """All WebCRM records; API operations plus a handle for tests acting as a human user."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, zone: str = DEFAULT_WEBCRM_ZONE
+    ) -> None:
         self._clock = clock
+        self.zone = ZoneInfo(zone)
+        self._last_created = dict.fromkeys(ENTITIES, 0)
         self._lock = threading.RLock()
         self._records: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in ENTITIES}
         self._next_id = dict.fromkeys(ENTITIES, FIRST_ID)
@@ -57,20 +67,23 @@ class WebcrmState:
         with self._lock:
             return record_id in self._records[entity]
 
-    def updated_between(
-        self, entity: str, since: float, until: float | None, page: int, size: int
-    ) -> list[dict[str, Any]]:
-        """Records with since <= UpdatedAt (< until), in id order, one page, rendered."""
-        field = ENTITIES[entity].updated_at
+    def select(self, query: Query, page: int, size: int) -> list[dict[str, Any]]:
+        """One page of the records a `/Queries` script selects (id order unless it orders),
+        rendered in full; the caller shapes them into rows."""
+        spec = ENTITIES[query.entity]
         with self._lock:
-            rows = self._records[entity]
-            hits = (
+            rows = self._records[query.entity]
+            hits = [
                 rows[i]
-                for i in self._ordered_ids(entity)
-                if rows[i][field] >= since and (until is None or rows[i][field] < until)
-            )
-            skipped = [r for _, r in zip(range(page * size), hits, strict=False)]
-            return [self._render(entity, r) for r in skipped[(page - 1) * size :]]
+                for i in self._ordered_ids(query.entity)
+                if all(c.holds(spec, rows[i]) for c in query.conditions)
+            ]
+            if query.order_by is not None:
+                column = query.order_by
+                hits.sort(key=lambda r: _sort_key(comparable(spec, column, r.get(column))))
+                if query.descending:
+                    hits.reverse()
+            return [self._render(query.entity, r) for r in hits[(page - 1) * size : page * size]]
 
     def records(self, entity: str) -> list[dict[str, Any]]:
         """Every record of an entity, rendered as the API would, in id order."""
@@ -90,7 +103,8 @@ class WebcrmState:
             record_id = self._next_id[entity]
             self._next_id[entity] = record_id + 1
             now = int(self._clock() if at is None else at)
-            stored: dict[str, Any] = {spec.id_field: record_id, spec.created_at: now}
+            created = self._last_created[entity] = max(now, self._last_created[entity])
+            stored: dict[str, Any] = {spec.id_field: record_id, spec.created_at: created}
             stored[f"{spec.prefix}CreatedBy"] = author
             _apply(stored, values)
             self._stamp(spec, stored, author, now)
@@ -147,13 +161,14 @@ class WebcrmState:
         self, entity: str, record_id: int, changes: dict[str, Any], at: datetime | None = None
     ) -> None:
         """Change some properties of a record as a user would (bumps UpdatedAt)."""
-        values = coerce_body(ENTITIES[entity], changes)
+        values = coerce_body(ENTITIES[entity], changes, self.zone)
         if not self.update(entity, record_id, values, UI_AUTHOR, _epoch(at)):
             raise KeyError(f"{entity} {record_id} does not exist")
 
     def insert(self, entity: str, record: dict[str, Any], at: datetime | None = None) -> int:
         """Create a record as a user would; return its id."""
-        return self.create(entity, coerce_body(ENTITIES[entity], record), UI_AUTHOR, _epoch(at))
+        values = coerce_body(ENTITIES[entity], record, self.zone)
+        return self.create(entity, values, UI_AUTHOR, _epoch(at))
 
     def delete(self, entity: str, record_id: int) -> None:
         """Delete a record as a user would."""
@@ -181,6 +196,7 @@ class WebcrmState:
                 rows = snapshot["records"].get(entity, [])
                 self._records[entity] = {int(r[spec.id_field]): r for r in rows}
                 self._order[entity] = None
+                self._last_created[entity] = max((r[spec.created_at] for r in rows), default=0)
             self.version += 1
 
     # --- internals -----------------------------------------------------------------------------
@@ -192,7 +208,7 @@ class WebcrmState:
         return ids
 
     def _render(self, entity: str, stored: dict[str, Any]) -> dict[str, Any]:
-        return render(ENTITIES[entity], stored, self._defaults[entity])
+        return render(ENTITIES[entity], stored, self._defaults[entity], self.zone)
 
     def _stamp(self, spec: EntitySpec, stored: dict[str, Any], author: str, now: int) -> None:
         stored[spec.updated_at] = now
@@ -206,6 +222,10 @@ def _apply(stored: dict[str, Any], values: dict[str, Any]) -> None:
             stored.pop(name, None)
         else:
             stored[name] = value
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    return (value is not None, value if value is not None else 0)
 
 
 def _epoch(at: datetime | None) -> float | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sync_pipeline.sync.apply import apply_links_step
 from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
 from sync_pipeline.sync.extract import Snapshot, read_entity, read_warnings
+from sync_pipeline.sync.missed import missed_by_incremental
 from sync_pipeline.sync.pair_sync import (
     Clients,
     PairSyncReport,
@@ -54,6 +55,7 @@ __all__ = [
     "SyncBlockedError",
     "apply_direction",
     "apply_links_step",
+    "missed_by_incremental",
     "plan_pair",
     "read_entity",
     "read_warnings",

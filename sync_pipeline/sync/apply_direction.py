@@ -83,9 +83,14 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
     intents = sink.store.open_intents_for(sink.pair.name, sink.direction, items, sink.run_id)
     crash_point("after_intents")
     props = _properties(sink.pair, sink.direction)
+    defaults = sink.pair.create_defaults.get(sink.direction, {})
     # The shadow and the intent keep canonical values; the request carries the source's text.
     writes = [
-        RecordWrite("create", {props[n]: str(r[text_column(n)]) for n in sink.names}) for r in rows
+        RecordWrite(
+            "create",
+            _with_defaults({props[n]: str(r[text_column(n)]) for n in sink.names}, defaults),
+        )
+        for r in rows
     ]
 
     def on_batch(offset: int, outcomes: list[WriteOutcome]) -> None:
@@ -110,6 +115,13 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
         sink.tick()
 
     writer.write(_entity(sink), writes, on_batch)
+
+
+def _with_defaults(values: dict[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
+    """A create's values, with the pair's `create_defaults` where a value is empty or unmapped
+    (e.g. `PersonOrganisationId`; live evidence 8)."""
+    filled = {p: v for p, v in defaults.items() if not values.get(p, "").strip()}
+    return {**values, **filled}
 
 
 def _link(

@@ -16,6 +16,7 @@ changed; `api_minimum` turns the records that had to be read and written into th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sync_pipeline.demo import default_organisation_id
 from sync_pipeline_tests.bench.api_minimum import minimum_requests
 from sync_pipeline_tests.bench.harness import Figures
 from sync_pipeline_tests.bench.sandbox_process import SandboxProcess
@@ -56,6 +58,10 @@ def sync_env(sandbox: SandboxProcess, dagster_home: str) -> dict[str, str]:
         DAGSTER_HOME=dagster_home,
     )
     env.pop("SYNC_STATE_URL", None)
+    # Persons created from contacts belong to the sandbox's first organisation (an empty
+    # sandbox has none, and no reverse creates to make).
+    with contextlib.suppress(RuntimeError):
+        env["WEBCRM_DEFAULT_ORGANISATION_ID"] = default_organisation_id(sandbox.webcrm_url)
     return env
 
 

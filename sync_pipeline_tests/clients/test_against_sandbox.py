@@ -122,8 +122,11 @@ def test_bulk_upsert_inserts_then_updates_only_the_sent_fields() -> None:
     """1201 inserts in 3 PATCHes, then a field-level update leaves other fields alone."""
     with sandbox(empty=True) as sb:
         webcrm, _ = _clients(sb)
+        owner = sb.webcrm.insert("Organisations", {"OrganisationName": "Eier AS"})
+        needed = {"PersonLastName": "Berg", "PersonOrganisationId": owner}  # evidence 7, 8
         items = [
-            {"PersonFirstName": f"Ø{i}", "PersonEmail": f"p{i}@example.dk"} for i in range(1201)
+            {"PersonFirstName": f"Ø{i}", "PersonEmail": f"p{i}@example.dk", **needed}
+            for i in range(1201)
         ]
         results = webcrm.bulk_upsert("Persons", items)
         assert all(r.ok for r in results)
@@ -136,7 +139,7 @@ def test_bulk_upsert_inserts_then_updates_only_the_sent_fields() -> None:
         assert update[0].ok and not update[1].ok and "not found" in (update[1].error or "")
         assert (record["PersonFirstName"], record["PersonLastName"]) == ("Ø0", "Ærø")
         assert record["PersonEmail"] == "p0@example.dk"
-        assert webcrm.create("Persons", {"PersonFirstName": "Ny"}).isdigit()
+        assert webcrm.create("Persons", {"PersonFirstName": "Ny", **needed}).isdigit()
         assert len(sb.webcrm.records("Persons")) == 1202
 
 

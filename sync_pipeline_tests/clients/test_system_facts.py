@@ -79,7 +79,9 @@ def test_queries_read_the_declared_table_and_updated_at_property() -> None:
         packaged_systems().webcrm, "Persons", query_table="Contact", updated_at="PersonCreatedAt"
     )
     _webcrm(fake, system).query_updated("Persons", datetime(2024, 7, 1, 10, tzinfo=UTC))
-    assert fake.scripts == ["SELECT * FROM Contact WHERE PersonCreatedAt >= '2024-07-01 12:00:00'"]
+    assert fake.scripts == [
+        "SELECT * FROM Contact WHERE PersonCreatedAt >= '2024-07-01T10:00:00.0000000Z'"
+    ]
 
 
 def test_crmoffice_page_size_comes_from_the_description() -> None:

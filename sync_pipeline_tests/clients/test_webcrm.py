@@ -12,7 +12,7 @@ from sync_pipeline.clients import (
     ProtocolError,
     RetryPolicy,
     WebcrmClient,
-    copenhagen_literal,
+    query_literal,
 )
 from sync_pipeline_tests.clients.fakes import WEBCRM_TOKEN, FakeWebcrm, raises, status
 
@@ -52,8 +52,9 @@ def test_unknown_entity_is_refused_before_any_request() -> None:
     assert fake.log == []
 
 
-def test_query_updated_sends_copenhagen_local_time() -> None:
-    """The /Queries script compares <X>UpdatedAt with a local Copenhagen literal, no offset."""
+def test_query_updated_sends_utc_round_trip_literals() -> None:
+    """The /Queries script compares <X>UpdatedAt with UTC .NET round-trip literals (`Z`), which
+    no account zone can misread (evidence 3, 11); bounds widen to whole seconds."""
     fake = FakeWebcrm()
     fake.add_persons(3)
     client = _client(fake)
@@ -61,11 +62,13 @@ def test_query_updated_sends_copenhagen_local_time() -> None:
     rows = client.query_updated("Persons", since, since + timedelta(hours=1, microseconds=1))
     assert len(rows) == 3
     assert fake.scripts == [
-        "SELECT * FROM Person WHERE PersonUpdatedAt >= '2024-07-01 12:00:00'"
-        " AND PersonUpdatedAt < '2024-07-01 13:00:01'"
+        "SELECT * FROM Person WHERE PersonUpdatedAt >= '2024-07-01T10:00:00.0000000Z'"
+        " AND PersonUpdatedAt < '2024-07-01T11:00:01.0000000Z'"
     ]
     client.query_updated("Users", datetime(2024, 1, 15, 10, 0, 0, 500, tzinfo=UTC))
-    assert fake.scripts[-1] == "SELECT * FROM User WHERE UserUpdatedAt >= '2024-01-15 11:00:00'"
+    assert fake.scripts[-1] == (
+        "SELECT * FROM User WHERE UserUpdatedAt >= '2024-01-15T10:00:00.0000000Z'"
+    )
 
 
 def test_query_updated_pages_like_a_list() -> None:
@@ -79,32 +82,31 @@ def test_query_updated_pages_like_a_list() -> None:
 @pytest.mark.parametrize(
     ("moment", "round_up", "literal"),
     [
-        (datetime(2024, 7, 1, 22, 30, tzinfo=UTC), False, "2024-07-02 00:30:00"),
-        (datetime(2024, 12, 31, 23, 0, tzinfo=UTC), False, "2025-01-01 00:00:00"),
-        (datetime(2024, 3, 31, 1, 0, tzinfo=UTC), False, "2024-03-31 03:00:00"),
-        (datetime(2024, 3, 31, 0, 59, 59, tzinfo=UTC), False, "2024-03-31 01:59:59"),
-        (datetime(2024, 7, 1, 10, 0, 0, 999_999, tzinfo=UTC), False, "2024-07-01 12:00:00"),
-        (datetime(2024, 7, 1, 10, 0, 0, 1, tzinfo=UTC), True, "2024-07-01 12:00:01"),
+        (datetime(2024, 7, 1, 22, 30, tzinfo=UTC), False, "2024-07-01T22:30:00.0000000Z"),
+        (
+            datetime(2024, 7, 1, 10, 0, 0, 999_999, tzinfo=UTC),
+            False,
+            "2024-07-01T10:00:00.0000000Z",
+        ),
+        (datetime(2024, 7, 1, 10, 0, 0, 1, tzinfo=UTC), True, "2024-07-01T10:00:01.0000000Z"),
         (
             datetime(2024, 7, 1, 10, 0, 0, tzinfo=timezone(timedelta(hours=-5))),
             False,
-            "2024-07-01 17:00:00",
+            "2024-07-01T15:00:00.0000000Z",
         ),
-        # The autumn fold: 02:00-03:00 happens twice; bounds move an hour out, never in.
-        (datetime(2024, 10, 27, 0, 30, tzinfo=UTC), False, "2024-10-27 01:30:00"),
-        (datetime(2024, 10, 27, 1, 30, tzinfo=UTC), False, "2024-10-27 01:30:00"),
-        (datetime(2024, 10, 27, 0, 30, tzinfo=UTC), True, "2024-10-27 03:30:00"),
+        # The autumn fold is no concern: UTC has none.
+        (datetime(2024, 10, 27, 0, 30, tzinfo=UTC), True, "2024-10-27T00:30:00.0000000Z"),
     ],
 )
-def test_copenhagen_literal(moment: datetime, round_up: bool, literal: str) -> None:
-    """UTC instants become Copenhagen wall time, rounded and widened so no record is missed."""
-    assert copenhagen_literal(moment, round_up=round_up) == literal
+def test_query_literal(moment: datetime, round_up: bool, literal: str) -> None:
+    """Instants become UTC round-trip literals, rounded so the window only widens."""
+    assert query_literal(moment, round_up=round_up) == literal
 
 
 def test_naive_query_bounds_are_refused() -> None:
     """A naive datetime is ambiguous; the client will not guess its zone."""
     with pytest.raises(ValueError, match="timezone-aware"):
-        copenhagen_literal(datetime(2024, 7, 1, 10, 0))
+        query_literal(datetime(2024, 7, 1, 10, 0))
 
 
 def test_bulk_upsert_chunks_1201_items_into_three_patches() -> None:

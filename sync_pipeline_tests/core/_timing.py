@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from sync_pipeline.core import load_field_map
 from sync_pipeline.core.plan import plan_pair_sync
+from sync_pipeline_tests.core.maps import sandbox_field_map
 
 
 def build(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -49,7 +49,7 @@ NOW = datetime(2024, 9, 15, tzinfo=UTC)
 def main() -> None:
     """Print the plan time for n links (default 1,000,000)."""
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    pair = load_field_map().pairs["persons_contacts"]
+    pair = sandbox_field_map().pairs["persons_contacts"]
     web, crm, links = build(n)
     intents = pd.DataFrame({"intent_id": [], "direction": [], "source_id": [], "created_at": []})
     for _ in range(3):

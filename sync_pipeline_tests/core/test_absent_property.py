@@ -6,13 +6,14 @@ import pickle
 
 import pandas as pd
 
-from sync_pipeline.core import ABSENT, load_field_map, prepare_side
+from sync_pipeline.core import ABSENT, prepare_side
+from sync_pipeline_tests.core.maps import sandbox_field_map
 
 
 def test_absent_mapped_property_quarantines_the_record() -> None:
     """A contact without `familyName` at all is quarantined (syncing it would clear the
     person's last name); one with `familyName: null` is valid and empty."""
-    field_map = load_field_map()
+    field_map = sandbox_field_map()
     pair = field_map.pairs["persons_contacts"]
     stamp = "2024-09-14T08:00:00.000Z"
     raw = pd.DataFrame(

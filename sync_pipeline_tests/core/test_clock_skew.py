@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from sync_pipeline.core import load_field_map
+from sync_pipeline_tests.core.maps import sandbox_field_map
 from sync_pipeline_tests.core.world import World
 
 
 @pytest.fixture
 def world() -> World:
     """One person linked to one contact, both 'Anne'."""
-    w = World(load_field_map().pairs["persons_contacts"])
+    w = World(sandbox_field_map().pairs["persons_contacts"])
     w.put("webcrm", "1", givenName="Anne", familyName="Hansen")
     w.put("crmoffice", "c1", givenName="Anne", familyName="Hansen")
     w.link("1", "c1")

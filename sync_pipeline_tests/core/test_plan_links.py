@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sync_pipeline.core import load_field_map, text_column
+from sync_pipeline.core import text_column
+from sync_pipeline_tests.core.maps import sandbox_field_map
 from sync_pipeline_tests.core.world import World
 
-FM = load_field_map()
+FM = sandbox_field_map()
 PERSONS = FM.pairs["persons_contacts"]
 PRODUCTS = FM.pairs["products_companies"]
 

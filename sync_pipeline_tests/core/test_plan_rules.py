@@ -8,14 +8,14 @@ import pytest
 from sync_pipeline.core import (
     ConflictPolicy,
     Direction,
-    load_field_map,
     plan_pair_sync,
     prepare_side,
     text_column,
 )
+from sync_pipeline_tests.core.maps import sandbox_field_map
 from sync_pipeline_tests.core.world import World
 
-FM = load_field_map()
+FM = sandbox_field_map()
 PERSONS = FM.pairs["persons_contacts"]
 
 
@@ -165,7 +165,7 @@ def test_empty_forms_never_flap() -> None:
         )
 
         plan = plan_pair_sync(
-            PERSONS,
+            w.pair,
             web,
             crm,
             links,

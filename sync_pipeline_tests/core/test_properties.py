@@ -10,11 +10,12 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync_pipeline.core import load_field_map, plan_pair_sync
+from sync_pipeline.core import plan_pair_sync
 from sync_pipeline.core.pairplan import PairPlan
+from sync_pipeline_tests.core.maps import sandbox_field_map
 from sync_pipeline_tests.core.world import World
 
-FM = load_field_map()
+FM = sandbox_field_map()
 NAMES = ["", "Anne", "Bo", "Åse"]
 PHONES = ["", "+45 11", "22 33"]
 

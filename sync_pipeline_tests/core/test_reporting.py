@@ -8,16 +8,16 @@ import pandas as pd
 
 import sync_pipeline.core as core
 from sync_pipeline.core import (
-    load_field_map,
     mass_change_verdict,
     match_key,
     normalize_values,
     render_dataflow_rst,
     text_column,
 )
+from sync_pipeline_tests.core.maps import sandbox_field_map
 from sync_pipeline_tests.core.world import World
 
-FM = load_field_map()
+FM = sandbox_field_map()
 PERSONS = FM.pairs["persons_contacts"]
 
 

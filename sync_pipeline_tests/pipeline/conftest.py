@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ from sync_pipeline.dagster_defs.resources import (
 )
 from sync_pipeline.definitions import build_definitions, value_managers
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from sync_pipeline.settings import resolve_create_defaults
 from sync_pipeline.store import LinkStore
+from sync_pipeline_tests.pipeline.helpers import DEFAULT_ORGANISATION_ID
 
 PAIRS = ("persons_contacts", "users_contacts", "products_companies")
 UNLIMITED = 1_000_000
@@ -50,8 +52,13 @@ class Pipeline:
         self.use_field_map(field_map or load_field_map())
         self.instance = dg.DagsterInstance.ephemeral()
 
-    def use_field_map(self, field_map: FieldMap) -> None:
-        """Deploy another field map over the same systems and store (as a redeploy would)."""
+    def use_field_map(self, field_map: FieldMap, env: Mapping[str, str] | None = None) -> None:
+        """Deploy another field map over the same systems and store (as a redeploy would);
+        `${VAR}`s in create_defaults come from `env`, by default one where
+        `WEBCRM_DEFAULT_ORGANISATION_ID` names the sandbox's default organisation."""
+        if env is None:
+            env = {"WEBCRM_DEFAULT_ORGANISATION_ID": str(DEFAULT_ORGANISATION_ID)}
+        field_map = resolve_create_defaults(field_map, env)
         self.field_map = field_map
         self.defs = build_definitions(field_map, self._resources(self.folder, self.policy))
 
@@ -112,19 +119,32 @@ class Pipeline:
         return {system: stats[system]["writes"] for system in ("webcrm", "crmoffice")}
 
 
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    """Both emulated CRMs, empty, on ephemeral ports, with limits out of the way."""
-    settings = SandboxSettings(
+def empty_sandbox(zone: str = "Europe/London") -> SandboxSettings:
+    """Both CRMs empty, on ephemeral ports, limits out of the way, WebCRM rendering `zone`."""
+    return SandboxSettings(
         webcrm_port=0,
         crmoffice_port=0,
         seed=None,
         empty=True,
         webcrm_rate_limit=UNLIMITED,
         crmoffice_rate_limit=UNLIMITED,
+        webcrm_timezone=zone,
     )
-    with running_sandbox(settings) as running:
-        yield running
+
+
+def with_default_organisation(running: RunningSandbox) -> RunningSandbox:
+    """The sandbox with the organisation persons created from contacts belong to (its id is
+    `DEFAULT_ORGANISATION_ID`, the first WebCRM organisation id)."""
+    made = running.webcrm.insert("Organisations", {"OrganisationName": "Standard A/S"})
+    assert made == DEFAULT_ORGANISATION_ID
+    return running
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    """Both emulated CRMs, empty but for WebCRM's default organisation, on ephemeral ports."""
+    with running_sandbox(empty_sandbox()) as running:
+        yield with_default_organisation(running)
 
 
 @pytest.fixture

@@ -10,9 +10,13 @@ import httpx
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.store import LinkStore
 
+# The organisation the pipeline sandbox starts with (the first WebCRM organisation id): live,
+# every person belongs to an existing organisation (evidence 8).
+DEFAULT_ORGANISATION_ID = 1000
 PERSON = {
     "PersonFirstName": "Søren",
     "PersonLastName": "Kjærgaard",
+    "PersonOrganisationId": DEFAULT_ORGANISATION_ID,
     "PersonDirectPhone": "+45 33 12 34 56",
     "PersonMobilePhone": "+45 20 30 40 50",
     "PersonEmail": "soren@example.dk",

@@ -171,7 +171,7 @@ def test_initial_matching_links_and_reports_ambiguity(pipeline: Pipeline) -> Non
 def test_dry_run_changes_nothing(pipeline: Pipeline) -> None:
     """A dry run plans creates but writes nothing to either CRM or the link store."""
     pipeline.sandbox.webcrm.insert("Persons", dict(PERSON))
-    pipeline.sandbox.crmoffice.insert("contacts", {"givenName": "Kari"})
+    pipeline.sandbox.crmoffice.insert("contacts", {"givenName": "Kari", "familyName": "Berg"})
     result = pipeline.sync(dry_run=True)
     plan = result.asset_value(dg.AssetKey(["persons_contacts", "plan_links"])).plan
     assert plan.counts()["creates_to_crmoffice"] == 1

@@ -22,6 +22,7 @@ from sync_pipeline.dagster_defs.resources import (
     WebcrmResource,
 )
 from sync_pipeline.definitions import build_definitions, value_managers
+from sync_pipeline.settings import resolve_create_defaults
 from sync_pipeline.store import LinkStore
 from sync_pipeline_tests.reliability.sandbox_host import UNLIMITED, HostedSandbox
 
@@ -52,7 +53,7 @@ class InProcessPipeline:
         folder.mkdir(parents=True, exist_ok=True)
         self.sandbox = sandbox
         self.folder = folder
-        self.field_map = load_field_map()
+        self.field_map = resolve_create_defaults(load_field_map(), sandbox.env())
         self.state_url = state_url or f"sqlite:///{folder / 'sync_state.sqlite'}"
         resources = self._resources(timeout_seconds, rate_limit, policy)
         self.defs = build_definitions(self.field_map, resources)

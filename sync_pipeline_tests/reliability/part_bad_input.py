@@ -210,7 +210,8 @@ def run_flood(pipeline: InProcessPipeline, size: BadInputSize, part: Part) -> No
     sandbox = pipeline.sandbox
     for i in range(size.flood):
         record_id = sandbox.webcrm.insert("Persons", {"PersonFirstName": f"Flood{i}"})
-        sandbox.webcrm._records["Persons"][record_id]["PersonLastName"] = i
+        # A boolean: a number would be its text (live evidence 4), not bad input.
+        sandbox.webcrm._records["Persons"][record_id]["PersonLastName"] = i % 2 == 0
     sandbox.crmoffice_writes.clear()
     result = pipeline.sync("persons_contacts")
     line = pipeline.why(result)

@@ -28,6 +28,7 @@ from sync_pipeline.sandbox.realism import WebcrmWriteRules
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, serving
 from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
+from sync_pipeline.sandbox.webcrm_rules import default_reference
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 from sync_pipeline_tests.reliability.wire import (
     CorruptingMiddleware,
@@ -107,10 +108,12 @@ class HostedSandbox(RunningSandbox):
 
     def env(self) -> dict[str, str]:
         """Environment for a `sync-pipeline` process against this sandbox."""
+        default = default_reference(self.webcrm)  # persons created from contacts belong to it
         return {
             "WEBCRM_BASE_URL": self.webcrm_url,
             "CRMOFFICE_BASE_URL": self.crmoffice_url,
             **self.credentials.env(),
+            **({} if default is None else {"WEBCRM_DEFAULT_ORGANISATION_ID": str(default[1])}),
         }
 
 

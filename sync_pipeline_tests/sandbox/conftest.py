@@ -66,3 +66,17 @@ def crmoffice(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
     """A logged-in CRMOffice client on the module's sandbox."""
     with crmoffice_login(sandbox.crmoffice_url) as client:
         yield client
+
+
+def first_organisation_id(client: httpx.Client) -> int:
+    """The id of the first organisation (the seed makes some)."""
+    found = client.get("/Organisations", params={"Page": 1, "Size": 1}).json()
+    return int(found[0]["OrganisationId"])
+
+
+def creatable(client: httpx.Client, entity: str) -> dict[str, object]:
+    """What a new record of `entity` needs to be accepted: a person a last name and an
+    existing organisation (evidence 7, 8); other entities nothing."""
+    if entity != "Persons":
+        return {}
+    return {"PersonLastName": "Hansen", "PersonOrganisationId": first_organisation_id(client)}

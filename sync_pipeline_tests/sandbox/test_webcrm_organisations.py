@@ -58,7 +58,7 @@ def test_list_get_create_patch_and_put(webcrm: httpx.Client) -> None:
     assert_valid(response_validator("/Organisations/{id}", "get"), record)
     assert (record["OrganisationName"], record["OrganisationCity"]) == ("Fjordkraft AS", "Bergen")
     assert webcrm.put(f"/Organisations/{new_id}", json={"OrganisationName": "X"}).status_code == 200
-    assert webcrm.get(f"/Organisations/{new_id}").json()["OrganisationCity"] == ""
+    assert webcrm.get(f"/Organisations/{new_id}").json()["OrganisationCity"] is None
     assert webcrm.delete(f"/Organisations/{new_id}").status_code == 405
 
 

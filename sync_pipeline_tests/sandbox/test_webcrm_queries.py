@@ -1,20 +1,30 @@
-"""WebCRM /Queries: the UpdatedAt filter across the Copenhagen offset, paging, strict scripts."""
+"""WebCRM /Queries on an account rendering Copenhagen time (`--webcrm-timezone Europe/Copenhagen`):
+the UpdatedAt filter across the offset change, paging, strict scripts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from sync_pipeline.sandbox import RunningSandbox
+from sync_pipeline.sandbox import RunningSandbox, running_sandbox
+from sync_pipeline_tests.sandbox.conftest import quick_settings
 
 CPH = ZoneInfo("Europe/Copenhagen")
 WINTER = datetime(2023, 1, 15, 10, 0, 0, tzinfo=CPH)  # CET, 09:00Z
 SUMMER = datetime(2023, 7, 15, 10, 0, 0, tzinfo=CPH)  # CEST, 08:00Z
 BEFORE_SPRING_FORWARD = datetime(2023, 3, 26, 1, 30, tzinfo=CPH)  # 00:30Z
 AFTER_SPRING_FORWARD = datetime(2023, 3, 26, 3, 30, tzinfo=CPH)  # 01:30Z
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    """A seeded sandbox whose account renders (and reads literals in) Copenhagen time."""
+    with running_sandbox(quick_settings(webcrm_timezone="Europe/Copenhagen")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +110,20 @@ def test_query_pages(webcrm: httpx.Client) -> None:
     "script",
     [
         "",
-        "SELECT * FROM Person",
-        "SELECT PersonId FROM Person WHERE PersonUpdatedAt >= '2024-01-01'",
+        "SELECT FROM Person",
+        "SELECT PersonNope FROM Person WHERE PersonUpdatedAt >= '2024-01-01'",
         "SELECT * FROM Opportunity WHERE OpportunityUpdatedAt >= '2024-01-01'",
-        "SELECT * FROM Person WHERE PersonCreatedAt >= '2024-01-01'",
+        "SELECT * FROM Person p JOIN Organisation o ON (p.PersonOrganisationId = o.OrganisationId)",
         "SELECT * FROM Person WHERE UserUpdatedAt >= '2024-01-01'",
-        "SELECT * FROM Person WHERE PersonUpdatedAt > '2024-01-01'",
+        "SELECT * FROM Person WHERE LOWER(PersonFirstName) = 'a'",
+        "SELECT * FROM Person ORDER BY PersonFirstName SIDEWAYS",
         "SELECT * FROM Person WHERE PersonUpdatedAt >= 'yesterday'",
         "SELECT * FROM Person WHERE PersonUpdatedAt >= '2024-01-01' OR 1=1",
         "SELECT * FROM Person WHERE PersonUpdatedAt >= '2024-01-01'; DROP TABLE Person",
     ],
 )
 def test_anything_else_is_400(webcrm: httpx.Client, script: str) -> None:
-    """Scripts outside the documented subset are refused."""
+    """Scripts outside the emulated subset (JOIN, OR, functions, unknown names) are refused."""
     response = webcrm.get("/Queries", params={"script": script})
     assert response.status_code == 400
     assert response.json()["Type"] == "BadRequestException"
