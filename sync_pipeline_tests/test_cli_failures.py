@@ -56,7 +56,7 @@ def _run(sandbox: RunningSandbox, tmp_path: Path, *args: str) -> subprocess.Comp
 
 
 def _row(stdout: str, pair: str, direction: str) -> dict[str, str]:
-    lines = stdout.splitlines()
+    lines = [line for line in stdout.splitlines() if not line.startswith("note: ")]
     header = lines[0].split("  ")
     names = [h.strip() for h in header if h.strip()]
     for line in lines[2:]:

@@ -3,6 +3,8 @@ that differ only in Unicode whitespace, and a bulk write refused as a whole for 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -102,6 +104,9 @@ def test_initial_match_links_names_differing_in_unicode_whitespace(
             "PersonLastName": web_family,
             "PersonMobilePhone": "+45 20 30 40 50",
         },
+        # Older than the contact beyond the clocks' 2 s doubt, so a differing value (the
+        # ZWSP, which is no whitespace) is settled for the newer contact, not as a clock tie.
+        at=datetime.now(UTC) - timedelta(seconds=30),
     )
     pipeline.sandbox.crmoffice.insert(
         "contacts",
