@@ -3,11 +3,10 @@ that differ only in Unicode whitespace, and a bulk write refused as a whole for 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
