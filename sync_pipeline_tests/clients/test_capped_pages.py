@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from sync_pipeline.clients import CrmofficeClient, RetryPolicy, WebcrmClient
-from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from sync_pipeline.sandbox.server import RunningSandbox, running_sandbox
 from sync_pipeline_tests.clients.fakes import WEBCRM_TOKEN, FakeWebcrm
+from sync_pipeline_tests.pipeline.conftest import empty_sandbox
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 UNLIMITED = 100_000
@@ -19,15 +20,7 @@ UNLIMITED = 100_000
 @pytest.fixture
 def capped() -> Iterator[RunningSandbox]:
     """An empty sandbox whose CRMOffice serves at most 10 items per page."""
-    settings = SandboxSettings(
-        webcrm_port=0,
-        crmoffice_port=0,
-        seed=None,
-        empty=True,
-        webcrm_rate_limit=UNLIMITED,
-        crmoffice_rate_limit=UNLIMITED,
-        crmoffice_max_page_size=10,
-    )
+    settings = empty_sandbox(crmoffice_max_page_size=10)
     with running_sandbox(settings) as running:
         yield running
 

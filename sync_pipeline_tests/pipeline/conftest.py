@@ -119,8 +119,9 @@ class Pipeline:
         return {system: stats[system]["writes"] for system in ("webcrm", "crmoffice")}
 
 
-def empty_sandbox(zone: str = "Europe/London") -> SandboxSettings:
-    """Both CRMs empty, on ephemeral ports, limits out of the way, WebCRM rendering `zone`."""
+def empty_sandbox(zone: str = "Europe/London", **options: Any) -> SandboxSettings:
+    """Both CRMs empty, on ephemeral ports, limits out of the way, WebCRM rendering `zone`;
+    `options`: further `SandboxSettings` (faults, realism options)."""
     return SandboxSettings(
         webcrm_port=0,
         crmoffice_port=0,
@@ -129,6 +130,7 @@ def empty_sandbox(zone: str = "Europe/London") -> SandboxSettings:
         webcrm_rate_limit=UNLIMITED,
         crmoffice_rate_limit=UNLIMITED,
         webcrm_timezone=zone,
+        **options,
     )
 
 

@@ -8,22 +8,14 @@ from pathlib import Path
 import dagster as dg
 
 from sync_pipeline.sandbox.server import SandboxSettings, running_sandbox
-from sync_pipeline_tests.pipeline.conftest import UNLIMITED, Pipeline
+from sync_pipeline_tests.pipeline.conftest import Pipeline, empty_sandbox
 from sync_pipeline_tests.pipeline.helpers import PERSON, contact, partner, person
 
 SLOW = -600.0  # CRMOffice's clock runs 10 minutes slow
 
 
 def _skewed_sandbox() -> SandboxSettings:
-    return SandboxSettings(
-        webcrm_port=0,
-        crmoffice_port=0,
-        seed=None,
-        empty=True,
-        webcrm_rate_limit=UNLIMITED,
-        crmoffice_rate_limit=UNLIMITED,
-        crmoffice_clock_offset=SLOW,
-    )
+    return empty_sandbox(crmoffice_clock_offset=SLOW)
 
 
 def test_the_later_edit_wins_although_its_system_clock_runs_ten_minutes_slow(

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from sync_pipeline.sandbox.server import SandboxSettings, running_sandbox
+from sync_pipeline.sandbox.server import running_sandbox
 from sync_pipeline.sync import ApplyReport
-from sync_pipeline_tests.pipeline.conftest import UNLIMITED, Pipeline
+from sync_pipeline_tests.pipeline.conftest import Pipeline, empty_sandbox
 from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, persons
 
 PERSONS = 40
@@ -19,17 +19,7 @@ PERSONS = 40
 @pytest.fixture
 def faulty(tmp_path: Path) -> Iterator[Pipeline]:
     """The pipeline against a sandbox that faults 20 % of API requests (seeded, short stalls)."""
-    settings = SandboxSettings(
-        webcrm_port=0,
-        crmoffice_port=0,
-        seed=None,
-        empty=True,
-        webcrm_rate_limit=UNLIMITED,
-        crmoffice_rate_limit=UNLIMITED,
-        fault_rate=0.2,
-        fault_seed=3,
-        fault_stall_seconds=1.0,
-    )
+    settings = empty_sandbox(fault_rate=0.2, fault_seed=3, fault_stall_seconds=1.0)
     with running_sandbox(settings) as sandbox:
         yield Pipeline(sandbox, tmp_path, client_timeout=0.5, crmoffice_concurrency=1)
 

@@ -12,9 +12,9 @@ import pytest
 
 from sync_pipeline.clients import CrmofficeClient, WebcrmClient
 from sync_pipeline.commands.sync_report import failure_line
-from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from sync_pipeline.sandbox.server import RunningSandbox, running_sandbox
 from sync_pipeline.sync import Clients, PairSyncReport, PairSyncRequest, sync_pair
-from sync_pipeline_tests.pipeline.conftest import UNLIMITED, Pipeline
+from sync_pipeline_tests.pipeline.conftest import Pipeline, empty_sandbox
 from sync_pipeline_tests.pipeline.helpers import (
     PERSON,
     DeleteAfterFirstPage,
@@ -29,15 +29,7 @@ PAIR = "persons_contacts"
 @pytest.fixture
 def capped(tmp_path: Path) -> Iterator[Pipeline]:
     """The pipeline against a sandbox whose CRMOffice serves at most 10 items per page."""
-    settings = SandboxSettings(
-        webcrm_port=0,
-        crmoffice_port=0,
-        seed=None,
-        empty=True,
-        webcrm_rate_limit=UNLIMITED,
-        crmoffice_rate_limit=UNLIMITED,
-        crmoffice_max_page_size=10,
-    )
+    settings = empty_sandbox(crmoffice_max_page_size=10)
     with running_sandbox(settings) as sandbox:
         yield Pipeline(sandbox, tmp_path)
 

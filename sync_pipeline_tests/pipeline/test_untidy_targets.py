@@ -12,19 +12,12 @@ from typing import Any
 
 import pytest
 
-from sync_pipeline.sandbox.server import SandboxSettings, running_sandbox
-from sync_pipeline_tests.pipeline.conftest import UNLIMITED, Pipeline
+from sync_pipeline.sandbox.server import running_sandbox
+from sync_pipeline_tests.pipeline.conftest import Pipeline, empty_sandbox
 from sync_pipeline_tests.pipeline.helpers import PERSON, contact, contacts, partner, person, persons
 
 PAIR = "persons_contacts"
-QUIET = SandboxSettings(
-    webcrm_port=0,
-    crmoffice_port=0,
-    seed=None,
-    empty=True,
-    webcrm_rate_limit=UNLIMITED,
-    crmoffice_rate_limit=UNLIMITED,
-)
+QUIET = empty_sandbox()
 
 
 @contextmanager
