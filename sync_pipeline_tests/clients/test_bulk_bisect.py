@@ -17,12 +17,15 @@ def _patches(sb: RunningSandbox) -> int:
     return int(sb.stats()["webcrm"]["requests"].get("PATCH /Persons", 0))
 
 
-def _items(ids: list[int | None], bad: int) -> list[dict[str, object]]:
+def _items(ids: list[int | None], bad: int, organisation: int = 0) -> list[dict[str, object]]:
+    """Five person bodies (inserts name `organisation`: the live API needs one, evidence 8)."""
     items: list[dict[str, object]] = []
     for n, person_id in enumerate(ids):
         item: dict[str, object] = {"PersonLastName": f"Berg {n}", "PersonMobilePhone": f"+45 2{n}"}
         if person_id is not None:
             item["PersonId"] = person_id
+        else:
+            item["PersonOrganisationId"] = organisation
         items.append(item)
     items[bad]["PersonMobilePhone"] = LONG_PHONE
     return items
@@ -35,10 +38,11 @@ def test_one_bad_item_among_five_fails_alone(kind: str, bad: int) -> None:
     the 4 valid items land, the bad one fails with the API's reason, in at most
     1 + 2*ceil(log2 5) requests, and no insert is duplicated."""
     with sandbox(seed=None, empty=True, webcrm_bulk_rejection="whole-chunk") as sb:
+        organisation = sb.webcrm.insert("Organisations", {"OrganisationName": "Berg A/S"})
         existing = [sb.webcrm.insert("Persons", {"PersonLastName": "Old"}) for _ in range(5)]
         ids: list[int | None] = list(existing) if kind == "updates" else [None] * 5
         client = WebcrmClient(sb.webcrm_url, WEBCRM_TOKEN, rate_limit_per_minute=None)
-        results = client.bulk_upsert("Persons", _items(ids, bad))
+        results = client.bulk_upsert("Persons", _items(ids, bad, organisation))
         assert [r.ok for r in results] == [n != bad for n in range(5)]
         assert "PersonMobilePhone must be at most 30 characters" in (results[bad].error or "")
         assert _patches(sb) <= 1 + 2 * math.ceil(math.log2(5))

@@ -74,7 +74,11 @@ def test_bad_bulk_item_fails_alone_by_default() -> None:
     """By default an item breaking a field rule gets its own error string; the rest land."""
     with running_sandbox(quick_settings(seed=None, empty=True)) as sb:
         web = webcrm_login(sb.webcrm_url)
-        items = [{"PersonLastName": "A"}, {"PersonLastName": "B", "PersonDirectPhone": LONG_PHONE}]
+        org = sb.webcrm.insert("Organisations", {"OrganisationName": "A/S"})
+        items = [
+            {"PersonLastName": "A", "PersonOrganisationId": org},
+            {"PersonLastName": "B", "PersonOrganisationId": org, "PersonDirectPhone": LONG_PHONE},
+        ]
         answer = web.patch("/Persons", json=items).json()
         assert answer[0].isdigit() and "at most 30 characters" in answer[1]
         assert [p["PersonLastName"] for p in sb.webcrm.records("Persons")] == ["A"]
