@@ -23,15 +23,8 @@ from sync_pipeline.sync.pair_sync import (
     SyncBlockedError,
     sync_pair,
 )
-from sync_pipeline.sync.planning import (
-    DirectionPlan,
-    LinkPlan,
-    PlannedPair,
-    SideRows,
-    plan_pair,
-    sharing_pairs,
-    side_rows,
-)
+from sync_pipeline.sync.planning import plan_pair, sharing_pairs, side_rows
+from sync_pipeline.sync.plans import DirectionPlan, LinkPlan, PlannedPair, SideRows
 from sync_pipeline.sync.run_guard import PairRun, StalePlanError
 from sync_pipeline.sync.sink import ApplyReport
 from sync_pipeline.sync.window import MODES, Mode

@@ -17,7 +17,7 @@ import pandas as pd
 from sync_pipeline.core import PairPlan, PairSpec
 from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
 from sync_pipeline.sync.crashpoints import crash_point
-from sync_pipeline.sync.planning import LinkPlan, SideRows
+from sync_pipeline.sync.plans import LinkPlan, SideRows
 from sync_pipeline.sync.sink import ApplyReport, values_of
 
 

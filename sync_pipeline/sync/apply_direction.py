@@ -27,7 +27,7 @@ from sync_pipeline.clients import (
 from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, PairSpec, text_column
 from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
-from sync_pipeline.sync.planning import DirectionPlan
+from sync_pipeline.sync.plans import DirectionPlan
 from sync_pipeline.sync.sink import ApplyReport, Progress, Sink, open_sink, values_of
 
 # The write steps of a pair run in this order; the last one moves the pair's cursors.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from sync_pipeline.core import DIRECTIONS, SOURCE_SIDE, Side
-from sync_pipeline.sync.planning import PlannedPair, SideRows
+from sync_pipeline.sync.plans import PlannedPair, SideRows
 from sync_pipeline.sync.run_guard import cursor_name
 
 

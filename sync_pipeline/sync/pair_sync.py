@@ -26,7 +26,8 @@ from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.apply import apply_links_step
 from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
 from sync_pipeline.sync.extract import read_entity, read_warnings
-from sync_pipeline.sync.planning import PlannedPair, SideRows, plan_pair, side_rows
+from sync_pipeline.sync.planning import plan_pair, side_rows
+from sync_pipeline.sync.plans import PlannedPair, SideRows
 from sync_pipeline.sync.sink import ApplyReport, Progress
 from sync_pipeline.sync.window import Mode
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sync_pipeline.core import SOURCE_SIDE, Direction, PairSpec
 from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
-from sync_pipeline.sync.planning import DirectionPlan
+from sync_pipeline.sync.plans import DirectionPlan
 
 MAX_ERROR_SAMPLES = 5
 Progress = Callable[[str], None]
