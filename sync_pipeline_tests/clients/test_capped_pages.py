@@ -12,6 +12,7 @@ from sync_pipeline.clients import CrmofficeClient, RetryPolicy, WebcrmClient
 from sync_pipeline.sandbox.server import RunningSandbox, running_sandbox
 from sync_pipeline_tests.clients.fakes import WEBCRM_TOKEN, FakeWebcrm
 from sync_pipeline_tests.pipeline.conftest import empty_sandbox
+from sync_pipeline_tests.pipeline.helpers import DeleteAfterFirstPage
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 UNLIMITED = 100_000
@@ -54,27 +55,13 @@ def test_crmoffice_reads_every_record_when_the_server_caps_its_pages(
     assert capped.stats()["crmoffice"]["requests"]["GET /contacts"] == 3
 
 
-class _DeleteAfterFirstPage(httpx.HTTPTransport):
-    """Real HTTP to the sandbox; after the first list page, a user deletes a contact."""
-
-    def __init__(self, sandbox: RunningSandbox, victim: str) -> None:
-        super().__init__()
-        self.sandbox, self.victim = sandbox, victim
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        if request.url.path == "/contacts" and request.url.params.get("page") == "1":
-            self.sandbox.crmoffice.delete("contacts", self.victim)
-        return response
-
-
 def test_crmoffice_read_with_a_record_deleted_while_paging_is_incomplete(
     capped: RunningSandbox,
 ) -> None:
     """A delete between pages shifts the rest (one record is never served) and changes
     `totalItems`: the read says it is incomplete and why."""
     ids = _add_contacts(capped, 25)
-    with _crmoffice(capped, transport=_DeleteAfterFirstPage(capped, ids[3])) as client:
+    with _crmoffice(capped, transport=DeleteAfterFirstPage(capped, ids[3])) as client:
         read = client.read_all("contacts")
     assert [r["id"] for r in read.records] == ids[:10] + ids[11:]  # ids[10] was never served
     assert not read.complete
