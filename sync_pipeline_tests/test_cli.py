@@ -60,9 +60,11 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-def _run(
+def run_cli(
     sandbox: RunningSandbox, tmp_path: Path, *args: str, **extra: str
 ) -> subprocess.CompletedProcess[str]:
+    """`sync-pipeline ARGS` against `sandbox`, with its own Dagster home and link store under
+    `tmp_path`; `extra`: more environment."""
     env = {
         **os.environ,
         "WEBCRM_BASE_URL": sandbox.webcrm_url,
@@ -80,13 +82,13 @@ def test_sync_prints_a_table_and_a_second_run_changes_nothing(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """`sync --full` exits 0 with a table per pair and direction; the next run writes nothing."""
-    first = _run(sandbox, tmp_path, "sync", "--full")
+    first = run_cli(sandbox, tmp_path, "sync", "--full")
     assert first.returncode == 0, first.stderr[-2000:]
     assert first.stdout.startswith("note: no link store at ")  # an initial load, said so
     for pair in ("persons_contacts", "users_contacts", "products_companies"):
         assert f"{pair}  " in first.stdout
     writes = sandbox.stats()
-    second = _run(sandbox, tmp_path, "sync")
+    second = run_cli(sandbox, tmp_path, "sync")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "note:" not in second.stdout
     after = sandbox.stats()
@@ -98,12 +100,12 @@ def test_links_shows_a_record_and_its_history(sandbox: RunningSandbox, tmp_path:
     person_id = sandbox.webcrm.insert(
         "Persons", {"PersonFirstName": "Åge", "PersonLastName": "Berg"}
     )
-    assert _run(sandbox, tmp_path, "sync", "--pair", "persons_contacts").returncode == 0
-    shown = _run(sandbox, tmp_path, "links", str(person_id))
+    assert run_cli(sandbox, tmp_path, "sync", "--pair", "persons_contacts").returncode == 0
+    shown = run_cli(sandbox, tmp_path, "links", str(person_id))
     assert shown.returncode == 0, shown.stderr
     assert f"WebCRM {person_id} <-> CRMOffice" in shown.stdout
     assert "create" in shown.stdout
-    missing = _run(sandbox, tmp_path, "links", "no-such-id")
+    missing = run_cli(sandbox, tmp_path, "links", "no-such-id")
     assert missing.returncode == 1 and "no link" in missing.stderr
 
 
@@ -112,7 +114,7 @@ def test_wrong_credentials_fail_fast_with_one_clear_line(
 ) -> None:
     """A wrong WebCRM token: exit 1, one line naming the variable, the token nowhere."""
     secret = "wrong-token-7f3a9c"
-    result = _run(sandbox, tmp_path, "sync", WEBCRM_API_TOKEN=secret)
+    result = run_cli(sandbox, tmp_path, "sync", WEBCRM_API_TOKEN=secret)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("sync failed:") and "WEBCRM_API_TOKEN" in last
@@ -121,7 +123,7 @@ def test_wrong_credentials_fail_fast_with_one_clear_line(
 
 def test_dry_run_writes_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """`sync --dry-run` shows planned creates and leaves both CRMs untouched."""
-    result = _run(sandbox, tmp_path, "sync", "--dry-run")
+    result = run_cli(sandbox, tmp_path, "sync", "--dry-run")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "planned (dry run)" in result.stdout
     assert all(stats["writes"] == 0 for stats in sandbox.stats().values())
@@ -130,20 +132,20 @@ def test_dry_run_writes_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None
 def test_state_check_export_and_import(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """`state check --full-read` passes on a synced store; export then import into an empty
     store round-trips the links; importing over a non-empty store is refused in one line."""
-    assert _run(sandbox, tmp_path, "sync", "--full").returncode == 0
-    check = _run(
+    assert run_cli(sandbox, tmp_path, "sync", "--full").returncode == 0
+    check = run_cli(
         sandbox, tmp_path, "state", "check", "--full-read", WEBCRM_API_TOKEN="sandbox-webcrm-token"
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "problems: none" in check.stdout
     dump = tmp_path / "state.jsonl"
-    assert _run(sandbox, tmp_path, "state", "export", str(dump)).returncode == 0
-    refused = _run(sandbox, tmp_path, "state", "import", str(dump))
+    assert run_cli(sandbox, tmp_path, "state", "export", str(dump)).returncode == 0
+    refused = run_cli(sandbox, tmp_path, "state", "import", str(dump))
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
     fresh = {"SYNC_STATE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}
-    assert _run(sandbox, tmp_path, "state", "import", str(dump), **fresh).returncode == 0
+    assert run_cli(sandbox, tmp_path, "state", "import", str(dump), **fresh).returncode == 0
     assert (
-        _run(
+        run_cli(
             sandbox, tmp_path, "state", "export", str(tmp_path / "again.jsonl"), **fresh
         ).returncode
         == 0

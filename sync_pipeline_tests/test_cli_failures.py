@@ -3,9 +3,6 @@ given up."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +10,7 @@ import pytest
 
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
 from sync_pipeline.store import LinkStore
-
-CLI = str(Path(sys.executable).parent / "sync-pipeline")
+from sync_pipeline_tests.test_cli import run_cli
 
 
 def _sandbox(**faults: float) -> Iterator[RunningSandbox]:
@@ -42,19 +38,6 @@ def sandbox() -> Iterator[RunningSandbox]:
     yield from _sandbox()
 
 
-def _run(sandbox: RunningSandbox, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "WEBCRM_BASE_URL": sandbox.webcrm_url,
-        "CRMOFFICE_BASE_URL": sandbox.crmoffice_url,
-        "DAGSTER_HOME": str(tmp_path),
-        "SYNC_STATE_URL": f"sqlite:///{tmp_path / 'state.sqlite'}",
-    }
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
-    )
-
-
 def _row(stdout: str, pair: str, direction: str) -> dict[str, str]:
     lines = [line for line in stdout.splitlines() if not line.startswith("note: ")]
     header = lines[0].split("  ")
@@ -70,7 +53,7 @@ def test_sync_with_failed_records_exits_3_and_says_how_many_wait(
     faulty: RunningSandbox, tmp_path: Path
 ) -> None:
     """Records that failed in a completed run: exit 3, one stderr line, `waiting` in the table."""
-    result = _run(faulty, tmp_path, "sync", "--full")
+    result = run_cli(faulty, tmp_path, "sync", "--full")
     assert result.returncode == 3, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1
     assert "wait for a retry by the next run" in result.stderr
@@ -84,7 +67,7 @@ def test_sync_with_failed_records_exits_3_and_says_how_many_wait(
 
 def test_given_up_records_are_counted_in_every_run(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """A record given up on stays counted in the table of every later run (and exits 0)."""
-    assert _run(sandbox, tmp_path, "sync", "--full").returncode == 0
+    assert run_cli(sandbox, tmp_path, "sync", "--full").returncode == 0
     person = sandbox.webcrm.records("Persons")[0]
     with LinkStore(f"sqlite:///{tmp_path / 'state.sqlite'}") as store:
         given_up = store.record_failures(
@@ -96,7 +79,7 @@ def test_given_up_records_are_counted_in_every_run(sandbox: RunningSandbox, tmp_
         )
     assert given_up == [str(person["PersonId"])]
     for _ in range(2):
-        result = _run(sandbox, tmp_path, "sync")
+        result = run_cli(sandbox, tmp_path, "sync")
         assert result.returncode == 0, result.stderr[-2000:]
         row = _row(result.stdout, "persons_contacts", "to_crmoffice")
         assert (row["failed"], row["waiting"], row["given up"]) == ("0", "0", "1")

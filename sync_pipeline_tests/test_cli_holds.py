@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from sync_pipeline_tests.test_cli import run_cli
 
-CLI = str(Path(sys.executable).parent / "sync-pipeline")
 TWIN = {"PersonFirstName": "Ole", "PersonLastName": "Hansen", "PersonMobilePhone": "+45 27 27"}
 CONTACT = {"givenName": "Ole", "familyName": "Hansen", "mobilePhone": "+45 27 27"}
 
@@ -32,19 +30,6 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-def _run(sandbox: RunningSandbox, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "WEBCRM_BASE_URL": sandbox.webcrm_url,
-        "CRMOFFICE_BASE_URL": sandbox.crmoffice_url,
-        "DAGSTER_HOME": str(tmp_path),
-        "SYNC_STATE_URL": f"sqlite:///{tmp_path / 'state.sqlite'}",
-    }
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
-    )
-
-
 def _listed(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """record id -> hold id, from `holds list`."""
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
@@ -59,28 +44,28 @@ def test_holds_are_listed_and_resolved_from_the_cli(
     first = sandbox.webcrm.insert("Persons", dict(TWIN))
     second = sandbox.webcrm.insert("Persons", dict(TWIN))
     contact = sandbox.crmoffice.insert("contacts", dict(CONTACT))
-    synced = _run(sandbox, tmp_path, "sync")
+    synced = run_cli(sandbox, tmp_path, "sync")
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "held 3" in synced.stdout
-    listed = _run(sandbox, tmp_path, "holds", "list")
+    listed = run_cli(sandbox, tmp_path, "holds", "list")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.split()[:7] == ["id", "pair", "side", "record", "id", "kind", "reason"]
     holds = _listed(listed)
     assert set(holds) == {str(first), str(second), contact}
     assert "ambiguous match" in listed.stdout
-    unknown = _run(sandbox, tmp_path, "holds", "resolve", "999", "--ignore")
+    unknown = run_cli(sandbox, tmp_path, "holds", "resolve", "999", "--ignore")
     assert unknown.returncode == 1 and unknown.stderr.strip().splitlines() == [
         "holds resolve: no hold 999"
     ]
-    usage = _run(sandbox, tmp_path, "holds", "resolve", holds[str(first)])
+    usage = run_cli(sandbox, tmp_path, "holds", "resolve", holds[str(first)])
     assert usage.returncode == 2
-    resolved = _run(sandbox, tmp_path, "holds", "resolve", holds[str(first)], "--link", contact)
+    resolved = run_cli(sandbox, tmp_path, "holds", "resolve", holds[str(first)], "--link", contact)
     assert resolved.returncode == 0, resolved.stderr
     assert len(resolved.stdout.strip().splitlines()) == 1 and "linked" in resolved.stdout
-    twice = _run(sandbox, tmp_path, "holds", "resolve", holds[str(second)], "--link", contact)
+    twice = run_cli(sandbox, tmp_path, "holds", "resolve", holds[str(second)], "--link", contact)
     assert twice.returncode == 1 and len(twice.stderr.strip().splitlines()) == 1
-    assert _run(sandbox, tmp_path, "sync", "--pair", "persons_contacts").returncode == 0
-    shown = _run(sandbox, tmp_path, "links", str(first))
+    assert run_cli(sandbox, tmp_path, "sync", "--pair", "persons_contacts").returncode == 0
+    shown = run_cli(sandbox, tmp_path, "links", str(first))
     assert shown.returncode == 0 and contact in shown.stdout
-    assert set(_listed(_run(sandbox, tmp_path, "holds", "list"))) == {str(second)}
+    assert set(_listed(run_cli(sandbox, tmp_path, "holds", "list"))) == {str(second)}
     assert len(sandbox.crmoffice.records("contacts")) == 1
