@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -106,39 +107,11 @@ def mark_orphaned(
     now: datetime,
 ) -> int:
     """Mark active links orphaned (never deleted), with history; return how many changed."""
-    at = iso(now)
     missing = {webcrm_id: side for webcrm_id, _crmoffice_id, side in rows}
-    active: list[tuple[str, str]] = []
-    for chunk in chunked(sorted(missing)):
-        query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
-            links.c.pair == pair, links.c.status == "active", links.c.webcrm_id.in_(chunk)
-        )
-        active += connection.execute(query).all()
-    if not active:
-        return 0
-    connection.execute(
-        update(links)
-        .where(links.c.pair == pair, links.c.webcrm_id == bindparam("b_webcrm"))
-        .values(status="orphaned"),
-        [{"b_webcrm": w} for w, _c in active],
+    change = _StatusChange("active", "orphaned", "orphan")
+    return change.apply(
+        connection, pair, missing, run_id, iso(now), lambda w: {"missing_side": missing[w]}
     )
-    connection.execute(
-        history.insert(),
-        [
-            history_row(
-                pair,
-                webcrm_id=w,
-                crmoffice_id=c,
-                run_id=run_id,
-                at=at,
-                kind="orphan",
-                direction=None,
-                detail={"missing_side": missing[w]},
-            )
-            for w, c in active
-        ],
-    )
-    return len(active)
 
 
 def reactivate(
@@ -150,35 +123,55 @@ def reactivate(
 ) -> int:
     """Make orphaned links of `webcrm_ids` active again, with history (kind `match`: the two
     records are linked again, detail `reactivated`); return how many changed."""
-    found: list[tuple[str, str]] = []
-    for chunk in chunked(sorted(set(webcrm_ids))):
-        query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
-            links.c.pair == pair, links.c.status == "orphaned", links.c.webcrm_id.in_(chunk)
-        )
-        found += [(w, c) for w, c in connection.execute(query)]
-    if not found:
-        return 0
-    connection.execute(
-        update(links)
-        .where(links.c.pair == pair, links.c.webcrm_id == bindparam("b_webcrm"))
-        .values(status="active"),
-        [{"b_webcrm": w} for w, _c in found],
-    )
     detail = {"reactivated": True, "reason": "both records seen again after being orphaned"}
-    connection.execute(
-        history.insert(),
-        [
+    change = _StatusChange("orphaned", "active", "match")
+    return change.apply(connection, pair, webcrm_ids, run_id, iso(now), lambda _w: detail)
+
+
+@dataclass(frozen=True)
+class _StatusChange:
+    """Links of one status moved to another, each with a history row of `kind`."""
+
+    old: str
+    new: str
+    kind: str
+
+    def apply(
+        self,
+        connection: Connection,
+        pair: str,
+        webcrm_ids: Iterable[str],
+        run_id: str,
+        at: str,
+        detail_of: Callable[[str], dict[str, object]],
+    ) -> int:
+        """Move the pair's links of `webcrm_ids` still in `old`; return how many moved."""
+        found: list[tuple[str, str]] = []
+        for chunk in chunked(sorted(set(webcrm_ids))):
+            query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
+                links.c.pair == pair, links.c.status == self.old, links.c.webcrm_id.in_(chunk)
+            )
+            found += [(w, c) for w, c in connection.execute(query)]
+        if not found:
+            return 0
+        connection.execute(
+            update(links)
+            .where(links.c.pair == pair, links.c.webcrm_id == bindparam("b_webcrm"))
+            .values(status=self.new),
+            [{"b_webcrm": w} for w, _c in found],
+        )
+        rows = [
             history_row(
                 pair,
                 webcrm_id=w,
                 crmoffice_id=c,
                 run_id=run_id,
-                at=iso(now),
-                kind="match",
+                at=at,
+                kind=self.kind,
                 direction=None,
-                detail=detail,
+                detail=detail_of(w),
             )
             for w, c in found
-        ],
-    )
-    return len(found)
+        ]
+        connection.execute(history.insert(), rows)
+        return len(found)
