@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
 BUSY_TIMEOUT_MS = 30_000
 _WRITE = "sync_pipeline_write"
@@ -24,9 +24,21 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def normalised_url(url: str) -> URL:
+    """`url` with PostgreSQL's driver made explicit: `postgresql://` means psycopg2 here.
+
+    SQLAlchemy 2.1 reads a bare `postgresql://` as psycopg 3, which is not installed; psycopg2
+    is the driver `dagster-postgres` uses, so one driver serves the store and the instance.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
 def create_store_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, `synchronous=NORMAL`, foreign keys, busy timeout."""
-    parsed = make_url(url)
+    parsed = normalised_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
