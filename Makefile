@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install postgres test lint typecheck demo dev sandbox reliability bench lock clean
+.PHONY: install postgres test lint typecheck demo dev prod prod-check sandbox reliability bench lock clean
 
 install: $(STAMP)
 
@@ -31,6 +31,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The production shape on this machine (PostgreSQL, code server, webserver, daemon; .prod/).
+prod: install postgres
+	$(BIN)/sync-pipeline deploy-local
+
+# The same, fresh, until a scheduled run and a backfill succeed under the daemon (exit 0/1).
+prod-check: install postgres
+	$(BIN)/sync-pipeline deploy-local --check
+
 sandbox: install
 	$(BIN)/sync-pipeline sandbox --seed 200
 
@@ -50,4 +58,4 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Lock file: the full pinned tree for Python 3.11 (regenerate with `make lock`).' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .sync_state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .sync_state .prod .pytest_cache .mypy_cache .ruff_cache

@@ -61,6 +61,17 @@ def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Arg
     answer.add_argument("--ignore", action="store_true", help="never sync it")
     docs = commands.add_parser("docs", help="render the field map as the RST data-flow document")
     docs.add_argument("--output", help="write to this file instead of stdout")
+    deploy = commands.add_parser(
+        "deploy-local",
+        help="the production deployment on this machine: PostgreSQL, code server, webserver, "
+        "daemon (Ctrl-C stops it)",
+    )
+    deploy.add_argument("--folder", default=".prod", help="where its state lives (.prod)")
+    deploy.add_argument(
+        "--check",
+        action="store_true",
+        help="start it fresh, wait for a scheduled run and a backfill, exit 0 if both succeed",
+    )
     state = commands.add_parser("state", help="check, export or import the link store")
     verbs = state.add_subparsers(dest="verb", required=True, metavar="VERB")
     check = verbs.add_parser("check", help="verify the store; say what a repair would do")
@@ -144,6 +155,12 @@ def _dispatch(argv: list[str]) -> int:
             return list_holds()
         resolution = "link" if args.link else "create" if args.create else "ignore"
         return resolve_hold(args.hold_id, resolution, args.link)
+    if args.command == "deploy-local":
+        from pathlib import Path
+
+        from sync_pipeline.commands.deploy import run_deploy
+
+        return run_deploy(Path(args.folder), check=args.check)
     if args.command == "docs":
         from sync_pipeline.commands.docs import write_docs
 

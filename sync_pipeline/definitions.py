@@ -10,7 +10,7 @@ import dagster as dg
 from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.extract_assets import extract_assets
 from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager, SameRunInputManager
-from sync_pipeline.dagster_defs.jobs import SCHEDULES, sync_jobs
+from sync_pipeline.dagster_defs.jobs import sync_jobs, sync_schedules
 from sync_pipeline.dagster_defs.pair_assets import SHARED_PLANS, pair_assets
 from sync_pipeline.dagster_defs.resources import (
     CrmofficeResource,
@@ -18,11 +18,13 @@ from sync_pipeline.dagster_defs.resources import (
     SyncPolicy,
     WebcrmResource,
 )
+from sync_pipeline.deployment import token_tags
 from sync_pipeline.settings import (
     SANDBOX_DEFAULTS,
     configured_field_map,
+    incremental_cron,
+    io_url_from,
     rate_limits,
-    state_folder,
     state_url_from,
 )
 
@@ -49,12 +51,13 @@ def build_resources() -> dict[str, object]:
         ),
         "link_store": LinkStoreResource(url=state_url_from(os.environ, Path.cwd())),
         "sync_policy": SyncPolicy(),
-        **value_managers(str(state_folder(os.environ, Path.cwd()) / "values")),
+        **value_managers(io_url_from(os.environ, Path.cwd())),
     }
 
 
 def value_managers(base_dir: str) -> dict[str, object]:
-    """Where asset values live between the steps of a run (one folder per run)."""
+    """Where asset values live between the steps of a run (one folder per run): a local path
+    or a URL every machine of the deployment reads (`SYNC_IO_URL`)."""
     return {
         "io_manager": RunValuesIOManager(base_dir=base_dir),
         SHARED_PLANS: SameRunInputManager(base_dir=base_dir),
@@ -64,14 +67,16 @@ def value_managers(base_dir: str) -> dict[str, object]:
 def build_definitions(
     field_map: FieldMap, resources: dict[str, object] | None = None
 ) -> dg.Definitions:
-    """All pairs of the field map, each in its own asset group."""
+    """All pairs of the field map, each in its own asset group. Runs of the jobs and schedules
+    are tagged with the credentials' keys (the run queue's per-token limit)."""
+    tags = token_tags(os.environ)
     assets = extract_assets(field_map)
     for pair in field_map.pairs.values():
         assets += pair_assets(pair, field_map)
     return dg.Definitions(
         assets=assets,
-        jobs=sync_jobs(field_map),
-        schedules=SCHEDULES,
+        jobs=sync_jobs(field_map, tags),
+        schedules=sync_schedules(tags, incremental_cron(os.environ)),
         resources=build_resources() if resources is None else resources,
         executor=dg.in_process_executor,
     )

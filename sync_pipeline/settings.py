@@ -41,6 +41,23 @@ def state_url_from(env: Mapping[str, str], cwd: Path) -> str:
     return f"sqlite:///{state_folder(env, cwd).resolve() / 'sync_state.sqlite'}"
 
 
+def io_url_from(env: Mapping[str, str], cwd: Path) -> str:
+    """Where asset values live between a run's steps: `SYNC_IO_URL` (a path or a URL such as
+    `s3://bucket/sync-values`, readable by every machine of a deployment), else the `values`
+    folder of the state folder."""
+    if env.get("SYNC_IO_URL", "").strip():
+        return env["SYNC_IO_URL"].strip()
+    return str(state_folder(env, cwd) / "values")
+
+
+INCREMENTAL_CRON = "*/15 * * * *"
+
+
+def incremental_cron(env: Mapping[str, str]) -> str:
+    """The incremental schedule's cron: `SYNC_INCREMENTAL_CRON`, else every 15 minutes."""
+    return env.get("SYNC_INCREMENTAL_CRON", "").strip() or INCREMENTAL_CRON
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value the product cannot use (one line naming it)."""
 

@@ -1,8 +1,12 @@
-"""Asset values pickled under the state folder, one folder per run.
+"""Asset values pickled under a folder or object-storage URL, one folder per run.
 
 A run reads only what it (or the run it re-executes) produced: two runs in flight never read
 each other's snapshots or plans, and a sink never applies a plan made by another run (the sink
-steps also check the plan's run id). Run folders older than `keep_hours` are pruned.
+steps also check the plan's run id). The location is a local path or any URL fsspec knows
+(`file://`, `s3://`, `gs://`, `memory://`, ...; `universal_pathlib`'s `UPath`), so on a
+deployment of several machines a run retried on another one reads what the first attempt wrote.
+Local run folders older than `keep_hours` are pruned; on object storage a lifecycle rule on the
+bucket does that.
 """
 
 from __future__ import annotations
@@ -16,35 +20,51 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from upath import UPath
+
+LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 class RunValuesIOManager(dg.ConfigurableIOManager):
-    """Stores each asset's value as `<base_dir>/<run id>/<asset key>.pickle`."""
+    """Stores each asset's value as `<base_dir>/<run id>/<asset key>.pickle`; `base_dir` is a
+    path or a URL (`SYNC_IO_URL`)."""
 
     base_dir: str
     keep_hours: float = 48.0
 
-    def _path(self, run_id: str, key: dg.AssetKey) -> Path:
-        return Path(self.base_dir) / run_id / ("__".join(key.path) + ".pickle")
+    def _root(self) -> UPath:
+        return UPath(self.base_dir)
+
+    def _is_local(self) -> bool:
+        return self._root().protocol in LOCAL_PROTOCOLS
+
+    def _path(self, run_id: str, key: dg.AssetKey) -> UPath:
+        return self._root() / run_id / ("__".join(key.path) + ".pickle")
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        """Write atomically (temp file + rename): a crash never leaves half a value."""
+        """Write atomically: a crash never leaves half a value (temp file + rename on a local
+        folder; object stores publish an object only once it is complete)."""
         path = self._path(context.run_id, context.asset_key)
-        if not path.parent.exists():
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if not self._is_local():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return
+        local = Path(path.path)
+        if not local.parent.exists():
             self._prune()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=local.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+            handle.write(data)
+        os.replace(tmp, local)
 
     def value(self, run_id: str, key: dg.AssetKey) -> Any:
         """The value `run_id` produced for `key`, or None if it did not materialise it."""
         path = self._path(run_id, key)
         if not path.exists():
             return None
-        with path.open("rb") as handle:
-            return pickle.load(handle)
+        return pickle.loads(path.read_bytes())
 
     def load_input(self, context: dg.InputContext) -> Any:
         """The upstream value of this run (or of the run a re-execution started from)."""
@@ -59,8 +79,8 @@ class RunValuesIOManager(dg.ConfigurableIOManager):
         return value
 
     def _prune(self) -> None:
-        """Drop the values of runs older than `keep_hours` (called once per new run)."""
-        base = Path(self.base_dir)
+        """Drop the values of runs older than `keep_hours` (local folders; once per new run)."""
+        base = Path(self._root().path)
         if not base.exists():
             return
         cutoff = time.time() - self.keep_hours * 3600

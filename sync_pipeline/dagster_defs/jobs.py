@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -28,59 +28,73 @@ def pair_selection(
     return dg.AssetSelection.assets(*keys, *sources)
 
 
-def sync_jobs(field_map: FieldMap) -> list[dg.UnresolvedAssetJobDefinition]:
+def sync_jobs(
+    field_map: FieldMap, tags: Mapping[str, str] | None = None
+) -> list[dg.UnresolvedAssetJobDefinition]:
     """`incremental_sync`, `full_resync`, `dry_run` over every pair's sync graph, and
-    `sync_window` over the backfill assets (the partitions picked are the window)."""
+    `sync_window` over the backfill assets (the partitions picked are the window).
+
+    `tags` go on every run of these jobs: the API-token keys the run queue limits runs by
+    (`deployment.token_tags`)."""
     pairs = list(field_map.pairs)
     every_pair = pair_selection(field_map, pairs)
+    tags = dict(tags or {})
     return [
         dg.define_asset_job(
             "incremental_sync",
             selection=every_pair,
-            tags={MODE_TAG: "incremental"},
+            tags={**tags, MODE_TAG: "incremental"},
             description="Changes since each pair's cursor (with an overlap), both ways.",
         ),
         dg.define_asset_job(
             "full_resync",
             selection=every_pair,
-            tags={MODE_TAG: "full"},
+            tags={**tags, MODE_TAG: "full"},
             description="Reads everything: finds drift and marks orphaned links.",
         ),
         dg.define_asset_job(
             "dry_run",
             selection=pair_selection(field_map, pairs, dry_run=True),
-            tags={MODE_TAG: "incremental"},
+            tags={**tags, MODE_TAG: "incremental"},
             description="Plans every pair without writing anything: read the plan assets.",
         ),
         dg.define_asset_job(
             "sync_window",
             selection=pair_selection(field_map, pairs, backfill=True),
+            tags=tags,
             description="Re-syncs exactly the records modified in the picked days "
             "(a backfill over a date range; one run per range).",
         ),
     ]
 
 
-@dg.schedule(
-    cron_schedule="*/15 * * * *",
-    job_name="incremental_sync",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Incremental two-way sync every 15 minutes.",
-)
-def incremental_every_15_minutes(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """One incremental run per tick."""
-    return dg.RunRequest(tags={MODE_TAG: "incremental"})
+def sync_schedules(
+    tags: Mapping[str, str] | None = None, incremental_cron: str = "*/15 * * * *"
+) -> list[dg.ScheduleDefinition]:
+    """The incremental schedule (`incremental_cron`, every 15 minutes by default) and the
+    nightly full resync, both off until started; their runs carry `tags` too."""
+    tags = dict(tags or {})
 
+    @dg.schedule(
+        cron_schedule=incremental_cron,
+        name="incremental_every_15_minutes",
+        job_name="incremental_sync",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Incremental two-way sync ({incremental_cron}).",
+    )
+    def incremental(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """One incremental run per tick."""
+        return dg.RunRequest(tags={**tags, MODE_TAG: "incremental"})
 
-@dg.schedule(
-    cron_schedule="0 3 * * *",
-    job_name="full_resync",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Nightly full resync: drift and orphan detection.",
-)
-def nightly_full_resync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """One full run per night."""
-    return dg.RunRequest(tags={MODE_TAG: "full"})
+    @dg.schedule(
+        cron_schedule="0 3 * * *",
+        name="nightly_full_resync",
+        job_name="full_resync",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Nightly full resync: drift and orphan detection.",
+    )
+    def nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """One full run per night."""
+        return dg.RunRequest(tags={**tags, MODE_TAG: "full"})
 
-
-SCHEDULES = [incremental_every_15_minutes, nightly_full_resync]
+    return [incremental, nightly]
