@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from importlib.metadata import version
 from typing import Any
 
 from sqlalchemy import make_url
@@ -20,6 +21,7 @@ from sqlalchemy import make_url
 from sync_pipeline.settings import connection
 
 IMAGE = "sync-pipeline"  # the code location's image (deploy/Dockerfile)
+IMAGE_TAG = version("sync-pipeline")  # tagged with the package's version
 MODULE = "sync_pipeline.definitions"  # what the code server loads (`-m`)
 LOCATION = "sync_pipeline"  # the code location's name in the workspace
 CODE_SERVER_PORT = 4000  # the gRPC port of the code location's container
@@ -132,6 +134,40 @@ def instance_settings(
     if run_launcher is not None:
         settings["run_launcher"] = dict(run_launcher)
     return settings
+
+
+# Docker Compose (deploy/compose.yaml): the network runs join, and the volumes they share with
+# the webserver (compute logs) and with each other (asset values, `SYNC_IO_URL`).
+COMPOSE_NETWORK = "sync_pipeline_network"
+COMPOSE_CODE_HOST = "sync_pipeline_code"
+COMPUTE_LOG_DIR = "/opt/dagster/compute_logs"
+VALUES_DIR = "/opt/dagster/values"
+COMPOSE_VOLUMES = {
+    "sync_pipeline_compute_logs": COMPUTE_LOG_DIR,
+    "sync_pipeline_values": VALUES_DIR,
+}
+
+
+def docker_run_launcher() -> dict[str, Any]:
+    """`dagster-docker`'s DockerRunLauncher: each run in a container of the code location's
+    image, on the compose network, with the instance's and the sync's settings from the
+    daemon's environment and the shared volumes."""
+    return {
+        "module": "dagster_docker",
+        "class": "DockerRunLauncher",
+        "config": {
+            "env_vars": [*INSTANCE_DB_ENV.values(), *SECRET_ENV, *SETTING_ENV],
+            "network": COMPOSE_NETWORK,
+            "container_kwargs": {
+                "volumes": [f"{name}:{path}" for name, path in COMPOSE_VOLUMES.items()]
+            },
+        },
+    }
+
+
+def compose_instance() -> dict[str, Any]:
+    """The `dagster.yaml` of deploy/compose.yaml (checked in as deploy/dagster.yaml)."""
+    return instance_settings(postgres_db_from_env(), COMPUTE_LOG_DIR, docker_run_launcher())
 
 
 def workspace(host: str, port: int) -> dict[str, Any]:

@@ -128,16 +128,23 @@ def _sandbox(folder: Path, env: dict[str, str], processes: Processes) -> None:
     env["WEBCRM_DEFAULT_ORGANISATION_ID"] = default_organisation_id(env["WEBCRM_BASE_URL"])
 
 
+def write_instance(home: Path, instance_url: str) -> Path:
+    """Write `home/dagster.yaml`: the production instance on the database `instance_url`,
+    compute logs under `home/compute_logs`, runs launched beside the code server."""
+    settings = deployment.instance_settings(
+        deployment.postgres_db_from_url(instance_url), str(home / "compute_logs")
+    )
+    path = home / "dagster.yaml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
 def start(folder: Path, processes: Processes, server: LocalPostgres, *, check: bool) -> str:
     """Start the sandbox, the code server, the webserver and the daemon against `server`;
     returns the webserver's URL."""
     home = (folder / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    instance_url = _ensure_database(server, DATABASES["instance"])
-    settings = deployment.instance_settings(
-        deployment.postgres_db_from_url(instance_url), str(home / "compute_logs")
-    )
-    (home / "dagster.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    write_instance(home, _ensure_database(server, DATABASES["instance"]))
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
