@@ -12,10 +12,13 @@ compute logs, retries of whole runs, and no telemetry.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import make_url
 
 from sync_pipeline.settings import connection
@@ -173,3 +176,24 @@ def compose_instance() -> dict[str, Any]:
 def workspace(host: str, port: int) -> dict[str, Any]:
     """`workspace.yaml` naming the code location's gRPC server."""
     return {"load_from": [{"grpc_server": {"host": host, "port": port, "location_name": LOCATION}}]}
+
+
+COMPOSE_HEADER = """\
+# The Dagster instance of deploy/compose.yaml, generated from sync_pipeline/deployment.py
+# (`python -m sync_pipeline.deployment deploy`); test_deploy_files.py checks it still matches.
+# The same settings as `make prod`'s generated dagster.yaml except the run launcher (Docker here)
+# and where PostgreSQL and the compute logs are.
+"""
+WORKSPACE_HEADER = "# The code location's gRPC server in deploy/compose.yaml (deployment.py).\n"
+
+
+def write_compose_files(folder: Path) -> None:
+    """Write `folder/dagster.yaml` and `folder/workspace.yaml` for deploy/compose.yaml."""
+    instance = yaml.safe_dump(compose_instance(), sort_keys=False)
+    (folder / "dagster.yaml").write_text(COMPOSE_HEADER + instance)
+    workspace_yaml = yaml.safe_dump(workspace(COMPOSE_CODE_HOST, CODE_SERVER_PORT), sort_keys=False)
+    (folder / "workspace.yaml").write_text(WORKSPACE_HEADER + workspace_yaml)
+
+
+if __name__ == "__main__":
+    write_compose_files(Path(sys.argv[1] if len(sys.argv) > 1 else "deploy"))

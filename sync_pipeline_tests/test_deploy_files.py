@@ -74,7 +74,8 @@ def test_compose_dagster_yaml_is_prods_with_docker_runs(
         monkeypatch.setenv(name, "5432" if name.endswith("PORT") else "x")
     (tmp_path / "dagster.yaml").write_text((DEPLOY / "dagster.yaml").read_text())
     dagster_instance_config(str(tmp_path))
-    assert compose == deployment.compose_instance(), "regenerate deploy/dagster.yaml"
+    regenerate = "regenerate: python -m sync_pipeline.deployment deploy"
+    assert compose == deployment.compose_instance(), regenerate
     assert {key: compose[key] for key in SHARED} == {key: prod_instance[key] for key in SHARED}
     ours, theirs = (c["storage"]["postgres"]["postgres_db"] for c in (compose, prod_instance))
     assert ours.keys() - {"password"} == theirs.keys() - {"password"}

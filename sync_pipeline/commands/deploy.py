@@ -208,8 +208,8 @@ def run_deploy(folder: Path, *, check: bool = False) -> int:
         if check:
             return run_check(url, processes.dead, schedule_id)
         print(
-            f"Dagster UI: {url} (instance and link store on PostgreSQL {server.url()}; "
-            f"logs in {logs}/; Ctrl-C stops everything)",
+            f"Dagster UI: {url} (instance {server.url(DATABASES['instance'])}, link store "
+            f"{server.url(DATABASES['store'])}; logs in {logs}/; Ctrl-C stops everything)",
             flush=True,
         )
         while (name := processes.dead()) is None:
