@@ -143,9 +143,12 @@ def is_receiver_url(url: str) -> bool:
 
 
 def redacted_url(url: str) -> str:
-    """`url` with the secret of a receiver URL (its last path segment) shown as `***`."""
-    if not is_receiver_url(url):
-        return url
+    """`url` fit to print: a receiver URL's secret (its last path segment), any query and any
+    user-info shown as `***`."""
     parts = urlsplit(url)
-    head = parts.path.rstrip("/").rpartition("/")[0]
-    return urlunsplit((parts.scheme, parts.netloc, f"{head}/***", "", ""))
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    path = parts.path
+    if is_receiver_url(url):
+        path = f"{path.rstrip('/').rpartition('/')[0]}/***"
+    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
