@@ -81,11 +81,12 @@ class HookDeliverer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the delivery in flight (queued ones are dropped, as on a restart)."""
+        """Stop after the delivery in flight, waiting at most 2 s for it (a daemon thread);
+        queued deliveries are dropped, as on a restart."""
         with self._wake:
             self._stopping = True
             self._wake.notify()
-        self._thread.join(timeout=self._policy.timeout + 1)
+        self._thread.join(timeout=min(self._policy.timeout, 2.0))
 
     def _run(self) -> None:
         with httpx.Client(timeout=self._policy.timeout) as client:

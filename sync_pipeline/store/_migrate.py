@@ -20,7 +20,7 @@ def _add_holds(connection: Connection) -> None:
 
 def _add_hook_events(connection: Connection) -> None:
     """Version 3: the `hook_events` table (WebCRM hook events received; see `_schema`)."""
-    hook_events.create(connection)
+    hook_events.create(connection, checkfirst=True)
 
 
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from sync_pipeline.core.hook_payload import HOOK_ENTITIES
 from sync_pipeline.sandbox import RunningSandbox, running_sandbox
+from sync_pipeline.sandbox.hook_delivery import DeliveryPolicy
 from sync_pipeline.sandbox.webcrm_hooks import filter_values
 from sync_pipeline_tests.sandbox.conftest import quick_settings, webcrm_login
 from sync_pipeline_tests.sandbox.spec import (
@@ -89,3 +91,24 @@ def test_hooks_survive_a_restart_with_a_data_dir(tmp_path: Path) -> None:
         hook_id = client.post("/Products/Hooks", json=_hook()).json()
     with running_sandbox(settings) as second, webcrm_login(second.webcrm_url) as client:
         assert client.get(f"/Products/Hooks/{hook_id}").json()["TargetUrl"] == URL
+
+
+def test_a_stalled_receiver_never_holds_up_the_api() -> None:
+    """With a hook whose target accepts connections but never answers, writes still answer
+    at once (well inside a client timeout far shorter than the delivery's)."""
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(64)  # connections complete in the backlog; nothing ever answers them
+    target = f"http://127.0.0.1:{stalled.getsockname()[1]}/webcrm/hooks/abcdefghijklmnop"
+    policy = DeliveryPolicy(first_delay=0.05, max_delay=0.1, give_up_after=60, timeout=30)
+    try:
+        with running_sandbox(quick_settings(hook_delivery=policy)) as running:
+            with webcrm_login(running.webcrm_url) as api:
+                api.post("/Products/Hooks", json=_hook("Create", TargetUrl=target))
+                for n in range(5):
+                    created = api.post("/Products", json={"ProductCombined": f"P{n}"}, timeout=5)
+                    assert created.status_code == 200
+            deliveries = running.webcrm_stats.snapshot()["hook_deliveries"]
+            assert deliveries["delivered"] == 0 and deliveries["pending"] >= 4
+    finally:
+        stalled.close()
