@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sync_pipeline.core.hook_payload import HOOK_ENTITIES
+from sync_pipeline.processes import free_port
 from sync_pipeline.sandbox import RunningSandbox, running_sandbox
 from sync_pipeline.sandbox.hook_delivery import DeliveryPolicy
 from sync_pipeline.sandbox.webcrm_hooks import filter_values
@@ -112,3 +114,20 @@ def test_a_stalled_receiver_never_holds_up_the_api() -> None:
             assert deliveries["delivered"] == 0 and deliveries["pending"] >= 4
     finally:
         stalled.close()
+
+
+def test_delivery_gives_up_after_its_bound() -> None:
+    """A receiver that never comes back is retried with backoff, then given up (not forever)."""
+    target = f"http://127.0.0.1:{free_port()}/webcrm/hooks/abcdefghijklmnop"  # nothing listens
+    policy = DeliveryPolicy(first_delay=0.02, max_delay=0.1, give_up_after=0.5, timeout=1)
+    with running_sandbox(quick_settings(hook_delivery=policy)) as running:
+        with webcrm_login(running.webcrm_url) as api:
+            api.post("/Users/Hooks", json=_hook("Update", TargetUrl=target))
+        running.webcrm.edit("Users", running.webcrm.records("Users")[0]["UserId"], {})
+        deadline = time.monotonic() + 30
+        while running.webcrm_stats.snapshot()["hook_deliveries"]["given_up"] == 0:
+            assert time.monotonic() < deadline, "the delivery was never given up"
+            time.sleep(0.05)
+        deliveries = running.webcrm_stats.snapshot()["hook_deliveries"]
+    assert deliveries["given_up"] == 1 and deliveries["pending"] == 0
+    assert deliveries["delivered"] == 0 and deliveries["failed_attempts"] >= 3
