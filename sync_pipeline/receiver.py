@@ -44,8 +44,8 @@ def check_secret(secret: str | None) -> str:
     naming the variable, never the value."""
     text = (secret or "").strip()
     if not text:
-        raise ValueError("SYNC_HOOKS_SECRET is not set (e.g. python -c 'import secrets; "
-                         "print(secrets.token_urlsafe(32))')")  # fmt: skip
+        make = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        raise ValueError(f"SYNC_HOOKS_SECRET is not set (make one with: {make})")
     usable = all(c.isascii() and (c.isalnum() or c in "-_") for c in text)
     if len(text) < MIN_SECRET_LENGTH or not usable:
         raise ValueError(

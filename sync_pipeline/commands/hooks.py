@@ -46,10 +46,15 @@ def serve(host: str, port: int) -> int:
 def register(base_url: str) -> int:
     """Make sure each synced entity has an enabled hook per event type at our receiver."""
     try:
-        url = target_url(base_url, check_secret(os.environ.get(SECRET_VARIABLE)))
+        secret = check_secret(os.environ.get(SECRET_VARIABLE))
     except ValueError as error:
         print(f"hooks register: {error}", file=sys.stderr)
-        return 2 if "--target-url" in str(error) else 1
+        return 1
+    try:
+        url = target_url(base_url, secret)
+    except ValueError as error:  # a usage error: the argument is wrong
+        print(f"hooks register: {error}", file=sys.stderr)
+        return 2
 
     def act(client: WebcrmClient) -> None:
         counts = dict.fromkeys(("created", "already there", "re-enabled"), 0)
