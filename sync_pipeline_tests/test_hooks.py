@@ -3,7 +3,9 @@ receives into a real store (SQLite file, PostgreSQL), `hooks register|list|unreg
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -11,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from sync_pipeline.core.hook_payload import HOOK_ENTITIES
 from sync_pipeline.processes import free_port, start_group, stop_group
+from sync_pipeline.receiver import create_receiver_app
 from sync_pipeline.sandbox.hook_delivery import DeliveryPolicy
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
 from sync_pipeline.store import LinkStore
@@ -256,3 +260,21 @@ def test_hook_commands_fail_in_one_line(sandbox: RunningSandbox) -> None:
     assert "SYNC_HOOKS_SECRET is not set" in serve.stderr
     bad = hooks_cli(sandbox, "register", "--target-url", "sync.example.com")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--target-url" in bad.stderr
+
+
+async def post_in_process(app: Starlette) -> httpx.Response:
+    """POST one event to the receiver app through httpx's ASGI transport."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        body = {"Entity": "Persons", "EventType": "Update", "Id": 7}
+        return await client.post(f"/webcrm/hooks/{SECRET}", json=body)
+
+
+def test_a_store_that_cannot_write_answers_503(tmp_path: Path) -> None:
+    """When the event cannot be committed the receiver answers 503 (so WebCRM retries), not 2xx."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with LinkStore(url) as store:
+        with sqlite3.connect(tmp_path / "state.sqlite") as raw:
+            raw.execute("DROP TABLE hook_events")  # the store's write now fails for real
+        answer = asyncio.run(post_in_process(create_receiver_app(store, SECRET)))
+    assert answer.status_code == 503 and SECRET not in answer.text
