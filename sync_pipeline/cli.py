@@ -59,6 +59,22 @@ def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Arg
     answer.add_argument("--link", metavar="OTHER_ID", help="link it to this other-side record")
     answer.add_argument("--create", action="store_true", help="create it on the other side")
     answer.add_argument("--ignore", action="store_true", help="never sync it")
+    hooks = commands.add_parser("hooks", help="the WebCRM hook receiver and its hooks")
+    hook_verbs = hooks.add_subparsers(dest="verb", required=True, metavar="VERB")
+    serve = hook_verbs.add_parser("serve", help="receive WebCRM hook events into the store")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=_port, default=8710, help="port (default 8710)")
+    register = hook_verbs.add_parser(
+        "register", help="register our hooks for every synced WebCRM entity (idempotent)"
+    )
+    register.add_argument(
+        "--target-url",
+        required=True,
+        metavar="URL",
+        help="the receiver's public base URL; /webcrm/hooks/<SYNC_HOOKS_SECRET> is appended",
+    )
+    hook_verbs.add_parser("list", help="every hook: id, entity, event type, URL, enabled")
+    hook_verbs.add_parser("unregister", help="delete the hooks pointing at our receiver")
     docs = commands.add_parser("docs", help="render the field map as the RST data-flow document")
     docs.add_argument("--output", help="write to this file instead of stdout")
     deploy = commands.add_parser(
@@ -87,6 +103,12 @@ def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Arg
     imp.add_argument("path")
     imp.add_argument("--replace", action="store_true", help="replace a non-empty store")
     return parser, sync
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
 
 
 def _check_sync_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -161,6 +183,14 @@ def _dispatch(argv: list[str]) -> int:
         from sync_pipeline.commands.deploy import run_deploy
 
         return run_deploy(Path(args.folder), check=args.check)
+    if args.command == "hooks":
+        from sync_pipeline.commands import hooks as hook_commands
+
+        if args.verb == "serve":
+            return hook_commands.serve(args.host, args.port)
+        if args.verb == "register":
+            return hook_commands.register(args.target_url)
+        return hook_commands.list_hooks() if args.verb == "list" else hook_commands.unregister()
     if args.command == "docs":
         from sync_pipeline.commands.docs import write_docs
 

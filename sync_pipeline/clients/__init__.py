@@ -22,6 +22,7 @@ from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.clients.server_clock import ClockReading, ServerClock
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, query_literal
+from sync_pipeline.clients.webcrm_hooks import Hook
 from sync_pipeline.clients.writers import (
     CrmofficeWriter,
     RecordWrite,
@@ -39,6 +40,7 @@ __all__ = [
     "CrmClientError",
     "CrmofficeClient",
     "CrmofficeWriter",
+    "Hook",
     "ItemResult",
     "PagePaginator",
     "PagedRead",

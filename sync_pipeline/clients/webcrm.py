@@ -49,6 +49,7 @@ from sync_pipeline.clients.pagination import PagedRead, PagePaginator, Paginatio
 from sync_pipeline.clients.probe import Probe, probe_of
 from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
+from sync_pipeline.clients.webcrm_hooks import WebcrmHooks
 from sync_pipeline.core.systems import EntitySpec, SystemSpec, packaged_systems
 
 DeclaredLimit = Literal["declared"]
@@ -92,8 +93,9 @@ class WebcrmAuthenticator:
         return (self._api_token,)
 
 
-class WebcrmClient(EdgeClient):
-    """The entities `system` declares (Persons, Users, Products, ...) of one WebCRM account.
+class WebcrmClient(EdgeClient, WebcrmHooks):
+    """The entities `system` declares (Persons, Users, Products, ...) of one WebCRM account,
+    and their hooks (`webcrm_hooks`).
 
     `system` defaults to the package's `systems.yaml`; `rate_limit_per_minute` to its declared
     limit (`"declared"`), None meaning unpaced.

@@ -13,11 +13,7 @@ def open_clients(env: Mapping[str, str]) -> tuple[WebcrmClient, CrmofficeClient]
     rate limits in force. Raises `SettingsError` for a bad limit variable."""
     values = connection(env)
     limits = rate_limits(env)
-    webcrm = WebcrmClient(
-        values["WEBCRM_BASE_URL"],
-        values["WEBCRM_API_TOKEN"],
-        rate_limit_per_minute=limits["webcrm"],
-    )
+    webcrm = open_webcrm(env)
     crmoffice = CrmofficeClient(
         values["CRMOFFICE_BASE_URL"],
         values["CRMOFFICE_CLIENT_ID"],
@@ -25,3 +21,13 @@ def open_clients(env: Mapping[str, str]) -> tuple[WebcrmClient, CrmofficeClient]
         rate_limit_per_minute=limits["crmoffice"],
     )
     return webcrm, crmoffice
+
+
+def open_webcrm(env: Mapping[str, str]) -> WebcrmClient:
+    """The WebCRM client alone, configured as `open_clients` does."""
+    values = connection(env)
+    return WebcrmClient(
+        values["WEBCRM_BASE_URL"],
+        values["WEBCRM_API_TOKEN"],
+        rate_limit_per_minute=rate_limits(env)["webcrm"],
+    )

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sync_pipeline.sandbox.crmoffice_app import create_crmoffice_app
 from sync_pipeline.sandbox.crmoffice_assumptions import DEFAULT_RATE_LIMIT
 from sync_pipeline.sandbox.crmoffice_state import CrmofficeState
 from sync_pipeline.sandbox.faults import FaultSettings, silence_expected_cuts
+from sync_pipeline.sandbox.hook_delivery import DeliveryPolicy, HookDeliverer
 from sync_pipeline.sandbox.persistence import PeriodicFlusher, SnapshotFile
 from sync_pipeline.sandbox.realism import BulkRejection, PhoneFormat, WebcrmWriteRules
 from sync_pipeline.sandbox.seed import seed_sandbox
@@ -29,6 +30,7 @@ from sync_pipeline.sandbox.stats import RequestStats
 from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_app import DEFAULT_RATE_LIMIT as WEBCRM_RATE_LIMIT
 from sync_pipeline.sandbox.webcrm_app import create_webcrm_app
+from sync_pipeline.sandbox.webcrm_hooks import HookBook
 from sync_pipeline.sandbox.webcrm_rules import CreateFailures
 from sync_pipeline.sandbox.webcrm_state import WebcrmState
 
@@ -68,6 +70,9 @@ class SandboxSettings:
     # generation (drawn from a stream seeded by fault_seed).
     webcrm_timezone: str = DEFAULT_WEBCRM_ZONE
     webcrm_create_failure_rate: float = 0.0
+    # Hook delivery's retries (sandbox/hook_delivery.py): tests scale them down to meet a
+    # receiver outage in seconds (no command-line option).
+    hook_delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
 
 @dataclass
@@ -81,6 +86,7 @@ class RunningSandbox:
     webcrm_stats: RequestStats
     crmoffice_stats: RequestStats
     restored: bool
+    hooks: HookBook | None = None
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """`{"webcrm": {...}, "crmoffice": {...}}`, each as served at `/_sandbox/stats`."""
@@ -115,21 +121,28 @@ def running_sandbox(settings: SandboxSettings | None = None) -> Iterator[Running
     crmoffice_clock = skewed(settings.crmoffice_clock_offset)
     webcrm = WebcrmState(zone=settings.webcrm_timezone)
     crmoffice = CrmofficeState(crmoffice_clock)
-    files = _snapshot_files(settings, webcrm, crmoffice)
+    hooks = HookBook(zone=settings.webcrm_timezone)
+    files = _snapshot_files(settings, webcrm, crmoffice, hooks)
     restored = any([f.restore() for f in files])
     if not restored and not settings.empty and settings.seed:
         seed_sandbox(webcrm, crmoffice, settings.seed)
     flusher = PeriodicFlusher(files)
     flusher.flush_all()
     stats = RequestStats(), RequestStats()
-    apps = _apps(settings, webcrm, crmoffice, stats)
+    apps = _apps(settings, webcrm, crmoffice, stats, hooks)
     sockets = _bind_both(settings)
+    deliverer = HookDeliverer(hooks, stats[0], settings.hook_delivery)
+    webcrm.add_listener(deliverer.record_changed)
     flusher.start()
+    deliverer.start()
     try:
         with serving(apps, sockets, clocks=[time.time, crmoffice_clock]):
             urls = [_url(settings.host, s) for s in sockets]
-            yield RunningSandbox(urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], restored)
+            yield RunningSandbox(
+                urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], restored, hooks
+            )
     finally:
+        deliverer.stop()
         flusher.stop()
 
 
@@ -159,7 +172,7 @@ def serving(
 
 
 def _snapshot_files(
-    settings: SandboxSettings, webcrm: WebcrmState, crmoffice: CrmofficeState
+    settings: SandboxSettings, webcrm: WebcrmState, crmoffice: CrmofficeState, hooks: HookBook
 ) -> list[SnapshotFile]:
     if settings.data_dir is None:
         return []
@@ -168,6 +181,7 @@ def _snapshot_files(
     return [
         SnapshotFile(directory / "webcrm.json", webcrm),
         SnapshotFile(directory / "crmoffice.json", crmoffice),
+        SnapshotFile(directory / "webcrm_hooks.json", hooks),
     ]
 
 
@@ -176,6 +190,7 @@ def _apps(
     webcrm: WebcrmState,
     crmoffice: CrmofficeState,
     stats: tuple[RequestStats, RequestStats],
+    hooks: HookBook,
 ) -> tuple[ASGIApp, ASGIApp]:
     faults = FaultSettings(settings.fault_rate, settings.fault_seed, settings.fault_stall_seconds)
     return (
@@ -191,6 +206,7 @@ def _apps(
             create_failures=CreateFailures(
                 settings.webcrm_create_failure_rate, settings.fault_seed
             ),
+            hooks=hooks,
         ),
         create_crmoffice_app(
             crmoffice,

@@ -14,11 +14,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 SANDBOX_PREFIX = "/_sandbox/"
 FAULT_KINDS = ("429", "500", "503", "stall", "drop", "drop_after_write")
+# Outgoing hook deliveries (WebCRM only; see `hook_delivery`): never counted as requests.
+HOOK_KINDS = ("delivered", "failed_attempts", "given_up")
 _ID_SEGMENT = re.compile(r"\d")
 
 
 class RequestStats:
-    """Thread-safe counters: requests per method and path family, 429s, faults, record writes."""
+    """Thread-safe counters: requests per method and path family, 429s, faults, record writes,
+    hook deliveries."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -31,6 +34,8 @@ class RequestStats:
             self._throttled = 0
             self._faults: Counter[str] = Counter()
             self._writes = 0
+            self._hooks: Counter[str] = Counter()
+            self._hooks_pending = 0
 
     def count_request(self, family: str) -> None:
         """Count one API request, e.g. `GET /Persons/{id}`."""
@@ -52,6 +57,16 @@ class RequestStats:
         with self._lock:
             self._writes += records
 
+    def count_hook(self, kind: str) -> None:
+        """Count one hook delivery attempt's outcome (one of HOOK_KINDS)."""
+        with self._lock:
+            self._hooks[kind] += 1
+
+    def set_hook_pending(self, pending: int) -> None:
+        """Note how many hook deliveries wait (first tries and retries)."""
+        with self._lock:
+            self._hooks_pending = pending
+
     def snapshot(self) -> dict[str, Any]:
         """The JSON document served at `/_sandbox/stats`."""
         with self._lock:
@@ -61,6 +76,10 @@ class RequestStats:
                 "throttled_429": self._throttled,
                 "faults": {kind: self._faults[kind] for kind in FAULT_KINDS},
                 "writes": self._writes,
+                "hook_deliveries": {
+                    **{kind: self._hooks[kind] for kind in HOOK_KINDS},
+                    "pending": self._hooks_pending,
+                },
             }
 
 

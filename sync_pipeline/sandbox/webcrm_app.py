@@ -4,9 +4,10 @@ Emulated operations: `POST /Auth/ApiLogin`, `POST /Auth/ApiRefresh`; for every e
 `systems.yaml` declares (Persons, Users, Products, Organisations) the operations the vendored
 spec lists for it:
 `GET/POST/PATCH /{Entity}`, `GET/PUT /{Entity}/{id}` (and `DELETE /Products/{id}`); `GET /Queries`
-(see `webcrm_queries`). Page sizes and the bulk PATCH limit are the entity's `page_size` and
-`write_chunk`; the default rate limit is the declared one. The live API's looser routing, login
-answer and query rows are in `webcrm_live`; what it refuses beyond types in `webcrm_rules`.
+(see `webcrm_queries`); the Hooks endpoints (`webcrm_hooks_api`; delivery: `hook_delivery`).
+Page sizes and the bulk PATCH limit are the entity's `page_size` and `write_chunk`; the default
+rate limit is the declared one. The live API's looser routing, login answer and query rows are
+in `webcrm_live`; what it refuses beyond types in `webcrm_rules`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from sync_pipeline.sandbox.faults import FaultMiddleware, FaultPlan, FaultSettin
 from sync_pipeline.sandbox.realism import WebcrmWriteRules
 from sync_pipeline.sandbox.stats import RequestStats, StatsMiddleware, sandbox_routes
 from sync_pipeline.sandbox.webcrm_dto import ENTITIES, coerce_body
+from sync_pipeline.sandbox.webcrm_hooks import HookBook
+from sync_pipeline.sandbox.webcrm_hooks_api import HooksApi, hook_routes
 from sync_pipeline.sandbox.webcrm_http import (
     FORM_MEDIA_TYPES,
     BadRequest,
@@ -269,12 +272,13 @@ def _not_found(entity: str, record_id: int) -> Response:
     )
 
 
-def webcrm_routes(api: WebcrmApi) -> list[BaseRoute]:
+def webcrm_routes(api: WebcrmApi, hooks: HookBook | None = None) -> list[BaseRoute]:
     """The API's route table (also used to name path families in the stats)."""
     routes: list[BaseRoute] = [
         Route("/Auth/ApiLogin", api.login, methods=["POST"]),
         Route("/Auth/ApiRefresh", api.refresh, methods=["POST"]),
         Route("/Queries", api.guarded(api.query), methods=["GET"]),
+        *hook_routes(HooksApi(hooks or HookBook()), api.guarded),
     ]
     for entity, spec in ENTITIES.items():
         verbs = {"GET": api.list_records, "POST": api.create_record, "PATCH": api.upsert_records}
@@ -305,11 +309,13 @@ def create_webcrm_app(
     retry_after_format: RetryAfterFormat = "seconds",
     rules: WebcrmWriteRules | None = None,
     create_failures: CreateFailures | None = None,
+    hooks: HookBook | None = None,
 ) -> Starlette:
     """The WebCRM ASGI app over `state`, with fault injection and `/_sandbox/stats`; the rate
     limit is `rate_limit` requests per `rate_window` seconds, its 429s in `retry_after_format`;
     `rules`: field rules and realism options (see `realism`); `create_failures` draws the
-    per-item id-generation failures (evidence 9; none by default)."""
+    per-item id-generation failures (evidence 9; none by default); `hooks` the registered
+    hooks (delivery is the caller's: `hook_delivery.HookDeliverer`)."""
     stats = stats or RequestStats()
     api = WebcrmApi(
         state or WebcrmState(),
@@ -323,7 +329,7 @@ def create_webcrm_app(
         create_failures,
     )
     respond = partial(fault_response, form=retry_after_format)
-    routes = webcrm_routes(api)
+    routes = webcrm_routes(api, hooks)
     plan = FaultPlan(faults or FaultSettings())
     return Starlette(
         routes=[*sandbox_routes(stats), *routes],

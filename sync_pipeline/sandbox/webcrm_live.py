@@ -52,7 +52,7 @@ class CaseInsensitiveNames:
 
 def route_segments() -> list[str]:
     """Every fixed path segment of the WebCRM routes."""
-    return ["Auth", "ApiLogin", "ApiRefresh", "Queries", *ENTITIES]
+    return ["Auth", "ApiLogin", "ApiRefresh", "Queries", "Hooks", *ENTITIES]
 
 
 def form_value(form: Mapping[str, Any], name: str) -> Any:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sync_pipeline.core.hook_payload import EventType
 from sync_pipeline.sandbox.timestamps import DEFAULT_WEBCRM_ZONE
 from sync_pipeline.sandbox.webcrm_dto import (
     ENTITIES,
@@ -27,6 +28,8 @@ from sync_pipeline.sandbox.webcrm_dto import (
 )
 from sync_pipeline.sandbox.webcrm_queries import Query, comparable
 
+# Told of every record change (entity, id, "Create"/"Update"/"Delete"): hook delivery.
+ChangeListener = Callable[[str, int, EventType], None]
 FIRST_ID = 1000
 API_AUTHOR = "API"
 UI_AUTHOR = "Sandbox UI"
@@ -47,6 +50,16 @@ class WebcrmState:
         self._defaults = {name: default_record(spec) for name, spec in ENTITIES.items()}
         self._order: dict[str, list[int] | None] = dict.fromkeys(ENTITIES)
         self.version = 0
+        self._listeners: list[ChangeListener] = []
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call `listener` after every create, update, replace and delete (API or UI); it must
+        not block (hook delivery queues and returns)."""
+        self._listeners.append(listener)
+
+    def _changed(self, entity: str, record_id: int, event_type: EventType) -> None:
+        for listener in self._listeners:
+            listener(entity, record_id, event_type)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -110,7 +123,8 @@ class WebcrmState:
             self._stamp(spec, stored, author, now)
             self._records[entity][record_id] = stored
             self._order[entity] = None
-            return record_id
+        self._changed(entity, record_id, "Create")
+        return record_id
 
     def update(
         self,
@@ -128,7 +142,8 @@ class WebcrmState:
                 return False
             _apply(stored, values)
             self._stamp(spec, stored, author, int(self._clock() if at is None else at))
-            return True
+        self._changed(entity, record_id, "Update")
+        return True
 
     def replace(
         self, entity: str, record_id: int, values: dict[str, Any], author: str = API_AUTHOR
@@ -144,7 +159,8 @@ class WebcrmState:
             stored.update(kept)
             _apply(stored, values)
             self._stamp(spec, stored, author, int(self._clock()))
-            return True
+        self._changed(entity, record_id, "Update")
+        return True
 
     def remove(self, entity: str, record_id: int) -> bool:
         """Delete a record; False if it does not exist."""
@@ -153,7 +169,8 @@ class WebcrmState:
                 return False
             self._order[entity] = None
             self.version += 1
-            return True
+        self._changed(entity, record_id, "Delete")
+        return True
 
     # --- the test handle: a human user in the CRM UI (never counted in stats) -----------------
 

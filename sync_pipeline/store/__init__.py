@@ -1,5 +1,5 @@
 """The link store: links and shadows, history, cursors, quarantine, intents, failures, holds,
-locks.
+locks, received hook events.
 
 SQLAlchemy Core over SQLite (WAL) by default; any SQLAlchemy URL (e.g. `postgresql://`) later.
 """
@@ -16,6 +16,7 @@ from sync_pipeline.store._errors import (
     StoreError,
 )
 from sync_pipeline.store._holds import HoldWrite
+from sync_pipeline.store._hook_events import ReceivedEvent
 from sync_pipeline.store._lock import PairLock
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._schema import SCHEMA_VERSION
@@ -35,6 +36,7 @@ __all__ = [
     "PairLockedError",
     "PairState",
     "PlanInputs",
+    "ReceivedEvent",
     "SchemaVersionError",
     "ShadowWrite",
     "StateImportError",

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, inspect, select
 
 from sync_pipeline.store._engine import redacted, write_transaction
 from sync_pipeline.store._errors import SchemaVersionError
-from sync_pipeline.store._schema import SCHEMA_VERSION, holds, meta, metadata
+from sync_pipeline.store._schema import SCHEMA_VERSION, holds, hook_events, meta, metadata
 
 Migration = Callable[[Connection], None]
 
@@ -18,8 +18,13 @@ def _add_holds(connection: Connection) -> None:
     holds.create(connection)
 
 
+def _add_hook_events(connection: Connection) -> None:
+    """Version 3: the `hook_events` table (WebCRM hook events received; see `_schema`)."""
+    hook_events.create(connection, checkfirst=True)
+
+
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_holds}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_holds, 2: _add_hook_events}
 
 
 def stored_version(connection: Connection) -> int | None:

@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -191,4 +191,23 @@ STATE_TABLES: tuple[Table, ...] = (
     quarantine,
     failures,
     holds,
+)
+
+# WebCRM hook events as the receiver got them (version 3): an inbox the change sensor reads by
+# `id` (its cursor). One row per change: the same event delivered twice is stored once.
+hook_events = Table(
+    "hook_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("record_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event_time", Text, nullable=False),
+    Column("received_at", Text, nullable=False),
+    UniqueConstraint(
+        "system", "entity", "record_id", "event_type", "event_time", name="hook_events_event"
+    ),
+    CheckConstraint("event_type IN ('Create', 'Update', 'Delete')", name="hook_events_type"),
+    sqlite_autoincrement=True,
 )

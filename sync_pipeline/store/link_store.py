@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
+from sync_pipeline.core.hook_payload import HookEvent
 from sync_pipeline.store import (
     _check,
     _history,
     _holds,
+    _hook_events,
     _intents,
     _links,
     _lock,
@@ -24,6 +26,7 @@ from sync_pipeline.store import (
     _transfer,
 )
 from sync_pipeline.store._engine import create_store_engine, read_transaction, write_transaction
+from sync_pipeline.store._hook_events import ReceivedEvent
 from sync_pipeline.store._migrate import ensure_schema
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._time import utc_now
@@ -320,6 +323,23 @@ class LinkStore:
             return _holds.resolve_hold(
                 connection, hold_id, resolution, other_id, crmoffice_entity, utc_now(now)
             )
+
+    # hook events -------------------------------------------------------------------------
+
+    def add_hook_events(
+        self, system: str, events: Sequence[HookEvent], *, now: datetime | None = None
+    ) -> int:
+        """Store received hook events durably (one transaction); return how many were new:
+        an event already stored (same entity, id, type and time) is skipped."""
+        with write_transaction(self._engine) as connection:
+            return _hook_events.add_events(connection, system, events, utc_now(now))
+
+    def events_after(self, cursor: int = 0, limit: int = 100) -> tuple[list[ReceivedEvent], int]:
+        """Up to `limit` hook events stored after `cursor` (0: the first), oldest first, and
+        the cursor to pass next time (`cursor` itself when there are none)."""
+        with read_transaction(self._engine) as connection:
+            events = _hook_events.events_after(connection, cursor, limit)
+        return events, events[-1].id if events else cursor
 
     # lineage and lock --------------------------------------------------------------------
 

@@ -140,7 +140,7 @@ def hosted_sandbox(
     with serving(list(wrapped), sockets):
         urls = [f"http://{HOST}:{s.getsockname()[1]}" for s in sockets]
         yield HostedSandbox(
-            urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], False,
+            urls[0], urls[1], webcrm, crmoffice, stats[0], stats[1], False, None,
             credentials, logs[0], logs[1], corruptions[0], corruptions[1],
         )  # fmt: skip
 
