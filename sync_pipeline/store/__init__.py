@@ -1,11 +1,12 @@
 """The link store: links and shadows, history, cursors, quarantine, intents, failures, holds,
-locks.
+locks, shared request budgets.
 
 SQLAlchemy Core over SQLite (WAL) by default; any SQLAlchemy URL (e.g. `postgresql://`) later.
 """
 
 from __future__ import annotations
 
+from sync_pipeline.store._budget import RateBudget, SharedLimiter, budget_key
 from sync_pipeline.store._check import IntegrityReport
 from sync_pipeline.store._engine import default_state_url
 from sync_pipeline.store._errors import (
@@ -35,9 +36,12 @@ __all__ = [
     "PairLockedError",
     "PairState",
     "PlanInputs",
+    "RateBudget",
     "SchemaVersionError",
     "ShadowWrite",
+    "SharedLimiter",
     "StateImportError",
     "StoreError",
+    "budget_key",
     "default_state_url",
 ]

@@ -8,7 +8,14 @@ from sqlalchemy import Connection, Engine, inspect, select
 
 from sync_pipeline.store._engine import redacted, write_transaction
 from sync_pipeline.store._errors import SchemaVersionError
-from sync_pipeline.store._schema import SCHEMA_VERSION, holds, meta, metadata
+from sync_pipeline.store._schema import (
+    SCHEMA_VERSION,
+    holds,
+    meta,
+    metadata,
+    rate_budgets,
+    rate_grants,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -18,8 +25,14 @@ def _add_holds(connection: Connection) -> None:
     holds.create(connection)
 
 
+def _add_rate_budgets(connection: Connection) -> None:
+    """Version 3: the shared request budgets (`_schema.rate_budgets`, `_schema.rate_grants`)."""
+    rate_budgets.create(connection)
+    rate_grants.create(connection)
+
+
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_holds}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_holds, 2: _add_rate_budgets}
 
 
 def stored_version(connection: Connection) -> int | None:
