@@ -159,8 +159,15 @@ def populate(sandbox: RunningSandbox, persons: int, contacts: int) -> None:
         sandbox.crmoffice.insert("contacts", {"givenName": f"Åse{i}", "familyName": "Løvås"})
 
 
+def webcrm_ids(sandbox: RunningSandbox, entity: str) -> list[int]:
+    """The ids of a WebCRM entity's records, read from the state (not counted, not limited)."""
+    return [int(r[WEBCRM[entity].id]) for r in sandbox.webcrm.records(entity)]
+
+
 COMMANDS: dict[str, Callable[..., Any]] = {
     "stats": lambda sandbox: sandbox.stats(),
+    "arrivals": lambda sandbox: sandbox.arrivals(),
+    "webcrm_ids": webcrm_ids,
     "reset_stats": lambda sandbox: sandbox.reset_stats(),
     "counts": counts,
     "updated_since": updated_since,
