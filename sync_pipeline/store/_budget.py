@@ -29,7 +29,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, insert, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -164,23 +173,24 @@ class SharedLimiter:
                     rate_grants.c.budget == self.key, rate_grants.c.ends_at <= iso(horizon)
                 )
             )
-            ends = (
-                connection.execute(
-                    select(rate_grants.c.ends_at)
-                    .where(rate_grants.c.budget == self.key)
-                    .order_by(rate_grants.c.ends_at)
-                )
-                .scalars()
-                .all()
-            )
-            if len(ends) < limit:
+            mine = rate_grants.c.budget == self.key
+            used = connection.execute(select(func.count()).where(mine)).scalar_one()
+            if used < limit:
                 lease_end = now + timedelta(seconds=self.lease_seconds)
                 values = {"budget": self.key, "started_at": iso(now), "ends_at": iso(lease_end)}
                 made = insert(rate_grants).values(**values).returning(rate_grants.c.id)
                 return int(connection.execute(made).scalar_one()), 0.0
-        # The slot that frees first for a new request leaves at its end + window + margin; an
-        # in-flight one (end = its lease) leaves no sooner than one span from now.
-        frees_at = parse_iso(ends[len(ends) - limit]) + span
+            # The (used - limit + 1)-th slot to end must leave the window first.
+            first_out = connection.execute(
+                select(rate_grants.c.ends_at)
+                .where(mine)
+                .order_by(rate_grants.c.ends_at)
+                .offset(used - limit)
+                .limit(1)
+            ).scalar_one()
+        # It leaves at its end + window + margin; an in-flight one (end = its lease) leaves no
+        # sooner than one span from now.
+        frees_at = parse_iso(first_out) + span
         wait = min((frees_at - now).total_seconds(), span.total_seconds())
         # At least a millisecond: rounding must not leave a zero-length busy wait.
         return None, max(wait, 0.001)
