@@ -19,8 +19,10 @@ Measured twice, each time on a fresh sandbox and store:
   arrival times; `throttled_429s_shared` the 429s it answered. Target: <= the limit, 0.
 - `requests_per_min_peak_unshared`, `throttled_429s_unshared`: each run with its own
   per-process limiter, as before this change.
-- `requests_per_min_limit`: the limit in force; `shared_budget_runs_seconds`: how long the pair
-  of shared-budget runs took (both start to last end).
+- `requests_per_min_limit`: the limit in force; `shared_budget_runs_seconds` /
+  `unshared_budget_runs_seconds`: how long each pair of runs took (both start to last end).
+- `shared_budget_slot_ms`: the store's cost of one request slot (take + release, no waiting),
+  one thread, on a fresh database of the same store: why slots are not reserved in batches.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 
 from sync_pipeline.local_postgres import LocalPostgres, PostgresUnavailableError, server_bin
 from sync_pipeline.processes import free_port
+from sync_pipeline.store import RateBudget, budget_key
 from sync_pipeline_tests.bench.config import BenchConfig
 from sync_pipeline_tests.bench.fig_sync import sync_env
 from sync_pipeline_tests.bench.harness import Figures
@@ -129,6 +132,17 @@ def _measure(config: BenchConfig, url: str, folder: Path, shared: bool) -> tuple
     return peak_in_window(limited, config.rate_window), throttled, seconds
 
 
+def slot_milliseconds(url: str, slots: int = 300) -> float:
+    """Mean milliseconds per slot (acquire + release) of an ample budget in the store at `url`."""
+    with RateBudget(url) as budget:
+        limiter = budget.limiter(budget_key("webcrm", "bench-token"), 10 * slots)
+        started = time.perf_counter()
+        for _ in range(slots):
+            with limiter.slot():
+                pass
+        return (time.perf_counter() - started) * 1000 / slots
+
+
 def measure_shared_budget(config: BenchConfig) -> Figures:
     """Two concurrent runs on one token, with the store's shared budget and without."""
     with (
@@ -137,7 +151,9 @@ def measure_shared_budget(config: BenchConfig) -> Figures:
     ):
         folder = Path(name)
         peak, throttled, seconds = _measure(config, next(urls), folder, shared=True)
-        unshared_peak, unshared_throttled, _ = _measure(config, next(urls), folder, shared=False)
+        unshared = _measure(config, next(urls), folder, shared=False)
+        slot_ms = slot_milliseconds(next(urls))
+    unshared_peak, unshared_throttled, unshared_seconds = unshared
     return {
         "requests_per_min_peak": peak,
         "throttled_429s_shared": throttled,
@@ -145,4 +161,6 @@ def measure_shared_budget(config: BenchConfig) -> Figures:
         "throttled_429s_unshared": unshared_throttled,
         "requests_per_min_limit": config.budget_limit,
         "shared_budget_runs_seconds": round(seconds, 1),
+        "unshared_budget_runs_seconds": round(unshared_seconds, 1),
+        "shared_budget_slot_ms": round(slot_ms, 2),
     }
