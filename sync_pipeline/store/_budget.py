@@ -22,6 +22,7 @@ secret itself.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import deque
@@ -41,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from sync_pipeline.store._engine import create_store_engine
@@ -49,6 +51,7 @@ from sync_pipeline.store._schema import rate_budgets, rate_grants
 from sync_pipeline.store._time import iso, parse_iso, utc_now
 
 Sleep = Callable[[float], None]
+_log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 300.0
 _WRITE = "sync_pipeline_write"  # as `_engine.write_transaction`: SQLite's BEGIN IMMEDIATE
@@ -95,8 +98,8 @@ class SharedLimiter:
 
     Satisfies `clients.RateLimiter`: `acquire()` blocks until a slot is granted, `release()`
     ends one of this limiter's in-flight slots, `slot()` does both around a block. `limit`
-    None admits everything without touching the database. Database errors propagate
-    (`sqlalchemy.exc.SQLAlchemyError`).
+    None admits everything without touching the database. A database error while taking a
+    slot propagates (`sqlalchemy.exc.SQLAlchemyError`: no request is sent); see `release`.
     """
 
     def __init__(
@@ -149,16 +152,28 @@ class SharedLimiter:
             self._sleep(wait)
 
     def release(self) -> None:
-        """End one in-flight slot now (on the database's clock): it counts one window more."""
+        """End one in-flight slot now (on the database's clock): it counts one window more.
+
+        Never raises for the database: the request has been made and its answer must reach the
+        caller; a slot whose end cannot be written counts until its lease ends (safe, slower).
+        """
         if self._limit is None:
             return
         with self._guard:
             granted = self._in_flight.popleft()
-        with _serialised(self._engine) as connection:
-            connection.execute(
-                update(rate_grants)
-                .where(rate_grants.c.id == granted)
-                .values(ends_at=_db_now(connection))
+        try:
+            with _serialised(self._engine) as connection:
+                connection.execute(
+                    update(rate_grants)
+                    .where(rate_grants.c.id == granted)
+                    .values(ends_at=_db_now(connection))
+                )
+        except SQLAlchemyError as error:
+            _log.warning(
+                "rate budget %s: could not end slot %d (%s); it counts until its lease ends",
+                self.key,
+                granted,
+                type(error).__name__,
             )
 
     def _try_take(self, limit: int) -> tuple[int | None, float]:

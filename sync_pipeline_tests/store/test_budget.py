@@ -169,3 +169,16 @@ def test_a_version_2_store_gains_the_budget_tables(store_url: str) -> None:
     with RateBudget(store_url) as budget, budget.limiter(key, 1).slot():
         pass
     assert len(_rows(store_url, "rate_grants")) == 1
+
+
+def test_a_slot_whose_end_cannot_be_written_does_not_fail_the_request(budget_url: str) -> None:
+    """`release` never raises for the database: the request was made; its slot, unended,
+    counts until its lease ends."""
+    with RateBudget(budget_url) as budget:
+        limiter = budget.limiter(budget_key("webcrm", TOKEN), 1)
+        limiter.acquire()
+        engine = create_engine(normalised_url(budget_url))
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE rate_grants"))
+        engine.dispose()
+        limiter.release()  # logged, not raised
