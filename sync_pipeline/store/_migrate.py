@@ -26,9 +26,11 @@ def _add_holds(connection: Connection) -> None:
 
 
 def _add_rate_budgets(connection: Connection) -> None:
-    """Version 3: the shared request budgets (`_schema.rate_budgets`, `_schema.rate_grants`)."""
-    rate_budgets.create(connection)
-    rate_grants.create(connection)
+    """Version 3: the shared request budgets (`_schema.rate_budgets`, `_schema.rate_grants`).
+
+    `checkfirst`: a store created at an older target by this code already has every table."""
+    rate_budgets.create(connection, checkfirst=True)
+    rate_grants.create(connection, checkfirst=True)
 
 
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
