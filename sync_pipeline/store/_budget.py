@@ -7,7 +7,9 @@ the database's clock, so every process and machine sharing the store draws from 
 - a process takes a slot in one write transaction that locks the budget's row
   (`SELECT ... FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), so grants are
   serialised; the slot is stamped `started_at` = the database's `now` and, while the request
-  is in flight, `ends_at` = now + `lease_seconds` (a crashed process's slot expires by itself);
+  is in flight, `ends_at` = now + `lease_seconds` (a crashed process's slot expires by itself;
+  the lease must outlast the time from a slot to its request's arrival: the client's pool,
+  connect and write timeouts, 65 s by default, against 300 s);
 - when the request ends (answer or failure), `ends_at` becomes the database's `now`: the latest
   instant the API can have counted the request;
 - a slot counts until `ends_at` + window + margin, so at most `limit` requests can arrive at the
