@@ -124,6 +124,9 @@ def _measure(config: BenchConfig, url: str, folder: Path, shared: bool) -> tuple
             BENCH_RATE_WINDOW=str(config.rate_window),
             BENCH_SHARED_BUDGET="1" if shared else "0",
         )
+        # The schema first: racing first opens of an empty PostgreSQL database are the
+        # migration lock's part of issue 11, not this figure's.
+        RateBudget(url).close()
         sandbox.reset_stats()
         seconds = _two_runs(env)
         arrivals = sandbox.call("arrivals")["webcrm"]
