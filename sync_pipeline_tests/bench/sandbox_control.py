@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sync_pipeline.core import EntitySpec, load_field_map
+from sync_pipeline.core.systems import packaged_systems
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline_tests.bench.api_minimum import synced_entities
 
@@ -160,8 +161,10 @@ def populate(sandbox: RunningSandbox, persons: int, contacts: int) -> None:
 
 
 def webcrm_ids(sandbox: RunningSandbox, entity: str) -> list[int]:
-    """The ids of a WebCRM entity's records, read from the state (not counted, not limited)."""
-    return [int(r[WEBCRM[entity].id]) for r in sandbox.webcrm.records(entity)]
+    """The ids of a WebCRM entity's records (any entity `systems.yaml` declares), read from the
+    state: not counted, and not in the rate limit's window."""
+    spec = packaged_systems().webcrm.entity(entity)
+    return [int(r[spec.id]) for r in sandbox.webcrm.records(entity)]
 
 
 COMMANDS: dict[str, Callable[..., Any]] = {
