@@ -32,7 +32,7 @@ class BenchConfig:
     edit_share: float = 0.01
     noop_repeats: int = 3
     budget_persons: int = 2_000
-    budget_limit: int = 8
+    budget_limit: int = 6
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
