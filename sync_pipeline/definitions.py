@@ -37,19 +37,22 @@ def _env(name: str) -> str | dg.EnvVar:
 def build_resources() -> dict[str, object]:
     """Clients, store and IO manager configured from the environment."""
     limits = rate_limits(os.environ)  # systems.yaml, or *_RATE_LIMIT_PER_MIN when set
+    state_url = state_url_from(os.environ, Path.cwd())  # also holds the shared rate budgets
     return {
         "webcrm": WebcrmResource(
             base_url=_env("WEBCRM_BASE_URL"),
             api_token=_env("WEBCRM_API_TOKEN"),
             rate_limit_per_minute=limits["webcrm"],
+            rate_budget_url=state_url,
         ),
         "crmoffice": CrmofficeResource(
             base_url=_env("CRMOFFICE_BASE_URL"),
             client_id=_env("CRMOFFICE_CLIENT_ID"),
             client_secret=_env("CRMOFFICE_CLIENT_SECRET"),
             rate_limit_per_minute=limits["crmoffice"],
+            rate_budget_url=state_url,
         ),
-        "link_store": LinkStoreResource(url=state_url_from(os.environ, Path.cwd())),
+        "link_store": LinkStoreResource(url=state_url),
         "sync_policy": SyncPolicy(),
         **value_managers(io_url_from(os.environ, Path.cwd())),
     }

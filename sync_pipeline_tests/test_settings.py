@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sync_pipeline.cli import main
-from sync_pipeline.dagster_defs.resources import CrmofficeResource, WebcrmResource
+from sync_pipeline.dagster_defs.resources import (
+    CrmofficeResource,
+    LinkStoreResource,
+    WebcrmResource,
+)
 from sync_pipeline.definitions import build_resources
 from sync_pipeline.settings import SettingsError, rate_limits
 
@@ -55,3 +61,16 @@ def test_sync_with_a_bad_override_fails_in_one_line(
         "sync-pipeline: WEBCRM_RATE_LIMIT_PER_MIN='fast': expected a positive whole number of"
         " requests per minute\n"
     )
+
+
+def test_build_resources_share_the_stores_rate_budget(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Both clients draw on the rate budgets kept in the link store the run uses."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    monkeypatch.setenv("SYNC_STATE_URL", url)
+    resources = build_resources()
+    webcrm, crmoffice, store = resources["webcrm"], resources["crmoffice"], resources["link_store"]
+    assert isinstance(webcrm, WebcrmResource) and isinstance(crmoffice, CrmofficeResource)
+    assert isinstance(store, LinkStoreResource)
+    assert webcrm.rate_budget_url == crmoffice.rate_budget_url == store.url == url

@@ -18,7 +18,7 @@ from sync_pipeline.clients.errors import (
 from sync_pipeline.clients.http import ClientStats, Timeouts
 from sync_pipeline.clients.pagination import PagedRead, PagePaginator
 from sync_pipeline.clients.probe import Probe
-from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.ratelimit import RateLimiter, SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.clients.server_clock import ClockReading, ServerClock
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, query_literal
@@ -46,6 +46,7 @@ __all__ = [
     "PagedRead",
     "Probe",
     "ProtocolError",
+    "RateLimiter",
     "RecordRejectedError",
     "RecordWrite",
     "RecordWriter",

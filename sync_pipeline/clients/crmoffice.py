@@ -37,7 +37,7 @@ from sync_pipeline.clients.errors import (
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagedRead, PagePaginator, PaginationLoopError
 from sync_pipeline.clients.probe import Probe, probe_of
-from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.ratelimit import RateLimiter, SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.core.systems import SystemSpec, format_timestamp, packaged_systems
 
@@ -127,7 +127,7 @@ class CrmofficeClient(EdgeClient):
         max_concurrency: int = 8,
         timeout: Timeouts = DEFAULT_TIMEOUTS,
         retry: RetryPolicy | None = None,
-        limiter: SlidingWindowLimiter | None = None,
+        limiter: RateLimiter | None = None,
         credential_hint: str = "check CRMOFFICE_CLIENT_ID and CRMOFFICE_CLIENT_SECRET",
         system: SystemSpec | None = None,
     ) -> None:

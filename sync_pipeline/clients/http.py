@@ -37,7 +37,7 @@ from sync_pipeline.clients.errors import (
     redact,
     shorten,
 )
-from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.ratelimit import RateLimiter
 from sync_pipeline.clients.responses import error_detail, retry_after_seconds
 from sync_pipeline.clients.retry import RetryBudget, RetryPolicy
 from sync_pipeline.clients.server_clock import ServerClock
@@ -121,7 +121,7 @@ class HttpEdge:
         *,
         system: str,
         authenticator: Authenticator,
-        limiter: SlidingWindowLimiter,
+        limiter: RateLimiter,
         retry: RetryPolicy,
         timeout: Timeouts,
         transport: httpx.BaseTransport | None = None,

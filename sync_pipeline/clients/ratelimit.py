@@ -8,6 +8,10 @@ only while fewer than `limit` slots are either in flight or completed within the
 `window + margin` seconds. That is exact, whatever the network latency, and costs one round trip
 plus `margin` per window, so N requests take about (N / limit) windows, not 1/0.9 of that as a
 token bucket at 90% would.
+
+`RateLimiter` is what the clients need of a limiter; `SlidingWindowLimiter` is the per-process
+one, and the store's `SharedLimiter` (`store.RateBudget.limiter`) shares one budget per API token
+between every process using the same store.
 """
 
 from __future__ import annotations
@@ -16,13 +20,35 @@ import bisect
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 # How long a waiter blocks on in-flight requests before re-checking (they notify on completion).
 _INFLIGHT_POLL_SECONDS = 0.5
+
+
+class RateLimiter(Protocol):
+    """A request limiter as the HTTP edge uses it: one slot per request attempt."""
+
+    @property
+    def limit(self) -> int | None:
+        """Requests admitted per window (None: unpaced)."""
+        ...
+
+    def acquire(self) -> None:
+        """Block until one more request may start, then take a slot."""
+        ...
+
+    def release(self) -> None:
+        """End one taken slot (its request has completed or failed)."""
+        ...
+
+    def slot(self) -> AbstractContextManager[None]:
+        """Hold one slot for the duration of a block (acquire, then release)."""
+        ...
 
 
 class SlidingWindowLimiter:

@@ -47,7 +47,7 @@ from sync_pipeline.clients.errors import RecordRejectedError, WriteOutcomeUnknow
 from sync_pipeline.clients.http import DEFAULT_TIMEOUTS, HttpEdge, Timeouts
 from sync_pipeline.clients.pagination import PagedRead, PagePaginator, PaginationLoopError
 from sync_pipeline.clients.probe import Probe, probe_of
-from sync_pipeline.clients.ratelimit import SlidingWindowLimiter
+from sync_pipeline.clients.ratelimit import RateLimiter, SlidingWindowLimiter
 from sync_pipeline.clients.retry import RetryPolicy
 from sync_pipeline.clients.webcrm_hooks import WebcrmHooks
 from sync_pipeline.core.systems import EntitySpec, SystemSpec, packaged_systems
@@ -112,7 +112,7 @@ class WebcrmClient(EdgeClient, WebcrmHooks):
         rate_limit_per_minute: int | DeclaredLimit | None = "declared",
         timeout: Timeouts = DEFAULT_TIMEOUTS,
         retry: RetryPolicy | None = None,
-        limiter: SlidingWindowLimiter | None = None,
+        limiter: RateLimiter | None = None,
         credential_hint: str = "check WEBCRM_API_TOKEN",
         system: SystemSpec | None = None,
     ) -> None:

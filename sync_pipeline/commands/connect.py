@@ -4,30 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sync_pipeline.clients import CrmofficeClient, WebcrmClient
+from sync_pipeline.clients import CrmofficeClient, RateLimiter, SlidingWindowLimiter, WebcrmClient
+from sync_pipeline.core.types import Side
 from sync_pipeline.settings import connection, rate_limits
+from sync_pipeline.store import RateBudget, budget_key
 
 
-def open_clients(env: Mapping[str, str]) -> tuple[WebcrmClient, CrmofficeClient]:
+def open_clients(
+    env: Mapping[str, str], budget: RateBudget | None = None
+) -> tuple[WebcrmClient, CrmofficeClient]:
     """WebCRM and CRMOffice clients from `env` (sandbox defaults where unset), paced at the
-    rate limits in force. Raises `SettingsError` for a bad limit variable."""
+    rate limits in force: drawing on the store's shared budget per token when `budget` is
+    given (the caller closes it), else each on its own. Raises `SettingsError` for a bad limit
+    variable."""
     values = connection(env)
-    limits = rate_limits(env)
-    webcrm = open_webcrm(env)
     crmoffice = CrmofficeClient(
         values["CRMOFFICE_BASE_URL"],
         values["CRMOFFICE_CLIENT_ID"],
         values["CRMOFFICE_CLIENT_SECRET"],
-        rate_limit_per_minute=limits["crmoffice"],
+        limiter=_limiter(env, budget, "crmoffice", values["CRMOFFICE_CLIENT_ID"]),
     )
-    return webcrm, crmoffice
+    return open_webcrm(env, budget), crmoffice
 
 
-def open_webcrm(env: Mapping[str, str]) -> WebcrmClient:
+def open_webcrm(env: Mapping[str, str], budget: RateBudget | None = None) -> WebcrmClient:
     """The WebCRM client alone, configured as `open_clients` does."""
     values = connection(env)
     return WebcrmClient(
         values["WEBCRM_BASE_URL"],
         values["WEBCRM_API_TOKEN"],
-        rate_limit_per_minute=rate_limits(env)["webcrm"],
+        limiter=_limiter(env, budget, "webcrm", values["WEBCRM_API_TOKEN"]),
     )
+
+
+def _limiter(
+    env: Mapping[str, str], budget: RateBudget | None, system: Side, secret: str
+) -> RateLimiter:
+    """`system`'s pacing: the store's shared budget for `secret` when given, else its own."""
+    limit = rate_limits(env)[system]
+    if budget is None:
+        return SlidingWindowLimiter(limit)
+    return budget.limiter(budget_key(system, secret), limit)

@@ -11,21 +11,23 @@ from sync_pipeline.clients import CrmClientError
 from sync_pipeline.commands.connect import open_clients
 from sync_pipeline.core import SIDES
 from sync_pipeline.settings import configured_field_map, state_url_from
-from sync_pipeline.store import LinkStore, StoreError
+from sync_pipeline.store import LinkStore, RateBudget, StoreError
 
 
-def _remote_ids() -> dict[tuple[str, str], set[str]]:
+def _remote_ids(state_url: str) -> dict[tuple[str, str], set[str]]:
     """Every record id of every synced entity (those the pairs name), by a full read of both
-    CRMs; ids are read from the property `systems.yaml` declares for each entity."""
+    CRMs under the store's shared rate budgets; ids are read from the property `systems.yaml`
+    declares for each entity."""
     field_map = configured_field_map(os.environ)
-    webcrm, crmoffice = open_clients(os.environ)
     ids: dict[tuple[str, str], set[str]] = {}
-    with webcrm, crmoffice:
-        for side in SIDES:
-            for name in sorted({pair.entity(side) for pair in field_map.pairs.values()}):
-                spec = field_map.systems[side].entity(name)
-                client = webcrm if side == "webcrm" else crmoffice
-                ids[(side, name)] = {str(r.get(spec.id)) for r in client.list_all(name)}
+    with RateBudget(state_url) as budget:
+        webcrm, crmoffice = open_clients(os.environ, budget)
+        with webcrm, crmoffice:
+            for side in SIDES:
+                for name in sorted({pair.entity(side) for pair in field_map.pairs.values()}):
+                    spec = field_map.systems[side].entity(name)
+                    client = webcrm if side == "webcrm" else crmoffice
+                    ids[(side, name)] = {str(r.get(spec.id)) for r in client.list_all(name)}
     return ids
 
 
@@ -45,7 +47,9 @@ def run_state(args: argparse.Namespace) -> int:
             p.name: (p.webcrm_entity, p.crmoffice_entity)
             for p in configured_field_map(os.environ).pairs.values()
         }
-        report = store.check(remote_ids=_remote_ids() if args.full_read else None, pairs=pairs)
+        report = store.check(
+            remote_ids=_remote_ids(store.url) if args.full_read else None, pairs=pairs
+        )
         print(f"schema version: {report.schema_version}")
         for title, lines in (
             ("problems", report.problems),

@@ -1,7 +1,10 @@
 """Dagster resources: typed ports with a lifecycle (made when a run starts, closed when it ends).
 
 Each run gets one client per system, so the rate limiter, the token and the connection pool are
-shared by every step of the run, and one store handle. Secrets arrive as `dg.EnvVar`s (see
+shared by every step of the run, and one store handle. With `rate_budget_url` (the store's URL,
+as `build_resources` sets it) a client's limiter draws on the store's shared budget for its token
+(`store.RateBudget`), so concurrent runs on one token together stay under the limit; without it
+the limiter is the client's own (per process). Secrets arrive as `dg.EnvVar`s (see
 `definitions.py`), so Dagster never shows their values.
 """
 
@@ -12,12 +15,30 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import PrivateAttr
 
-from sync_pipeline.clients import CrmofficeClient, Timeouts, WebcrmClient
+from sync_pipeline.clients import (
+    CrmofficeClient,
+    RateLimiter,
+    SlidingWindowLimiter,
+    Timeouts,
+    WebcrmClient,
+)
 from sync_pipeline.core.systems import packaged_systems
-from sync_pipeline.store import LinkStore
+from sync_pipeline.store import LinkStore, RateBudget, budget_key
 
 # `type: ignore[type-arg]` below: Dagster's ConfigurableResource is generic over the value a
 # resource yields (the resource itself); Dagster's docs subclass it bare, as here.
+
+
+def open_limiter(
+    budget_url: str | None, key_parts: tuple[str, str], limit: int, window_seconds: float
+) -> tuple[RateLimiter, RateBudget | None]:
+    """The limiter for one client: the shared budget `key_parts` = (system, secret) names in
+    the store at `budget_url`, or a per-process one without a URL; and the budget to close."""
+    if budget_url is None:
+        return SlidingWindowLimiter(limit, window_seconds), None
+    budget = RateBudget(budget_url)
+    limiter = budget.limiter(budget_key(*key_parts), limit, window_seconds=window_seconds)
+    return limiter, budget
 
 
 class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above
@@ -27,22 +48,33 @@ class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see 
     api_token: str
     rate_limit_per_minute: int = packaged_systems().webcrm.rate_limit.per_minute
     timeout_seconds: float = 30.0
+    rate_budget_url: str | None = None
+    rate_window_seconds: float = 60.0  # the limit's window (60: per minute; benches shorten it)
 
     _client: WebcrmClient | None = PrivateAttr(default=None)
+    _budget: RateBudget | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """One client per run: its rate limiter and token are shared by every step."""
+        limiter, self._budget = open_limiter(
+            self.rate_budget_url,
+            ("webcrm", self.api_token),
+            self.rate_limit_per_minute,
+            self.rate_window_seconds,
+        )
         self._client = WebcrmClient(
             self.base_url,
             self.api_token,
-            rate_limit_per_minute=self.rate_limit_per_minute,
+            limiter=limiter,
             timeout=Timeouts(read=self.timeout_seconds),
         )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and the budget's connections."""
         if self._client is not None:
             self._client.close()
+        if self._budget is not None:
+            self._budget.close()
 
     def client(self) -> WebcrmClient:
         """The run's client (RuntimeError outside a run)."""
@@ -60,24 +92,36 @@ class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # s
     rate_limit_per_minute: int = packaged_systems().crmoffice.rate_limit.per_minute
     max_concurrency: int = 8
     timeout_seconds: float = 30.0
+    rate_budget_url: str | None = None
+    rate_window_seconds: float = 60.0  # the limit's window (60: per minute; benches shorten it)
 
     _client: CrmofficeClient | None = PrivateAttr(default=None)
+    _budget: RateBudget | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """One client per run (shared limiter, token and connection pool)."""
+        # CRMOffice counts requests per client id (its assumed API; the sandbox does so).
+        limiter, self._budget = open_limiter(
+            self.rate_budget_url,
+            ("crmoffice", self.client_id),
+            self.rate_limit_per_minute,
+            self.rate_window_seconds,
+        )
         self._client = CrmofficeClient(
             self.base_url,
             self.client_id,
             self.client_secret,
-            rate_limit_per_minute=self.rate_limit_per_minute,
+            limiter=limiter,
             max_concurrency=self.max_concurrency,
             timeout=Timeouts(read=self.timeout_seconds),
         )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and the budget's connections."""
         if self._client is not None:
             self._client.close()
+        if self._budget is not None:
+            self._budget.close()
 
     def client(self) -> CrmofficeClient:
         """The run's client (RuntimeError outside a run)."""

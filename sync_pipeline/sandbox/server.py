@@ -95,6 +95,13 @@ class RunningSandbox:
             "crmoffice": self.crmoffice_stats.snapshot(),
         }
 
+    def arrivals(self) -> dict[str, list[tuple[float, str]]]:
+        """Per system, each API request's (seconds since the last reset, family)."""
+        return {
+            "webcrm": self.webcrm_stats.arrivals(),
+            "crmoffice": self.crmoffice_stats.arrivals(),
+        }
+
     def reset_stats(self) -> None:
         """Zero both systems' counters."""
         self.webcrm_stats.reset()

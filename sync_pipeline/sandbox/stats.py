@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -21,7 +22,7 @@ _ID_SEGMENT = re.compile(r"\d")
 
 class RequestStats:
     """Thread-safe counters: requests per method and path family, 429s, faults, record writes,
-    hook deliveries."""
+    hook deliveries; and each request's arrival time, for peaks per window (`arrivals`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -36,11 +37,19 @@ class RequestStats:
             self._writes = 0
             self._hooks: Counter[str] = Counter()
             self._hooks_pending = 0
+            self._started = time.monotonic()
+            self._arrivals: list[tuple[float, str]] = []
 
     def count_request(self, family: str) -> None:
-        """Count one API request, e.g. `GET /Persons/{id}`."""
+        """Count one API request, e.g. `GET /Persons/{id}`, and when it arrived."""
         with self._lock:
             self._requests[family] += 1
+            self._arrivals.append((time.monotonic() - self._started, family))
+
+    def arrivals(self) -> list[tuple[float, str]]:
+        """Every counted request as (seconds since the last reset, family), in arrival order."""
+        with self._lock:
+            return list(self._arrivals)
 
     def count_throttled(self) -> None:
         """Count one 429 served by the rate limiter (injected 429s count as faults)."""
@@ -110,10 +119,14 @@ class StatsMiddleware:
 
 
 def sandbox_routes(stats: RequestStats) -> list[BaseRoute]:
-    """`GET /_sandbox/stats` and `POST /_sandbox/reset-stats` (no auth, never counted)."""
+    """`GET /_sandbox/stats`, `GET /_sandbox/arrivals` (`[[seconds since reset, family], ...]`)
+    and `POST /_sandbox/reset-stats` (no auth, never counted)."""
 
     async def show(request: Request) -> Response:
         return JSONResponse(stats.snapshot())
+
+    async def arrivals(request: Request) -> Response:
+        return JSONResponse(stats.arrivals())
 
     async def reset(request: Request) -> Response:
         stats.reset()
@@ -121,5 +134,6 @@ def sandbox_routes(stats: RequestStats) -> list[BaseRoute]:
 
     return [
         Route(f"{SANDBOX_PREFIX}stats", show, methods=["GET"]),
+        Route(f"{SANDBOX_PREFIX}arrivals", arrivals, methods=["GET"]),
         Route(f"{SANDBOX_PREFIX}reset-stats", reset, methods=["POST"]),
     ]

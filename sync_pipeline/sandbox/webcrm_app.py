@@ -125,12 +125,14 @@ class WebcrmApi:
         """Wrap an endpoint in bearer auth, the rate limit and WebCRM's 400 handling."""
 
         async def endpoint(request: Request) -> Response:
-            token = request.headers.get("authorization")
-            if self._tokens.caller(token) is None:
+            caller = self._tokens.caller(request.headers.get("authorization"))
+            if caller is None:
                 return error(
                     401, "Authorization has been denied for this request.", "UnauthorizedException"
                 )
-            retry_after = self._limiter.acquire(str(token).split(" ", 1)[-1].strip())
+            # Per API token (the caller), not per access token: two logins with one API token
+            # share one 250/min budget (DESIGN.md section 5, "per token"; the stricter reading).
+            retry_after = self._limiter.acquire(caller)
             if retry_after is not None:
                 self.stats.count_throttled()
                 return too_many_requests(retry_after, self._retry_after_format)

@@ -1,11 +1,12 @@
 """The link store: links and shadows, history, cursors, quarantine, intents, failures, holds,
-locks, received hook events.
+locks, received hook events, shared request budgets.
 
 SQLAlchemy Core over SQLite (WAL) by default; any SQLAlchemy URL (e.g. `postgresql://`) later.
 """
 
 from __future__ import annotations
 
+from sync_pipeline.store._budget import RateBudget, SharedLimiter, budget_key
 from sync_pipeline.store._check import IntegrityReport
 from sync_pipeline.store._engine import default_state_url
 from sync_pipeline.store._errors import (
@@ -36,10 +37,13 @@ __all__ = [
     "PairLockedError",
     "PairState",
     "PlanInputs",
+    "RateBudget",
     "ReceivedEvent",
     "SchemaVersionError",
     "ShadowWrite",
+    "SharedLimiter",
     "StateImportError",
     "StoreError",
+    "budget_key",
     "default_state_url",
 ]

@@ -8,7 +8,15 @@ from sqlalchemy import Connection, Engine, inspect, select
 
 from sync_pipeline.store._engine import redacted, write_transaction
 from sync_pipeline.store._errors import SchemaVersionError
-from sync_pipeline.store._schema import SCHEMA_VERSION, holds, hook_events, meta, metadata
+from sync_pipeline.store._schema import (
+    SCHEMA_VERSION,
+    holds,
+    hook_events,
+    meta,
+    metadata,
+    rate_budgets,
+    rate_grants,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -23,8 +31,16 @@ def _add_hook_events(connection: Connection) -> None:
     hook_events.create(connection, checkfirst=True)
 
 
+def _add_rate_budgets(connection: Connection) -> None:
+    """Version 4: the shared request budgets (`_schema.rate_budgets`, `_schema.rate_grants`).
+
+    `checkfirst`: a store created at an older target by this code already has every table."""
+    rate_budgets.create(connection, checkfirst=True)
+    rate_grants.create(connection, checkfirst=True)
+
+
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_holds, 2: _add_hook_events}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_holds, 2: _add_hook_events, 3: _add_rate_budgets}
 
 
 def stored_version(connection: Connection) -> int | None:

@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -180,6 +180,29 @@ locks = Table(
     Column("owner", Text, nullable=False),
     Column("acquired_at", Text, nullable=False),
     Column("expires_at", Text, nullable=False),
+)
+
+# The shared request budgets (version 3; see `_budget`). One row per budget, locked while a
+# process takes a slot, so slots are granted one at a time across every process and machine.
+# `budget` is a non-secret key such as `webcrm:` + a digest of the token, never the token.
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("budget", Text, primary_key=True),
+    Column("created_at", Text, nullable=False),
+)
+
+# One row per request slot granted on the database's clock: `started_at` when granted, `ends_at`
+# the lease end while the request is in flight, then its completion time. A slot counts against
+# its budget until `ends_at` + window + margin.
+rate_grants = Table(
+    "rate_grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget", Text, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("ends_at", Text, nullable=False),
+    Index("rate_grants_budget_ends", "budget", "ends_at"),
 )
 
 # The tables `export_state` writes and `import_state` reads, in dependency order.

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GROUPS = ("extract", "rate_limit", "diff", "memory", "sync")
+GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "shared_budget")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class BenchConfig:
     persons: int = 10_000
     edit_share: float = 0.01
     noop_repeats: int = 3
+    budget_persons: int = 2_000
+    budget_limit: int = 6
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
@@ -51,6 +53,8 @@ QUICK: dict[str, object] = {
     "memory_rows": 20_000,
     "persons": 100,
     "noop_repeats": 1,
+    "budget_persons": 200,
+    "budget_limit": 4,
 }
 
 _HELP = {
@@ -65,6 +69,8 @@ _HELP = {
     "persons": "sandbox seed N for the sync figures: N persons, N/20 users, N/4 products",
     "edit_share": "share of records edited on each side before the incremental run",
     "noop_repeats": "timed repeats of the no-op CLI run and of the Dagster floor",
+    "budget_persons": "sandbox seed N for the two concurrent runs of the shared-budget figure",
+    "budget_limit": "WebCRM requests per window (--rate-window) in the shared-budget figure",
 }
 
 

@@ -49,8 +49,11 @@ class RunCost:
         return sum(self.made.values()) / sum(self.minimum.values())
 
 
-def sync_env(sandbox: SandboxProcess, dagster_home: str) -> dict[str, str]:
-    """The CLI's environment for this sandbox and state folder (sandbox credentials)."""
+def sync_env(
+    sandbox: SandboxProcess, dagster_home: str, organisation_id: str | None = None
+) -> dict[str, str]:
+    """The CLI's environment for this sandbox and state folder (sandbox credentials); the
+    default organisation is looked up through the API unless `organisation_id` is given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCRM_", "CRMOFFICE_"))}
     env.update(
         WEBCRM_BASE_URL=sandbox.webcrm_url,
@@ -60,6 +63,9 @@ def sync_env(sandbox: SandboxProcess, dagster_home: str) -> dict[str, str]:
     env.pop("SYNC_STATE_URL", None)
     # Persons created from contacts belong to the sandbox's first organisation (an empty
     # sandbox has none, and no reverse creates to make).
+    if organisation_id is not None:
+        env["WEBCRM_DEFAULT_ORGANISATION_ID"] = organisation_id
+        return env
     with contextlib.suppress(RuntimeError):
         env["WEBCRM_DEFAULT_ORGANISATION_ID"] = default_organisation_id(sandbox.webcrm_url)
     return env

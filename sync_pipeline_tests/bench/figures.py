@@ -7,6 +7,7 @@ from sync_pipeline_tests.bench import (
     fig_extract,
     fig_memory,
     fig_rate_limit,
+    fig_shared_budget,
     fig_sync_group,
 )
 from sync_pipeline_tests.bench.harness import Group
@@ -17,4 +18,7 @@ GROUPS: dict[str, Group] = {
     "diff": Group("diff", fig_diff.FIGURES, fig_diff.measure_diff),
     "memory": Group("memory", fig_memory.FIGURES, fig_memory.measure_memory),
     "sync": Group("sync", fig_sync_group.FIGURES, fig_sync_group.measure_sync),
+    "shared_budget": Group(
+        "shared_budget", fig_shared_budget.FIGURES, fig_shared_budget.measure_shared_budget
+    ),
 }

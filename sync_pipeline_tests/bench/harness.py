@@ -62,6 +62,8 @@ def config_lines(config: BenchConfig) -> list[str]:
         f"persons={config.persons} edit_share={config.edit_share}",
         f"# rate limit: {config.rate_limit} per {config.rate_window:g} s window, "
         f"{config.rate_total} requests per system",
+        f"# shared budget: two concurrent runs, seed {config.budget_persons}, WebCRM "
+        f"{config.budget_limit} per {config.rate_window:g} s window on one token",
     ]
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sync_pipeline.core import EntitySpec, load_field_map
+from sync_pipeline.core.systems import packaged_systems
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline_tests.bench.api_minimum import synced_entities
 
@@ -159,8 +160,17 @@ def populate(sandbox: RunningSandbox, persons: int, contacts: int) -> None:
         sandbox.crmoffice.insert("contacts", {"givenName": f"Åse{i}", "familyName": "Løvås"})
 
 
+def webcrm_ids(sandbox: RunningSandbox, entity: str) -> list[int]:
+    """The ids of a WebCRM entity's records (any entity `systems.yaml` declares), read from the
+    state: not counted, and not in the rate limit's window."""
+    spec = packaged_systems().webcrm.entity(entity)
+    return [int(r[spec.id]) for r in sandbox.webcrm.records(entity)]
+
+
 COMMANDS: dict[str, Callable[..., Any]] = {
     "stats": lambda sandbox: sandbox.stats(),
+    "arrivals": lambda sandbox: sandbox.arrivals(),
+    "webcrm_ids": webcrm_ids,
     "reset_stats": lambda sandbox: sandbox.reset_stats(),
     "counts": counts,
     "updated_since": updated_since,

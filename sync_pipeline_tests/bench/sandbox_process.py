@@ -31,6 +31,7 @@ class SandboxSpec:
     persons: int = 0
     contacts: int = 0
     rate_limit: int = UNLIMITED
+    webcrm_rate_limit: int | None = None  # None: `rate_limit`
     rate_window: float = 60.0
     max_seconds: float = 1800.0
 
@@ -116,7 +117,9 @@ def _serve(spec: SandboxSpec) -> None:
         crmoffice_port=0,
         seed=spec.seed,
         empty=spec.seed is None,
-        webcrm_rate_limit=spec.rate_limit,
+        webcrm_rate_limit=spec.rate_limit
+        if spec.webcrm_rate_limit is None
+        else spec.webcrm_rate_limit,
         crmoffice_rate_limit=spec.rate_limit,
         rate_window_seconds=spec.rate_window,
     )

@@ -32,6 +32,22 @@ def test_webcrm_burst_of_300_gets_exactly_250_then_429() -> None:
         assert sandbox.stats()["webcrm"]["throttled_429"] == 50
 
 
+def test_webcrm_limit_is_per_api_token_across_logins() -> None:
+    """Two logins with one API token share its window (a second run gets no fresh budget);
+    the arrivals record every request, throttled ones too."""
+    with (
+        running_sandbox(quick_settings(seed=3, webcrm_rate_limit=5)) as sandbox,
+        webcrm_login(sandbox.webcrm_url) as first,
+        webcrm_login(sandbox.webcrm_url) as second,
+    ):
+        sandbox.reset_stats()
+        statuses = [c.get("/Users", params={"Size": 1}).status_code for c in [first, second] * 4]
+        assert statuses == [200] * 5 + [429] * 3
+        arrivals = sandbox.arrivals()["webcrm"]
+        assert [family for _, family in arrivals] == ["GET /Users"] * 8
+        assert [at for at, _ in arrivals] == sorted(at for at, _ in arrivals)
+
+
 def test_crmoffice_rate_limit_is_configurable() -> None:
     """CRMOffice answers 429 problem+json with Retry-After past its configured limit."""
     with (
