@@ -156,15 +156,15 @@ def test_unpaced_limiter_never_touches_the_database(budget_url: str) -> None:
     assert _rows(budget_url, "rate_grants") == []
 
 
-def test_a_version_2_store_gains_the_budget_tables(store_url: str) -> None:
-    """Opening a store of schema version 2 adds the budget tables (version 3)."""
+def test_a_version_3_store_gains_the_budget_tables(store_url: str) -> None:
+    """Opening a store of schema version 3 adds the budget tables (version 4)."""
     LinkStore(store_url).close()
     with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
         raw.execute("DROP TABLE rate_grants")
         raw.execute("DROP TABLE rate_budgets")
-        raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        raw.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with LinkStore(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
     key = budget_key("webcrm", TOKEN)
     with RateBudget(store_url) as budget, budget.limiter(key, 1).slot():
         pass
