@@ -10,13 +10,15 @@ from sync_pipeline.store._check import IntegrityReport
 from sync_pipeline.store._engine import default_state_url
 from sync_pipeline.store._errors import (
     HoldError,
+    LeaseLostError,
     PairLockedError,
     SchemaVersionError,
     StateImportError,
     StoreError,
 )
 from sync_pipeline.store._holds import HoldWrite
-from sync_pipeline.store._lock import PairLock
+from sync_pipeline.store._lease import PairLock
+from sync_pipeline.store._lock import Fence
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._schema import SCHEMA_VERSION
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
@@ -24,9 +26,11 @@ from sync_pipeline.store.link_store import LinkStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Fence",
     "HoldError",
     "HoldWrite",
     "IntegrityReport",
+    "LeaseLostError",
     "LinkOutcome",
     "LinkStore",
     "LinkWrite",

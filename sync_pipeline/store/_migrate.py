@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, inspect, select
 
 from sync_pipeline.store._engine import redacted, write_transaction
 from sync_pipeline.store._errors import SchemaVersionError
-from sync_pipeline.store._schema import SCHEMA_VERSION, holds, meta, metadata
+from sync_pipeline.store._schema import SCHEMA_VERSION, holds, locks, meta, metadata
 
 Migration = Callable[[Connection], None]
 
@@ -18,8 +18,18 @@ def _add_holds(connection: Connection) -> None:
     holds.create(connection)
 
 
+def _lease_locks(connection: Connection) -> None:
+    """Version 3: pair locks become leases with a fencing token (see `_schema.locks`).
+
+    Locks are transient (a lock of a version-2 run cannot outlive the upgrade meaningfully),
+    so the table is recreated empty; the first acquisition of each pair gets token 1.
+    """
+    connection.exec_driver_sql("DROP TABLE IF EXISTS locks")
+    locks.create(connection)
+
+
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_holds}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_holds, 2: _lease_locks}
 
 
 def stored_version(connection: Connection) -> int | None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import inspect, text
 
-from sync_pipeline.store import HoldError, HoldWrite, LinkStore, LinkWrite
+from sync_pipeline.store import SCHEMA_VERSION, HoldError, HoldWrite, LinkStore, LinkWrite
 from sync_pipeline.store._engine import create_store_engine, write_transaction
 from sync_pipeline.store._migrate import ensure_schema
 from sync_pipeline_tests.store.conftest import NOW
@@ -68,7 +68,7 @@ def test_version_1_store_is_migrated_to_holds(store_url: str) -> None:
         connection.execute(text("DROP TABLE holds"))
     engine.dispose()
     with LinkStore(store_url) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == SCHEMA_VERSION
         store.save_holds(PAIR, [_hold("webcrm", "1")], [], "r1", now=NOW)
         assert len(store.holds_frame(PAIR)) == 1
     engine = create_store_engine(store_url)

@@ -22,7 +22,7 @@ def test_new_store_writes_schema_version(store: LinkStore, store_url: str) -> No
     with sqlite3.connect(_db_file(store_url)) as raw:
         row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert row == (str(SCHEMA_VERSION),)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
 
 
 def test_sqlite_runs_in_wal_mode_with_safe_pragmas(store: LinkStore, store_url: str) -> None:
@@ -84,13 +84,13 @@ def test_older_store_is_migrated_step_by_step(store_url: str) -> None:
         return migrate
 
     engine = create_store_engine(store_url)
-    steps = {2: step(2), 3: step(3)}
+    steps = {3: step(3), 4: step(4)}
     # why the ignore below: a hand-made migration step list for the test, not the real step type
-    assert ensure_schema(engine, store_url, target=4, steps=steps) == 4  # type: ignore[arg-type]
-    assert ran == [2, 3]
+    assert ensure_schema(engine, store_url, target=5, steps=steps) == 5  # type: ignore[arg-type]
+    assert ran == [3, 4]
     # why the ignore below: a hand-made migration step list for the test, not the real step type
-    assert ensure_schema(engine, store_url, target=4, steps=steps) == 4  # type: ignore[arg-type]
-    assert ran == [2, 3]
+    assert ensure_schema(engine, store_url, target=5, steps=steps) == 5  # type: ignore[arg-type]
+    assert ran == [3, 4]
     engine.dispose()
     with pytest.raises(SchemaVersionError):
         LinkStore(store_url)
@@ -100,8 +100,8 @@ def test_missing_migration_step_is_an_error(store_url: str) -> None:
     """Without a step for some version, opening fails instead of guessing."""
     LinkStore(store_url).close()
     engine = create_store_engine(store_url)
-    with pytest.raises(SchemaVersionError, match="no migration from schema version 2"):
-        ensure_schema(engine, store_url, target=3, steps={})
+    with pytest.raises(SchemaVersionError, match="no migration from schema version 3"):
+        ensure_schema(engine, store_url, target=4, steps={})
     engine.dispose()
 
 
