@@ -68,7 +68,7 @@ class PairRun:
         Raises `PairLockedError` if another live run holds the pair and `StalePlanError` if the
         plan is not `run_id`'s or another run wrote to the pair since the basis.
         """
-        with _pair_lock(store, self.pair, run_id, ttl_seconds) as lock:
+        with hold_pair(store, self.pair, run_id, ttl_seconds) as lock:
             self._check(store, run_id)
             yield lock
 
@@ -151,10 +151,13 @@ def _dead(owner: str) -> bool:
 
 
 @contextmanager
-def _pair_lock(store: LinkStore, pair: str, run_id: str, ttl_seconds: float) -> Iterator[PairLock]:
-    """The pair's lock for one step, with its heartbeat; a lock left by a killed process of
-    this kernel and pid namespace is taken over at once instead of blocking the pair until it
-    expires."""
+def hold_pair(
+    store: LinkStore, pair: str, run_id: str, ttl_seconds: float = LOCK_TTL
+) -> Iterator[PairLock]:
+    """The pair's lock for one write step, renewed every `ttl_seconds / 3` by its heartbeat;
+    a lock left by a killed process of this kernel and pid namespace is taken over at once
+    instead of blocking the pair until it expires. Raises PairLockedError if a live run (or
+    one not provably dead) holds it."""
     owner = lock_owner(run_id)
     beat = ttl_seconds / 3
     with ExitStack() as stack:
