@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -60,8 +61,10 @@ class PairLock:
 
 
 class _Heartbeat:
-    """Renews `lock` every `every` seconds until stopped; a failed renewal (the lease is gone,
-    or the database could not be reached) marks the lease lost and ends the heartbeat."""
+    """Renews `lock` every `every` seconds until stopped. A renewal that finds the lease gone
+    marks it lost and ends the heartbeat; one that fails (the database busy or unreachable) is
+    retried at the next beat, until the lease would have run out since the last success: then
+    it too is lost. (The holder's writes check the lease in the database anyway.)"""
 
     def __init__(self, lock: PairLock, every: float) -> None:
         self._lock = lock
@@ -71,14 +74,16 @@ class _Heartbeat:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
+        renewed = time.monotonic()
         while not self._stop.wait(self._every):
             try:
-                renewed = self._lock.refresh()
-            except Exception:  # any failure to renew: the lease cannot be counted on
-                self._lock.fence.lost.set()
-                renewed = False
-            if not renewed:
-                return
+                if not self._lock.refresh():
+                    return
+                renewed = time.monotonic()
+            except Exception:  # a failed renewal: the lease holds only until it runs out
+                if time.monotonic() - renewed >= self._lock.ttl_seconds:
+                    self._lock.fence.lost.set()
+                    return
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
