@@ -118,8 +118,7 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
         sink.miss(unknown)
         sink.tick()
 
-    sink.lease.ensure()
-    writer.write(_entity(sink), writes, on_batch)
+    writer.write(_entity(sink), writes, on_batch, sink.lease.ensure)
 
 
 def _with_defaults(values: dict[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
@@ -217,8 +216,7 @@ def _write_updates(sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, A
         sink.miss(unknown)
         sink.tick()
 
-    sink.lease.ensure()
-    writer.write(_entity(sink), writes, on_batch)
+    writer.write(_entity(sink), writes, on_batch, sink.lease.ensure)
 
 
 def _entity(sink: Sink) -> str:

@@ -124,10 +124,8 @@ class Sink:
         return list(self.pair.field_names)
 
     def tick(self) -> None:
-        """Progress after a batch; the lease is renewed before the next remote batch
-        (LeaseLostError if another run took the pair over)."""
+        """Progress after a batch."""
         self.progress.tick(self.report)
-        self.lease.ensure()
 
     def reject(self, rows: Sequence[tuple[str, str]]) -> None:
         """The API refused these records (4xx): recorded, retried on later runs up to the cap."""
