@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# Debian's PostgreSQL server, for the PostgreSQL-backed tests and `make prod` (needs root or sudo).
+# Debian's PostgreSQL server, for the PostgreSQL-backed tests and `make prod`, and faketime for the
+# lease tests' skewed-clock writer (needs root or sudo).
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v faketime; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql faketime; }
 
 test: install postgres
 	$(BIN)/python -m pytest -q -m "not slow" sync_pipeline_tests

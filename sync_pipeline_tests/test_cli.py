@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from sync_pipeline.cli import main
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
+from sync_pipeline.store import LinkStore
 
 CLI = str(Path(sys.executable).parent / "sync-pipeline")
 
@@ -174,3 +176,30 @@ def test_sync_field_map_points_every_command_at_another_map(tmp_path: Path) -> N
     done = subprocess.run([CLI, "docs"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and str(staged) in done.stderr
+
+
+def test_state_check_shows_held_locks_and_fails_on_an_expired_one(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """`state check` lists a held pair lock with holder, token and age (exit 0); one past its
+    expiry is a problem (exit 1) that `--repair` frees."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with LinkStore(url) as store:
+        with store.pair_lock("persons_contacts", "live-run", ttl_seconds=600):
+            held = run_cli(sandbox, tmp_path, "state", "check")
+        dead = store.pair_lock("users_contacts", "dead-run", ttl_seconds=0)
+        dead.__enter__()  # never exited: its run died, its lease ran out
+        expired = run_cli(sandbox, tmp_path, "state", "check", "--repair")
+        after = run_cli(sandbox, tmp_path, "state", "check")
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert re.search(
+        r"pair lock persons_contacts: held by live-run with token 1 for \d+ s, expires in \d+ s",
+        held.stdout,
+    )
+    assert expired.returncode == 1
+    assert re.search(
+        r"pair lock users_contacts: held by dead-run with token 1 for \d+ s, EXPIRED \d+ s ago",
+        expired.stdout,
+    )
+    assert "repaired: freed 1 expired pair locks" in expired.stdout
+    assert after.returncode == 0 and "pair lock" not in after.stdout

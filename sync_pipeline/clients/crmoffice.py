@@ -202,6 +202,7 @@ class CrmofficeClient(EdgeClient):
         ops: Sequence[WriteOp],
         *,
         on_result: Callable[[int, WriteResult], None] | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> list[WriteResult]:
         """Apply `ops` concurrently (at most `max_concurrency` at once); results in op order.
 
@@ -209,12 +210,17 @@ class CrmofficeClient(EdgeClient):
         from `on_result`) is raised. `on_result(index, result)` runs in the calling thread as
         each op completes. Once one op exhausts its retries the API is deemed down: ops not yet
         started are returned unattempted rather than each waiting out its own retry budget.
+        `before_each()` runs (in the worker thread) right before each op's request; an
+        exception from it stops the ops not yet started and is raised here.
         """
         results: list[WriteResult | None] = [None] * len(ops)
         stop = threading.Event()
         down: list[str] = []
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="crmoffice") as pool:
-            futures = {pool.submit(self._run_op, op, stop, down): i for i, op in enumerate(ops)}
+            futures = {
+                pool.submit(self._run_op, op, stop, down, before_each): i
+                for i, op in enumerate(ops)
+            }
             try:
                 self._collect(futures, results, on_result)
             finally:
@@ -236,10 +242,22 @@ class CrmofficeClient(EdgeClient):
             if on_result is not None:
                 on_result(index, result)
 
-    def _run_op(self, op: WriteOp, stop: threading.Event, down: list[str]) -> WriteResult:
+    def _run_op(
+        self,
+        op: WriteOp,
+        stop: threading.Event,
+        down: list[str],
+        before: Callable[[], None] | None,
+    ) -> WriteResult:
         if stop.is_set() or down:
             reason = down[0] if down else "stopped"
             return WriteResult(op, False, error=f"not attempted: {reason}")
+        if before is not None:
+            try:
+                before()
+            except BaseException:
+                stop.set()
+                raise
         try:
             if op.kind == "create":
                 return WriteResult(op, True, record=self.create(op.entity, op.body), status=201)

@@ -53,14 +53,23 @@ class WriteOutcome:
 
 
 OnBatch = Callable[[int, list[WriteOutcome]], None]
+BeforeBatch = Callable[[], None]
 
 
 class RecordWriter(Protocol):
-    """Applies writes to one system; `on_batch(offset, outcomes)` after each batch."""
+    """Applies writes to one system; `on_batch(offset, outcomes)` after each batch, and
+    `before_batch()` (if given) right before each batch's request: an exception from either
+    stops the writes not yet sent and is raised."""
 
     system: str
 
-    def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None: ...
+    def write(
+        self,
+        entity: str,
+        writes: Sequence[RecordWrite],
+        on_batch: OnBatch,
+        before_batch: BeforeBatch | None = None,
+    ) -> None: ...
 
     def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]: ...
 
@@ -94,8 +103,14 @@ class WebcrmWriter:
         """The client's request counters."""
         return self._client.stats.as_dict()
 
-    def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None:
-        """Chunked bulk upsert; updates carry the integer id."""
+    def write(
+        self,
+        entity: str,
+        writes: Sequence[RecordWrite],
+        on_batch: OnBatch,
+        before_batch: BeforeBatch | None = None,
+    ) -> None:
+        """Chunked bulk upsert (one chunk after the other); updates carry the integer id."""
         spec = self._client.spec.entity(entity)
         integers = _integer_properties(spec.dto)
         bodies = [
@@ -106,7 +121,11 @@ class WebcrmWriter:
         def on_chunk(offset: int, results: list[ItemResult]) -> None:
             outcomes = [_webcrm_outcome(r, writes[offset + i].kind) for i, r in enumerate(results)]
             on_batch(offset, outcomes)
+            if before_batch is not None and offset + len(results) < len(writes):
+                before_batch()  # the next chunk's request follows
 
+        if before_batch is not None and writes:
+            before_batch()
         self._client.bulk_upsert(entity, bodies, on_chunk=on_chunk)
 
     def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]:
@@ -153,8 +172,15 @@ class CrmofficeWriter:
         """The client's request counters."""
         return self._client.stats.as_dict()
 
-    def write(self, entity: str, writes: Sequence[RecordWrite], on_batch: OnBatch) -> None:
-        """POST creates, PATCH only the fields sent; CRMOffice clears a field with null."""
+    def write(
+        self,
+        entity: str,
+        writes: Sequence[RecordWrite],
+        on_batch: OnBatch,
+        before_batch: BeforeBatch | None = None,
+    ) -> None:
+        """POST creates, PATCH only the fields sent; CRMOffice clears a field with null. A
+        batch is one record (requests run concurrently): `before_batch` precedes each."""
         ops = [
             WriteOp(
                 "create" if w.kind == "create" else "patch",
@@ -165,7 +191,9 @@ class CrmofficeWriter:
             for w in writes
         ]
         self._client.write_many(
-            ops, on_result=lambda index, result: on_batch(index, [_crmoffice_outcome(result)])
+            ops,
+            on_result=lambda index, result: on_batch(index, [_crmoffice_outcome(result)]),
+            before_each=before_batch,
         )
 
     def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]:

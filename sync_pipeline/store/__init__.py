@@ -11,6 +11,7 @@ from sync_pipeline.store._check import IntegrityReport
 from sync_pipeline.store._engine import default_state_url
 from sync_pipeline.store._errors import (
     HoldError,
+    LeaseLostError,
     PairLockedError,
     SchemaVersionError,
     StateImportError,
@@ -18,7 +19,8 @@ from sync_pipeline.store._errors import (
 )
 from sync_pipeline.store._holds import HoldWrite
 from sync_pipeline.store._hook_events import ReceivedEvent
-from sync_pipeline.store._lock import PairLock
+from sync_pipeline.store._lease import PairLock
+from sync_pipeline.store._lock import Fence
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._schema import SCHEMA_VERSION
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
@@ -26,9 +28,11 @@ from sync_pipeline.store.link_store import LinkStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Fence",
     "HoldError",
     "HoldWrite",
     "IntegrityReport",
+    "LeaseLostError",
     "LinkOutcome",
     "LinkStore",
     "LinkWrite",

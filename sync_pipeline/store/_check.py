@@ -3,7 +3,8 @@
 Safe means it cannot lose a record or create a duplicate:
 - an open intent older than the staleness window is closed as `not_applied` only when a full read
   of its target entity shows no unlinked record at all, so the create cannot have happened;
-- an expired pair lock (its run died) is deleted.
+- an expired pair lease (its run died) is marked free (its token stays spent).
+A held lease is shown (holder, token, age) as a note; one past its expiry is a problem.
 Everything else is reported for the next sync (which adopts or orphans) or for a person.
 """
 
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
+from sync_pipeline.store._lock import held_locks
 from sync_pipeline.store._migrate import stored_version
 from sync_pipeline.store._schema import SCHEMA_VERSION, failures, intents, links, locks, quarantine
 from sync_pipeline.store._time import iso
@@ -169,17 +171,24 @@ def _missing_records(
             )
 
 
-def _expired_locks(
-    connection: Connection, report: IntegrityReport, now: datetime
-) -> tuple[str, ...]:
-    query = select(locks.c.pair, locks.c.owner).where(locks.c.expires_at < iso(now))
-    expired = connection.execute(query).all()
-    if expired:
-        report.notes.append(
-            f"expired pair locks: {_sample([f'{p} (run {o})' for p, o in expired])}"
+def _locks(connection: Connection, report: IntegrityReport, now: datetime) -> tuple[str, ...]:
+    """Each held lease as a note (holder, token, age); expired ones as a problem. `now`: the
+    database's clock (leases are kept on it)."""
+    expired: list[str] = []
+    for pair, owner, token, since, expires in held_locks(connection):
+        age = f"held by {owner} with token {token} for {(now - since).total_seconds():.0f} s"
+        left = (expires - now).total_seconds()
+        if left >= 0:
+            report.notes.append(f"pair lock {pair}: {age}, expires in {left:.0f} s")
+            continue
+        expired.append(pair)
+        report.problems.append(
+            f"pair lock {pair}: {age}, EXPIRED {-left:.0f} s ago (its run is gone; the next run "
+            "takes it over)"
         )
-        report.repairs.append(f"delete {len(expired)} expired pair locks (their runs are gone)")
-    return tuple(pair for pair, _owner in expired)
+    if expired:
+        report.repairs.append(f"free {len(expired)} expired pair locks (their runs are gone)")
+    return tuple(expired)
 
 
 def _notes(connection: Connection, report: IntegrityReport) -> None:
@@ -215,7 +224,7 @@ def check(
     _held_intents(connection, report)
     closable = _stale_intents(connection, report, remote_ids, pairs, now - stale_after)
     _missing_records(connection, report, remote_ids, pairs)
-    expired = _expired_locks(connection, report, now)
+    expired = _locks(connection, report, now)
     _notes(connection, report)
     return IntegrityReport(
         schema_version=version,
@@ -239,8 +248,14 @@ def repair(connection: Connection, report: IntegrityReport, now: datetime) -> li
         closed = connection.execute(statement).rowcount
         done.append(f"closed {closed} stale intents as not_applied")
     if report.expired_locks:
-        expired = locks.delete().where(
-            locks.c.pair.in_(report.expired_locks), locks.c.expires_at < iso(now)
+        expired = (
+            locks.update()
+            .where(
+                locks.c.pair.in_(report.expired_locks),
+                locks.c.status == "held",
+                locks.c.expires_at < iso(now),
+            )
+            .values(status="free")
         )
-        done.append(f"deleted {connection.execute(expired).rowcount} expired pair locks")
+        done.append(f"freed {connection.execute(expired).rowcount} expired pair locks")
     return done

@@ -12,6 +12,7 @@ from sync_pipeline.store._schema import (
     SCHEMA_VERSION,
     holds,
     hook_events,
+    locks,
     meta,
     metadata,
     rate_budgets,
@@ -39,8 +40,23 @@ def _add_rate_budgets(connection: Connection) -> None:
     rate_grants.create(connection, checkfirst=True)
 
 
+def _lease_locks(connection: Connection) -> None:
+    """Version 5: pair locks become leases with a fencing token (see `_schema.locks`).
+
+    Locks are transient (a lock of an older run cannot outlive the upgrade meaningfully),
+    so the table is recreated empty; the first acquisition of each pair gets token 1.
+    """
+    connection.exec_driver_sql("DROP TABLE IF EXISTS locks")
+    locks.create(connection)
+
+
 # MIGRATIONS[v] turns a version-v store into a version-(v + 1) one. Version 1 is the first.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_holds, 2: _add_hook_events, 3: _add_rate_budgets}
+MIGRATIONS: Mapping[int, Migration] = {
+    1: _add_holds,
+    2: _add_hook_events,
+    3: _add_rate_budgets,
+    4: _lease_locks,
+}
 
 
 def stored_version(connection: Connection) -> int | None:

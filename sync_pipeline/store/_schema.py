@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -173,16 +173,24 @@ holds = Table(
     sqlite_autoincrement=True,
 )
 
+# One lease per pair (version 3), on the database's clock. The row outlives its holders: a
+# release marks it `free`, so `token` (the fencing token, +1 at every acquisition) is never
+# reused. `owner` names the holder (or the last one); `renewed_at` is its last heartbeat.
+LOCK_STATUSES = ("held", "free")
 locks = Table(
     "locks",
     metadata,
     Column("pair", Text, primary_key=True),
     Column("owner", Text, nullable=False),
+    Column("token", Integer, nullable=False),
+    Column("status", Text, nullable=False),
     Column("acquired_at", Text, nullable=False),
+    Column("renewed_at", Text, nullable=False),
     Column("expires_at", Text, nullable=False),
+    CheckConstraint(f"status IN {LOCK_STATUSES!r}", name="locks_status"),
 )
 
-# The shared request budgets (version 3; see `_budget`). One row per budget, locked while a
+# The shared request budgets (version 4; see `_budget`). One row per budget, locked while a
 # process takes a slot, so slots are granted one at a time across every process and machine.
 # `budget` is a non-secret key such as `webcrm:` + a digest of the token, never the token.
 rate_budgets = Table(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from sync_pipeline.core.hook_payload import HookEvent
 from sync_pipeline.store import (
@@ -17,6 +17,7 @@ from sync_pipeline.store import (
     _holds,
     _hook_events,
     _intents,
+    _lease,
     _links,
     _lock,
     _pair_state,
@@ -27,6 +28,7 @@ from sync_pipeline.store import (
 )
 from sync_pipeline.store._engine import create_store_engine, read_transaction, write_transaction
 from sync_pipeline.store._hook_events import ReceivedEvent
+from sync_pipeline.store._lock import Fence
 from sync_pipeline.store._migrate import ensure_schema
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._time import utc_now
@@ -37,7 +39,9 @@ class LinkStore:
     """The link store at a SQLAlchemy URL (SQLite file by default; see `default_state_url`).
 
     Every write method is one transaction. Ids are strings; times passed as `now` must be
-    timezone-aware (omitted: the current UTC time).
+    timezone-aware (omitted: the current UTC time). A write made under a pair lease passes its
+    `fence=` (`PairLock.fence`): the transaction first checks the lease still carries that
+    token and is unexpired, and raises LeaseLostError (writing nothing) if not.
     """
 
     def __init__(self, url: str) -> None:
@@ -58,6 +62,14 @@ class LinkStore:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def _writing(self, fence: Fence | None) -> Iterator[Connection]:
+        """One write transaction, fenced by `fence` when given (see `_lock.check_fence`)."""
+        with write_transaction(self._engine) as connection:
+            if fence is not None:
+                _lock.check_fence(connection, fence)
+            yield connection
 
     # links -------------------------------------------------------------------------------
 
@@ -97,20 +109,27 @@ class LinkStore:
         run_id: str,
         *,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> list[LinkOutcome]:
         """Insert links + history and close their intents; per-row outcomes, one transaction.
 
         A row that would link an already-linked record is refused ("already linked: ...",
         history `skip`, its intent `held`) without losing the others.
         """
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _links.add_links(connection, pair, crmoffice_entity, rows, run_id, utc_now(now))
 
     def update_shadows(
-        self, pair: str, rows: Sequence[ShadowWrite], run_id: str, *, now: datetime | None = None
+        self,
+        pair: str,
+        rows: Sequence[ShadowWrite],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> list[str]:
         """Merge values into shadows, write history, clear settled failures; unknown ids back."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _shadows.update_shadows(connection, pair, rows, run_id, utc_now(now))
 
     def mark_orphaned(
@@ -120,16 +139,23 @@ class LinkStore:
         run_id: str,
         *,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Mark (webcrm_id, crmoffice_id, missing_side) links orphaned; how many changed."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _shadows.mark_orphaned(connection, pair, rows, run_id, utc_now(now))
 
     def reactivate_links(
-        self, pair: str, webcrm_ids: Sequence[str], run_id: str, *, now: datetime | None = None
+        self,
+        pair: str,
+        webcrm_ids: Sequence[str],
+        run_id: str,
+        *,
+        now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Orphaned links of `webcrm_ids` (both records seen again) active again; how many."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _shadows.reactivate(connection, pair, webcrm_ids, run_id, utc_now(now))
 
     # intents and cursors -----------------------------------------------------------------
@@ -142,9 +168,10 @@ class LinkStore:
         run_id: str,
         *,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> list[int]:
         """Record create intents (source id, payload) before the creates; their ids."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _intents.open_intents_for(
                 connection, pair, direction, items, run_id, utc_now(now)
             )
@@ -161,9 +188,10 @@ class LinkStore:
         *,
         target_ids: Sequence[str | None] | None = None,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Close open intents as applied / not_applied / held; how many were open."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _intents.close_intents(connection, ids, status, target_ids, utc_now(now))
 
     def get_cursor(self, system: str, entity: str) -> datetime | None:
@@ -172,17 +200,28 @@ class LinkStore:
             return _intents.get_cursor(connection, system, entity)
 
     def set_cursor(
-        self, system: str, entity: str, value: datetime, *, now: datetime | None = None
+        self,
+        system: str,
+        entity: str,
+        value: datetime,
+        *,
+        now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """Store the extraction cursor of a system entity."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             _intents.set_cursor(connection, system, entity, value, utc_now(now))
 
     def set_cursors(
-        self, pair: str, values: Mapping[str, datetime], *, now: datetime | None = None
+        self,
+        pair: str,
+        values: Mapping[str, datetime],
+        *,
+        now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """Store several of a pair's cursors (`<side>/<entity>` -> value) in one transaction."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             for name, value in values.items():
                 _intents.set_cursor(connection, pair, name, value, utc_now(now))
 
@@ -216,10 +255,11 @@ class LinkStore:
         run_id: str,
         *,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """Per side (quarantined rows, ids read valid): open the new entries, resolve the
         entries of records now valid; one transaction."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             for side, (rows, valid_ids) in sides.items():
                 values = rows[["record_id", "reason", "payload"]].fillna("").astype(str)
                 triples = list(values.itertuples(index=False, name=None))
@@ -237,16 +277,19 @@ class LinkStore:
         run_id: str,
         *,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Upsert rows (`record_id, reason, payload`) as open quarantine entries; how many."""
         values = rows[["record_id", "reason", "payload"]].fillna("").astype(str)
         triples = list(values.itertuples(index=False, name=None))
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _problems.quarantine_rows(connection, pair, side, triples, run_id, utc_now(now))
 
-    def resolve_quarantine(self, pair: str, side: str, record_ids: Sequence[str]) -> int:
+    def resolve_quarantine(
+        self, pair: str, side: str, record_ids: Sequence[str], *, fence: Fence | None = None
+    ) -> int:
         """Mark these records' open quarantine entries resolved; how many."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _problems.resolve_quarantine(connection, pair, side, record_ids)
 
     def quarantine_frame(
@@ -265,9 +308,10 @@ class LinkStore:
         *,
         max_attempts: int = 5,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> list[str]:
         """Count a failed write per (source record id, error); ids given up (and quarantined)."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _problems.record_failures(
                 connection, pair, direction, rows, run_id, max_attempts, utc_now(now)
             )
@@ -279,9 +323,11 @@ class LinkStore:
         with read_transaction(self._engine) as connection:
             return _problems.failures_frame(connection, pair, status)
 
-    def clear_failures(self, pair: str, direction: str, record_ids: Sequence[str]) -> int:
+    def clear_failures(
+        self, pair: str, direction: str, record_ids: Sequence[str], *, fence: Fence | None = None
+    ) -> int:
         """Forget these records' failures in `direction`; how many."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             return _problems.clear_failures(connection, pair, direction, record_ids)
 
     # holds -------------------------------------------------------------------------------
@@ -294,10 +340,11 @@ class LinkStore:
         run_id: str,
         *,
         now: datetime | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """Open or refresh the holds of `rows`; mark the holds of `settled` (side, id) records,
         linked now, `done`; one transaction."""
-        with write_transaction(self._engine) as connection:
+        with self._writing(fence) as connection:
             _holds.save_holds(connection, pair, rows, settled, run_id, utc_now(now))
 
     def holds_frame(
@@ -360,14 +407,24 @@ class LinkStore:
             return _history.history_frame(connection, pair, webcrm_id, crmoffice_id, limit)
 
     def release_lock(self, pair: str, owner: str) -> None:
-        """Drop `owner`'s lock on `pair` (for a holder known to be dead)."""
+        """Mark `owner`'s lease on `pair` free (for a holder known to be dead); its token stays
+        spent."""
         _lock.release(self._engine, pair, owner)
 
     def pair_lock(
-        self, pair: str, owner: str, *, ttl_seconds: float = 3600, now: datetime | None = None
-    ) -> AbstractContextManager[_lock.PairLock]:
-        """Hold the pair's lock for a block; PairLockedError if another live run holds it."""
-        return _lock.pair_lock(self._engine, pair, owner, ttl_seconds, now)
+        self,
+        pair: str,
+        owner: str,
+        *,
+        ttl_seconds: float = 3600,
+        now: datetime | None = None,
+        heartbeat_seconds: float | None = None,
+    ) -> AbstractContextManager[_lease.PairLock]:
+        """Hold the pair's lease for a block, on the database's clock (`now` overrides it, for
+        tests), renewed every `heartbeat_seconds` by a background thread if given; the lock's
+        `fence` goes with each write made under it. Raises PairLockedError if another live
+        holder has it."""
+        return _lease.pair_lock(self._engine, pair, owner, ttl_seconds, now, heartbeat_seconds)
 
     # integrity and transfer --------------------------------------------------------------
 
@@ -385,14 +442,14 @@ class LinkStore:
         to its (webcrm entity, crmoffice entity) so links and intents can be matched to them.
         """
         with read_transaction(self._engine) as connection:
-            return _check.check(
-                connection, remote_ids or {}, pairs or {}, stale_after, utc_now(now)
-            )
+            at = utc_now(now) if now is not None else _lock.db_now(connection)
+            return _check.check(connection, remote_ids or {}, pairs or {}, stale_after, at)
 
     def repair(self, report: _check.IntegrityReport, *, now: datetime | None = None) -> list[str]:
         """Apply the safe repairs `report` lists (stale intents, expired locks); what was done."""
         with write_transaction(self._engine) as connection:
-            return _check.repair(connection, report, utc_now(now))
+            at = utc_now(now) if now is not None else _lock.db_now(connection)
+            return _check.repair(connection, report, at)
 
     def export_state(self, path: Path, *, now: datetime | None = None) -> dict[str, int]:
         """Write links, history, cursors, intents, quarantine, failures to one JSON-lines file."""

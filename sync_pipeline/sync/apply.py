@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sync_pipeline.core import PairPlan, PairSpec
-from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.store import Fence, LinkStore, LinkWrite, ShadowWrite
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.plans import LinkPlan, SideRows
 from sync_pipeline.sync.sink import ApplyReport, values_of
@@ -33,24 +33,29 @@ def apply_links_step(
     then the holds (kept until an operator resolves them; those of records linked now are
     settled), under the pair lock.
 
-    Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
+    Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write, and
+    `LeaseLostError` at the first write after another run took the pair over.
     """
-    with planned.run.writing(store, run_id):
+    with planned.run.writing(store, run_id) as lock:
+        fence = lock.fence
         sides = {
             str(rows.side): (rows.frame.quarantined, list(rows.frame.valid["id"]))
             for rows in (webcrm, crmoffice)
         }
-        store.settle_quarantine(pair.name, sides, run_id)
+        store.settle_quarantine(pair.name, sides, run_id, fence=fence)
         if planned.reactivated:
-            store.reactivate_links(pair.name, planned.reactivated, run_id)
-        report = apply_links(pair, planned.plan, store, run_id)
+            store.reactivate_links(pair.name, planned.reactivated, run_id, fence=fence)
+        report = apply_links(pair, planned.plan, store, run_id, fence)
         if planned.holds or planned.settled:
-            store.save_holds(pair.name, planned.holds, planned.settled, run_id)
+            store.save_holds(pair.name, planned.holds, planned.settled, run_id, fence=fence)
         return report
 
 
-def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -> ApplyReport:
-    """Matches, adoptions, shadow moves, orphans and dead intents: no API request."""
+def apply_links(
+    pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str, fence: Fence | None = None
+) -> ApplyReport:
+    """Matches, adoptions, shadow moves, orphans and dead intents: no API request; each store
+    write fenced by `fence` (the pair lease) when given."""
     report = ApplyReport(pair.name, "links")
     names = list(pair.field_names)
     new = plan.links[plan.links["action"].isin(["match", "adopt"])]
@@ -66,7 +71,9 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
         for r in new.to_dict("records")
     ]
     if writes:
-        for outcome in store.add_links(pair.name, pair.crmoffice_entity, writes, run_id):
+        for outcome in store.add_links(
+            pair.name, pair.crmoffice_entity, writes, run_id, fence=fence
+        ):
             if outcome.ok:
                 report.linked += 1
             else:
@@ -77,14 +84,15 @@ def apply_links(pair: PairSpec, plan: PairPlan, store: LinkStore, run_id: str) -
         for r in moves.to_dict("records")
     ]
     if shadow_writes:
-        store.update_shadows(pair.name, shadow_writes, run_id)
+        store.update_shadows(pair.name, shadow_writes, run_id, fence=fence)
     if not plan.orphans.empty:
         rows = [
             (str(r["webcrm_id"]), str(r["crmoffice_id"]), str(r["missing_side"]))
             for r in plan.orphans.to_dict("records")
         ]
-        report.orphaned = store.mark_orphaned(pair.name, rows, run_id)
+        report.orphaned = store.mark_orphaned(pair.name, rows, run_id, fence=fence)
     if len(plan.intents_not_applied):
-        store.close_intents([int(i) for i in plan.intents_not_applied["intent_id"]], "not_applied")
+        dead = [int(i) for i in plan.intents_not_applied["intent_id"]]
+        store.close_intents(dead, "not_applied", fence=fence)
     crash_point("after_links")
     return report

@@ -54,11 +54,13 @@ def apply_direction(
     the pair lock; the last write step (`WRITE_ORDER`) then moves the pair's cursors, never
     past a source record whose write failed here or in an `earlier` step.
 
-    Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write.
+    Raises `StalePlanError` / `PairLockedError` (see `PairRun.writing`) before any write, and
+    `LeaseLostError` before the next store write or remote batch once another run took the
+    pair over (the lease is renewed before each remote batch, and by its heartbeat).
     """
     writer = _writer(client)
     with plan.run.writing(store, run_id) as lock:
-        sink = open_sink(pair, plan, store, run_id, max_attempts, log, lock.refresh)
+        sink = open_sink(pair, plan, store, run_id, max_attempts, log, lock)
         before = writer.counters()
         # Updates first: their re-reads then see no record this step just created.
         _update(sink, writer)
@@ -66,7 +68,7 @@ def apply_direction(
         sink.count_requests(before, writer.counters())
         if plan.direction == WRITE_ORDER[-1]:
             holds = {r.source_side: r.hold_before for r in (*earlier, sink.report)}
-            plan.run.move_cursors(store, holds, log or (lambda _line: None))
+            plan.run.move_cursors(store, holds, log or (lambda _line: None), lock.fence)
         return sink.report
 
 
@@ -80,7 +82,9 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
         return
     rows = sink.plan.creates.to_dict("records")
     items = [(str(r["source_id"]), values_of(r, sink.names)) for r in rows]
-    intents = sink.store.open_intents_for(sink.pair.name, sink.direction, items, sink.run_id)
+    intents = sink.store.open_intents_for(
+        sink.pair.name, sink.direction, items, sink.run_id, fence=sink.fence
+    )
     crash_point("after_intents")
     props = _properties(sink.pair, sink.direction)
     defaults = sink.pair.create_defaults.get(sink.direction, {})
@@ -109,12 +113,12 @@ def _create(sink: Sink, writer: RecordWriter) -> None:
                 unknown.append((source_id, outcome.error or "create not confirmed"))
         sink.link(links)
         if dead:
-            sink.store.close_intents(dead, "not_applied")
+            sink.store.close_intents(dead, "not_applied", fence=sink.fence)
         sink.reject(refused)
         sink.miss(unknown)
         sink.tick()
 
-    writer.write(_entity(sink), writes, on_batch)
+    writer.write(_entity(sink), writes, on_batch, sink.lease.ensure)
 
 
 def _with_defaults(values: dict[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
@@ -212,7 +216,7 @@ def _write_updates(sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, A
         sink.miss(unknown)
         sink.tick()
 
-    writer.write(_entity(sink), writes, on_batch)
+    writer.write(_entity(sink), writes, on_batch, sink.lease.ensure)
 
 
 def _entity(sink: Sink) -> str:

@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sync_pipeline.core import SOURCE_SIDE, Direction, PairSpec
-from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.store import Fence, LinkStore, LinkWrite, PairLock, ShadowWrite
 from sync_pipeline.sync.plans import DirectionPlan
 
 MAX_ERROR_SAMPLES = 5
 Progress = Callable[[str], None]
-Heartbeat = Callable[[], object]
 
 
 @dataclass
@@ -76,13 +75,11 @@ class ApplyReport:
 
 @dataclass
 class ProgressLog:
-    """Says how far a long write step is (at most every `every` seconds, and at the end) and
-    keeps the pair lock alive meanwhile."""
+    """Says how far a long write step is (at most every `every` seconds, and at the end)."""
 
     label: str
     total: int
     log: Progress | None
-    heartbeat: Heartbeat | None = None
     every: float = 10.0
     last: float = field(default_factory=time.monotonic)
 
@@ -92,16 +89,15 @@ class ProgressLog:
         now = time.monotonic()
         if now - self.last >= self.every or done >= self.total:
             self.last = now
-            if self.heartbeat:
-                self.heartbeat()
             if self.log:
                 self.log(f"{self.label}: {done} of {self.total} done, {report.failed} failed")
 
 
 @dataclass(frozen=True)
 class Sink:
-    """Everything a write step shares: the plan, the store, the report and the progress log;
-    each method records one kind of outcome in the store and the report."""
+    """Everything a write step shares: the plan, the store, the pair's lease, the report and
+    the progress log; each method records one kind of outcome in the store (fenced by the
+    lease) and the report."""
 
     pair: PairSpec
     plan: DirectionPlan
@@ -110,6 +106,12 @@ class Sink:
     max_attempts: int
     report: ApplyReport
     progress: ProgressLog
+    lease: PairLock
+
+    @property
+    def fence(self) -> Fence:
+        """The lease's fence, passed with every store write of the step."""
+        return self.lease.fence
 
     @property
     def direction(self) -> Direction:
@@ -122,7 +124,7 @@ class Sink:
         return list(self.pair.field_names)
 
     def tick(self) -> None:
-        """Progress after a batch (and a heartbeat for the pair lock)."""
+        """Progress after a batch."""
         self.progress.tick(self.report)
 
     def reject(self, rows: Sequence[tuple[str, str]]) -> None:
@@ -134,6 +136,7 @@ class Sink:
                 list(rows),
                 self.run_id,
                 max_attempts=self.max_attempts,
+                fence=self.fence,
             )
             self.report.given_up += len(given_up)
             self.report.gave_up_now += len(given_up)
@@ -150,7 +153,7 @@ class Sink:
         if not writes:
             return
         outcomes = self.store.add_links(
-            self.pair.name, self.pair.crmoffice_entity, writes, self.run_id
+            self.pair.name, self.pair.crmoffice_entity, writes, self.run_id, fence=self.fence
         )
         to_crmoffice = self.direction == "to_crmoffice"
         for write, outcome in zip(writes, outcomes, strict=True):
@@ -172,13 +175,15 @@ class Sink:
     def settle_all(self, writes: Sequence[ShadowWrite]) -> None:
         """Store the shadows of written updates and count them."""
         if writes:
-            self.store.update_shadows(self.pair.name, writes, self.run_id)
+            self.store.update_shadows(self.pair.name, writes, self.run_id, fence=self.fence)
             self.report.updated += len(writes)
 
     def orphan(self, rows: Sequence[tuple[str, str, str]]) -> None:
         """Links whose target record is gone: (webcrm id, crmoffice id, missing side)."""
         if rows:
-            self.report.orphaned += self.store.mark_orphaned(self.pair.name, rows, self.run_id)
+            self.report.orphaned += self.store.mark_orphaned(
+                self.pair.name, rows, self.run_id, fence=self.fence
+            )
 
     def count_requests(self, before: Mapping[str, int], after: Mapping[str, int]) -> None:
         """Requests and 429s the step made, from the writer's counters before and after."""
@@ -193,13 +198,14 @@ def open_sink(
     run_id: str,
     max_attempts: int,
     on_progress: Progress | None,
-    heartbeat: Heartbeat | None,
+    lease: PairLock,
 ) -> Sink:
-    """A write step's context: an empty report and a progress log over the plan's rows."""
+    """A write step's context under `lease`: an empty report and a progress log over the
+    plan's rows."""
     report = ApplyReport(pair.name, plan.direction, given_up=plan.given_up)
     total = len(plan.creates) + len(plan.updates)
-    progress = ProgressLog(f"{pair.name} {plan.direction}", total, on_progress, heartbeat)
-    return Sink(pair, plan, store, run_id, max_attempts, report, progress)
+    progress = ProgressLog(f"{pair.name} {plan.direction}", total, on_progress)
+    return Sink(pair, plan, store, run_id, max_attempts, report, progress, lease)
 
 
 def values_of(row: Mapping[Any, Any], names: Sequence[str]) -> dict[str, str]:

@@ -143,6 +143,28 @@ def test_write_many_stops_attempting_once_the_api_is_down() -> None:
     assert len(fake.requests_to("PATCH", "/contacts/c1")) == 6
 
 
+class _Stop(Exception):
+    """The check before a write said no (as a lost pair lease does)."""
+
+
+def test_write_many_checks_before_each_request_and_stops_when_told() -> None:
+    """`before_each` runs before every request; once it raises, no further request is made
+    and the exception comes out of write_many."""
+    fake = FakeCrmoffice()
+    checks: list[int] = []
+
+    def before() -> None:
+        checks.append(len(fake.contacts))
+        if len(checks) > 3:
+            raise _Stop("lease lost")
+
+    ops = [WriteOp("create", "contacts", {"givenName": f"G{i}"}) for i in range(20)]
+    with pytest.raises(_Stop):
+        _client(fake, concurrency=1).write_many(ops, before_each=before)
+    assert checks[:3] == [0, 1, 2]
+    assert len(fake.contacts) == 3
+
+
 def test_write_op_validates_its_shape() -> None:
     """A patch needs an id, a create takes none, and the entity must be known."""
     with pytest.raises(ValueError, match="needs the record id"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -14,6 +13,7 @@ import pytest
 from sync_pipeline.commands.sync_report import failure_line
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.sync import StalePlanError, apply_links_step
+from sync_pipeline.sync.run_guard import lock_owner
 from sync_pipeline_tests.pipeline.conftest import Pipeline
 from sync_pipeline_tests.pipeline.helpers import PERSON, contact, contacts, partner, persons
 
@@ -195,11 +195,12 @@ def test_one_bad_row_in_an_incremental_window_does_not_stop_the_pair(pipeline: P
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(pipeline: Pipeline) -> None:
-    """A pair lock whose holder (a process of this host) is gone does not block the next run."""
+    """A pair lock whose holder (a process of this kernel and pid namespace) is gone does not
+    block the next run."""
     _persons(pipeline, 1)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    owner = f"killed-run (pid {gone.pid} on {socket.gethostname()})"
+    owner = lock_owner("killed-run", pid=gone.pid)
     lock = pipeline.store().pair_lock("persons_contacts", owner)
     lock.__enter__()  # never released: the holder was SIGKILLed
     pipeline.sync("persons_contacts")

@@ -32,11 +32,18 @@ PartRunner = Callable[[Path], Part]
 PARTS: list[tuple[str, PartRunner]] = [
     ("faults", run_faults),
     ("crashes", run_crashes),
+    ("crashes_postgresql", lambda folder: run_crashes(folder, backend="postgresql")),
     ("convergence", run_convergence),
     ("bad_input", run_bad_input),
     ("reads", run_reads),
     ("secrets", run_secrets),
     ("concurrency", run_concurrency),
+    (
+        "concurrency_postgresql",
+        lambda folder: run_concurrency(
+            folder, interleave=False, fresh_homes=0, backend="postgresql"
+        ),
+    ),
     ("lost_edits", run_lost_edits),
     ("untidy", run_untidy),
     ("holds", run_holds),

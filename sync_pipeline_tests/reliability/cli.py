@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +40,16 @@ def command(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "sync_pipeline.cli", *args]
 
 
-def sync_env(base: dict[str, str], home: Path, crash_at: str | None = None) -> dict[str, str]:
-    """The process environment for a sync against `base` with state under `home`."""
+def sync_env(
+    base: dict[str, str], home: Path, crash_at: str | None = None, state_url: str | None = None
+) -> dict[str, str]:
+    """The process environment for a sync against `base` with Dagster's state under `home` and
+    the link store at `state_url` (default: a SQLite file in `home`)."""
     env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
     home.mkdir(parents=True, exist_ok=True)
     env.update(base)
     env["DAGSTER_HOME"] = str(home)
-    env["SYNC_STATE_URL"] = f"sqlite:///{home / 'sync_state.sqlite'}"
+    env["SYNC_STATE_URL"] = state_url or f"sqlite:///{home / 'sync_state.sqlite'}"
     if crash_at:
         env[CRASH_ENV] = crash_at
     return env
@@ -67,10 +71,13 @@ class OutputLog:
         stem.with_suffix(".err").write_text(result.stderr, errors="surrogateescape")
 
 
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    """Start `sync-pipeline args` in its own process group."""
+def start(
+    args: list[str], env: dict[str, str], prefix: Sequence[str] = ()
+) -> subprocess.Popen[str]:
+    """Start `sync-pipeline args` in its own process group, behind `prefix` (e.g. a new
+    namespace, see `backends.other_host`) if given."""
     return subprocess.Popen(
-        command(args),
+        [*prefix, *command(args)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -2,7 +2,9 @@
 
 One must apply; the other must wait or exit with a clear message. The sandboxes' write logs
 then show whether any record was written twice: a create of the same source twice, or one
-record changed by both runs.
+record changed by both runs. With the store on PostgreSQL (`backend`), the second process runs
+as on another host: its own hostname (`unshare --uts`) and a clock 6 minutes ahead
+(`faketime`). A run told it lost its lock mid-run was taken over before its lease ended.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sync_pipeline.sandbox.seed import seed_sandbox
 from sync_pipeline.sandbox.server import SandboxSettings
 from sync_pipeline.store import LinkStore
 from sync_pipeline_tests.reliability import cli
+from sync_pipeline_tests.reliability.backends import other_host, state_url
 from sync_pipeline_tests.reliability.checks import Inventory, count_duplicates
 from sync_pipeline_tests.reliability.figures import Part
 from sync_pipeline_tests.reliability.harness import dagster_home
@@ -25,16 +28,24 @@ from sync_pipeline_tests.reliability.work import add_records, edit_links
 
 PAIR = "persons_contacts"
 CLEAR_LOSER = ("is being synced by run", "another run wrote to this pair")
+LEASE_LOST = "lost its lock"
 
 
 def race(
-    sandbox: HostedSandbox, home: Path, log: cli.OutputLog, label: str, *extra: str
+    sandbox: HostedSandbox,
+    home: Path,
+    log: cli.OutputLog,
+    label: str,
+    *extra: str,
+    url: str | None = None,
+    second: list[str] | None = None,
 ) -> list[cli.CliResult]:
-    """Start two syncs of the pair at once; both results."""
-    env = cli.sync_env(sandbox.env(), home)
+    """Start two syncs of the pair at once (the second behind the `second` prefix, if given;
+    store at `url`, default SQLite in `home`); both results."""
+    env = cli.sync_env(sandbox.env(), home, state_url=url)
     args = ["sync", "--pair", PAIR, *extra]
     started = time.monotonic()
-    processes = [cli.start(args, env) for _ in range(2)]
+    processes = [cli.start(args, env), cli.start(args, env, second or [])]
     results = [cli.finish(p, args, started) for p in processes]
     for number, result in enumerate(results, start=1):
         log.keep(f"{label}-{number}", result)
@@ -49,6 +60,7 @@ def judge(results: list[cli.CliResult], part: Part, label: str) -> None:
     ok = 0 in codes and clear
     part.add("races", 1)
     part.add("races_resolved_cleanly", int(ok))
+    part.add("lock_takeovers_before_lease_end", sum(LEASE_LOST in r.stderr for r in results))
     last = [r.stderr.strip().splitlines()[-1:] for r in losers]
     part.note(f"{label}: exit codes {codes}; loser said {last}")
 
@@ -81,11 +93,32 @@ def run_concurrency(
     *,
     interleave: bool = True,
     fresh_homes: int = 3,
+    backend: str = "sqlite",
 ) -> Part:
-    """Part 6; figure double_writes."""
-    part = Part("concurrency")
-    for name in ("races", "races_resolved_cleanly", "double_writes"):
+    """Part 6 with the link store on `backend`; figures double_writes,
+    lock_takeovers_before_lease_end."""
+    part = Part("concurrency" if backend == "sqlite" else f"concurrency_{backend}")
+    names = ("races", "races_resolved_cleanly", "double_writes", "lock_takeovers_before_lease_end")
+    for name in names:
         part.figure(name, 0)
+    with state_url(backend, folder) as url:
+        second, what = other_host("racer-two") if backend != "sqlite" else ([], "same host")
+        part.note(f"second racer: {what}")
+        _races(folder, part, rounds, seed_records, fresh_homes, url, second)
+    if interleave:
+        add_interleaved(folder, part)
+    return part
+
+
+def _races(
+    folder: Path,
+    part: Part,
+    rounds: int,
+    seed_records: int,
+    fresh_homes: int,
+    url: str,
+    second: list[str],
+) -> None:
     home = dagster_home(folder)
     log = cli.OutputLog(folder / "outputs")
     settings = SandboxSettings(webcrm_rate_limit=UNLIMITED, crmoffice_rate_limit=UNLIMITED)
@@ -95,24 +128,23 @@ def run_concurrency(
         inventory = Inventory.take(sandbox)
         fresh_home_race(sandbox, folder, log, part, fresh_homes)
         # The races below are about the pair, so they start from an initialised instance.
-        cli.run(["sync", "--dry-run"], cli.sync_env(sandbox.env(), home), log, "warm-up")
+        env = cli.sync_env(sandbox.env(), home, state_url=url)
+        cli.run(["sync", "--dry-run"], env, log, "warm-up")
         for number in range(rounds):
             if number:  # later rounds race over updates and new records, not the first load
-                with LinkStore(f"sqlite:///{home / 'sync_state.sqlite'}") as store:
+                with LinkStore(url) as store:
                     edit_links(sandbox, store, rng, 3)
                 add_records(sandbox, inventory, rng, 3, 2)
             for writes in (sandbox.webcrm_writes, sandbox.crmoffice_writes):
                 writes.clear()
-            judge(race(sandbox, home, log, f"race{number + 1}"), part, f"race {number + 1}")
+            results = race(sandbox, home, log, f"race{number + 1}", url=url, second=second)
+            judge(results, part, f"race {number + 1}")
             entries = sandbox.webcrm_writes.snapshot() + sandbox.crmoffice_writes.snapshot()
             twice = [key for key, n in written_records(entries).items() if n > 1]
             part.add("double_writes", len(twice))
             part.notes += [f"race {number + 1}: written twice: {key[:120]}" for key in twice[:5]]
-        with LinkStore(f"sqlite:///{home / 'sync_state.sqlite'}") as store:
+        with LinkStore(url) as store:
             part.counted("duplicates", count_duplicates(sandbox, store, inventory))
-    if interleave:
-        add_interleaved(folder, part)
-    return part
 
 
 def add_interleaved(folder: Path, part: Part) -> None:

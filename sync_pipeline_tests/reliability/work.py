@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import random
-import sqlite3
-from pathlib import Path
 
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.store import LinkStore
 from sync_pipeline_tests.reliability.checks import Inventory
 from sync_pipeline_tests.reliability.edits import NAMES, PHONES
-
-PAST = "2000-01-01T00:00:00+00:00"
 
 
 def _phone(rng: random.Random) -> str:
@@ -54,10 +50,3 @@ def edit_links(sandbox: RunningSandbox, store: LinkStore, rng: random.Random, co
         else:
             sandbox.crmoffice.edit("contacts", str(crmoffice_id), {"givenName": name})
     return len(chosen)
-
-
-def expire_locks(state_file: Path) -> int:
-    """What an operator must do after a SIGKILL today: wait out (here: expire) the pair locks."""
-    with sqlite3.connect(state_file) as connection:
-        cursor = connection.execute("UPDATE locks SET expires_at = ?", (PAST,))
-        return cursor.rowcount

@@ -164,7 +164,7 @@ def test_a_version_3_store_gains_the_budget_tables(store_url: str) -> None:
         raw.execute("DROP TABLE rate_budgets")
         raw.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with LinkStore(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION  # and every later step ran
     key = budget_key("webcrm", TOKEN)
     with RateBudget(store_url) as budget, budget.limiter(key, 1).slot():
         pass

@@ -96,14 +96,28 @@ def test_held_intents_and_duplicate_open_intents_are_problems(store: LinkStore) 
 
 
 def test_expired_locks_are_repaired(store: LinkStore) -> None:
-    """An expired lock (its run died) is noted and deleted by repair."""
+    """An expired lock (its run died) is a problem, freed by repair (its token stays spent)."""
     dead = store.pair_lock(PAIR, "dead-run", ttl_seconds=60, now=NOW)
     dead.__enter__()  # never exited, like a run that was killed
     report = store.check(now=LATER)
-    assert report.ok and report.expired_locks == (PAIR,)
-    assert store.repair(report, now=LATER) == ["deleted 1 expired pair locks"]
-    with store.pair_lock(PAIR, "next-run", now=NOW):
-        pass
+    assert not report.ok and report.expired_locks == (PAIR,)
+    assert report.problems == [
+        f"pair lock {PAIR}: held by dead-run with token 1 for {(LATER - NOW).seconds} s, "
+        f"EXPIRED {(LATER - NOW).seconds - 60} s ago (its run is gone; the next run takes it over)"
+    ]
+    assert store.repair(report, now=LATER) == ["freed 1 expired pair locks"]
+    with store.pair_lock(PAIR, "next-run", now=NOW) as lock:
+        assert lock.token == 2
+
+
+def test_held_lock_is_shown_with_holder_token_and_age(store: LinkStore) -> None:
+    """A live lock is a note naming its holder, token and age, not a problem."""
+    with store.pair_lock(PAIR, "live-run", ttl_seconds=60, now=NOW):
+        report = store.check(now=NOW + timedelta(seconds=20))
+    assert report.ok and report.expired_locks == ()
+    assert f"pair lock {PAIR}: held by live-run with token 1 for 20 s, expires in 40 s" in (
+        report.notes
+    )
 
 
 def test_notes_count_quarantine_and_given_up(store: LinkStore) -> None:

@@ -22,7 +22,7 @@ def test_new_store_writes_schema_version(store: LinkStore, store_url: str) -> No
     with sqlite3.connect(_db_file(store_url)) as raw:
         row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert row == (str(SCHEMA_VERSION),)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
 
 
 def test_sqlite_runs_in_wal_mode_with_safe_pragmas(store: LinkStore, store_url: str) -> None:
