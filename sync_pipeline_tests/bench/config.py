@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GROUPS = ("extract", "rate_limit", "diff", "memory", "sync")
+GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "store_pg")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class BenchConfig:
     persons: int = 10_000
     edit_share: float = 0.01
     noop_repeats: int = 3
+    pg_links: int = 1_000_000
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
@@ -51,6 +52,7 @@ QUICK: dict[str, object] = {
     "memory_rows": 20_000,
     "persons": 100,
     "noop_repeats": 1,
+    "pg_links": 20_000,
 }
 
 _HELP = {
@@ -65,6 +67,7 @@ _HELP = {
     "persons": "sandbox seed N for the sync figures: N persons, N/20 users, N/4 products",
     "edit_share": "share of records edited on each side before the incremental run",
     "noop_repeats": "timed repeats of the no-op CLI run and of the Dagster floor",
+    "pg_links": "links loaded from SQLite and from PostgreSQL in the links-frame figure",
 }
 
 

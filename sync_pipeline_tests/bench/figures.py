@@ -7,6 +7,7 @@ from sync_pipeline_tests.bench import (
     fig_extract,
     fig_memory,
     fig_rate_limit,
+    fig_store_pg,
     fig_sync_group,
 )
 from sync_pipeline_tests.bench.harness import Group
@@ -17,4 +18,5 @@ GROUPS: dict[str, Group] = {
     "diff": Group("diff", fig_diff.FIGURES, fig_diff.measure_diff),
     "memory": Group("memory", fig_memory.FIGURES, fig_memory.measure_memory),
     "sync": Group("sync", fig_sync_group.FIGURES, fig_sync_group.measure_sync),
+    "store_pg": Group("store_pg", fig_store_pg.FIGURES, fig_store_pg.measure_store_pg),
 }
