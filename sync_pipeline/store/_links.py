@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_pipeline.store._rows import chunked, history_row, to_json
 from sync_pipeline.store._schema import history, intents, links
@@ -74,23 +74,33 @@ def _link_row(pair: str, entity: str, row: LinkWrite, run_id: str, at: str) -> d
 
 
 def _insert_links(connection: Connection, values: list[dict[str, Any]]) -> list[str]:
-    """Insert the links; if a concurrent writer won a race, insert row by row. Per-row errors."""
+    """Insert the links; per row "" or why not (a concurrent writer linked a record first).
+
+    Rows go in CRMOffice id order: on PostgreSQL two transactions claiming the same records
+    wait on each other's uncommitted rows, and one order for all means no deadlock. A row that
+    collides with a committed link is skipped (`ON CONFLICT DO NOTHING`, SQLite and PostgreSQL)
+    and reported, the rest of the batch kept; SQLite never gets there (its writers take turns
+    and `_refusals` saw every link).
+    """
     if not values:
         return []
-    try:
-        with connection.begin_nested():
-            connection.execute(links.insert(), values)
-        return [""] * len(values)
-    except IntegrityError:
-        errors: list[str] = []
-        for value in values:
-            try:
-                with connection.begin_nested():
-                    connection.execute(links.insert(), [value])
-                errors.append("")
-            except IntegrityError as error:
-                errors.append(f"already linked: {str(error.orig).splitlines()[0]}")
-        return errors
+    ordered = sorted(values, key=lambda value: value["crmoffice_id"])
+    skipping = (
+        postgresql.insert(links).on_conflict_do_nothing()
+        if connection.dialect.name == "postgresql"
+        else sqlite.insert(links).on_conflict_do_nothing()
+    )
+    statement = skipping.returning(links.c.webcrm_id)
+    inserted = set(connection.execute(statement, ordered).scalars())
+    return [
+        ""
+        if value["webcrm_id"] in inserted
+        else (
+            f"already linked: {value['crmoffice_entity']} {value['crmoffice_id']} or webcrm "
+            f"{value['webcrm_id']} was linked by a concurrent run"
+        )
+        for value in values
+    ]
 
 
 def _intent_target(row: LinkWrite) -> str:
