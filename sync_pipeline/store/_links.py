@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync_pipeline.store._rows import chunked, history_row, to_json
+from sync_pipeline.store._rows import among, history_row, to_json
 from sync_pipeline.store._schema import history, intents, links
 from sync_pipeline.store._time import iso
 from sync_pipeline.store._types import TARGET_SIDE, LinkOutcome, LinkWrite
@@ -21,14 +21,15 @@ def _claims(
     """Existing links that a batch would collide with: by webcrm id, and by CRMOffice id."""
     by_webcrm: dict[str, str] = {}
     by_crmoffice: dict[str, tuple[str, str]] = {}
-    for chunk in chunked(sorted({row.webcrm_id for row in rows})):
+    for condition in among(connection, links.c.webcrm_id, sorted({r.webcrm_id for r in rows})):
         query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
-            links.c.pair == pair, links.c.webcrm_id.in_(chunk)
+            links.c.pair == pair, condition
         )
         by_webcrm.update(connection.execute(query).all())
-    for chunk in chunked(sorted({row.crmoffice_id for row in rows})):
+    crmoffice_ids = sorted({row.crmoffice_id for row in rows})
+    for condition in among(connection, links.c.crmoffice_id, crmoffice_ids):
         query = select(links.c.crmoffice_id, links.c.pair, links.c.webcrm_id).where(
-            links.c.crmoffice_entity == entity, links.c.crmoffice_id.in_(chunk)
+            links.c.crmoffice_entity == entity, condition
         )
         for row in connection.execute(query):
             by_crmoffice[row[0]] = (row[1], row[2])

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from sqlalchemy import Connection, func, select
 
-from sync_pipeline.store._rows import chunked
+from sync_pipeline.store._rows import among
 from sync_pipeline.store._schema import links
 
 LINK_COLUMNS = ("webcrm_id", "crmoffice_id", "status", "synced_at")
@@ -137,11 +137,11 @@ def linked_elsewhere_among(
 ) -> set[str]:
     """Which of `ids` (CRMOffice ids of `entity`) a pair other than `pair` links."""
     found: set[str] = set()
-    for chunk in chunked(sorted(set(ids))):
+    for condition in among(connection, links.c.crmoffice_id, sorted(set(ids))):
         query = select(links.c.crmoffice_id).where(
             links.c.crmoffice_entity == entity,
             links.c.pair != pair,
-            links.c.crmoffice_id.in_(chunk),
+            condition,
         )
         found |= set(connection.execute(query).scalars())
     return found
