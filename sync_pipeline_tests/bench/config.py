@@ -52,7 +52,7 @@ QUICK: dict[str, object] = {
     "memory_rows": 20_000,
     "persons": 100,
     "noop_repeats": 1,
-    "pg_links": 20_000,
+    "pg_links": 5_000,
 }
 
 _HELP = {
