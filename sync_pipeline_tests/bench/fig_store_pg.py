@@ -1,10 +1,9 @@
 """Figure `links_frame_1m_pg_over_sqlite`: the links frame of N links (1M by default) loaded
 from PostgreSQL, over the same load from SQLite (target <= 1.5).
 
-One SQLite store is seeded through `add_links` (four shadow fields, three of them set); its state
-is copied into a fresh database of a PostgreSQL server this figure starts itself (Debian's
-package, `sync_pipeline.local_postgres`) by `state export` / `state import`, so both stores
-hold the same rows. Each load is timed best of three, in this process, warm.
+A SQLite store and a fresh database of a PostgreSQL server this figure starts itself (Debian's
+package, `sync_pipeline.local_postgres`) are seeded alike through `add_links` (four shadow
+fields, three of them set). Each load is timed best of three, in this process, warm.
 """
 
 from __future__ import annotations
@@ -56,20 +55,18 @@ def _timed(action: Callable[[], None]) -> float:
 
 
 def measure_store_pg(config: BenchConfig) -> Figures:
-    """Seed SQLite, copy it to PostgreSQL, time both loads; seconds and their ratio."""
+    """Seed both stores, time both loads; seconds and their ratio."""
     folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
     # Its own folder right under the temp folder: the server may run as another user, who
     # cannot enter our private one (see `sync_pipeline.local_postgres`).
     server = LocalPostgres(Path(tempfile.mkdtemp(prefix="bench-store-pg-")), free_port())
     try:
         server.start()
-        export = folder / "state.jsonl"
         with LinkStore(f"sqlite:///{folder / 'bench.sqlite'}") as lite:
             _seed(lite, config.pg_links)
-            lite.export_state(export)
             sqlite_s = _best_load(lite, config.pg_links)
         with LinkStore(server.create_database("bench")) as pg:
-            pg.import_state(export)
+            _seed(pg, config.pg_links)
             pg_s = _best_load(pg, config.pg_links)
     finally:
         server.stop()
