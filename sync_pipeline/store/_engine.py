@@ -82,6 +82,18 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """One read transaction: a consistent snapshot for the block."""
-    with engine.connect() as connection, connection.begin():
-        yield connection
+    """One read transaction: a consistent snapshot for the block.
+
+    SQLite (WAL) keeps the snapshot of the transaction's first read. PostgreSQL's default READ
+    COMMITTED takes a new snapshot per statement, so the block runs REPEATABLE READ (one
+    snapshot from its first statement) and READ ONLY (a write raises; a read-only repeatable
+    read never fails to serialise); PostgreSQL docs, "Transaction Isolation". The connection
+    gets its defaults back when it returns to the pool.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        with connection.begin():
+            yield connection

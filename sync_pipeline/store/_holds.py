@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from sync_pipeline.store._errors import HoldError
-from sync_pipeline.store._rows import chunked, typed_frame
+from sync_pipeline.store._rows import among, typed_frame
 from sync_pipeline.store._schema import holds, links
 from sync_pipeline.store._time import iso
 
@@ -60,9 +60,9 @@ def _statuses(
     found: dict[tuple[str, str], str] = {}
     for side in ("webcrm", "crmoffice"):
         ids = sorted({record_id for s, record_id in keys if s == side})
-        for chunk in chunked(ids):
+        for condition in among(connection, holds.c.record_id, ids):
             query = select(holds.c.record_id, holds.c.status).where(
-                holds.c.pair == pair, holds.c.side == side, holds.c.record_id.in_(chunk)
+                holds.c.pair == pair, holds.c.side == side, condition
             )
             found.update({(side, r): status for r, status in connection.execute(query)})
     return found
@@ -123,13 +123,13 @@ def _by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def _settle(connection: Connection, pair: str, settled: Sequence[tuple[str, str]], at: str) -> None:
     for side in ("webcrm", "crmoffice"):
         ids = sorted({record_id for s, record_id in settled if s == side})
-        for chunk in chunked(ids):
+        for condition in among(connection, holds.c.record_id, ids):
             connection.execute(
                 update(holds)
                 .where(
                     holds.c.pair == pair,
                     holds.c.side == side,
-                    holds.c.record_id.in_(chunk),
+                    condition,
                     holds.c.status != "done",
                 )
                 .values(status="done", resolved_at=at)

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from sync_pipeline.store._rows import chunked, history_row, to_json
+from sync_pipeline.store._rows import among, history_row, to_json
 from sync_pipeline.store._schema import history, intents, links
 from sync_pipeline.store._time import iso
 from sync_pipeline.store._types import TARGET_SIDE, LinkOutcome, LinkWrite
@@ -21,14 +21,15 @@ def _claims(
     """Existing links that a batch would collide with: by webcrm id, and by CRMOffice id."""
     by_webcrm: dict[str, str] = {}
     by_crmoffice: dict[str, tuple[str, str]] = {}
-    for chunk in chunked(sorted({row.webcrm_id for row in rows})):
+    for condition in among(connection, links.c.webcrm_id, sorted({r.webcrm_id for r in rows})):
         query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
-            links.c.pair == pair, links.c.webcrm_id.in_(chunk)
+            links.c.pair == pair, condition
         )
         by_webcrm.update(connection.execute(query).all())
-    for chunk in chunked(sorted({row.crmoffice_id for row in rows})):
+    crmoffice_ids = sorted({row.crmoffice_id for row in rows})
+    for condition in among(connection, links.c.crmoffice_id, crmoffice_ids):
         query = select(links.c.crmoffice_id, links.c.pair, links.c.webcrm_id).where(
-            links.c.crmoffice_entity == entity, links.c.crmoffice_id.in_(chunk)
+            links.c.crmoffice_entity == entity, condition
         )
         for row in connection.execute(query):
             by_crmoffice[row[0]] = (row[1], row[2])
@@ -74,23 +75,33 @@ def _link_row(pair: str, entity: str, row: LinkWrite, run_id: str, at: str) -> d
 
 
 def _insert_links(connection: Connection, values: list[dict[str, Any]]) -> list[str]:
-    """Insert the links; if a concurrent writer won a race, insert row by row. Per-row errors."""
+    """Insert the links; per row "" or why not (a concurrent writer linked a record first).
+
+    Rows go in CRMOffice id order: on PostgreSQL two transactions claiming the same records
+    wait on each other's uncommitted rows, and one order for all means no deadlock. A row that
+    collides with a committed link is skipped (`ON CONFLICT DO NOTHING`, SQLite and PostgreSQL)
+    and reported, the rest of the batch kept; SQLite never gets there (its writers take turns
+    and `_refusals` saw every link).
+    """
     if not values:
         return []
-    try:
-        with connection.begin_nested():
-            connection.execute(links.insert(), values)
-        return [""] * len(values)
-    except IntegrityError:
-        errors: list[str] = []
-        for value in values:
-            try:
-                with connection.begin_nested():
-                    connection.execute(links.insert(), [value])
-                errors.append("")
-            except IntegrityError as error:
-                errors.append(f"already linked: {str(error.orig).splitlines()[0]}")
-        return errors
+    ordered = sorted(values, key=lambda value: value["crmoffice_id"])
+    skipping = (
+        postgresql.insert(links).on_conflict_do_nothing()
+        if connection.dialect.name == "postgresql"
+        else sqlite.insert(links).on_conflict_do_nothing()
+    )
+    statement = skipping.returning(links.c.webcrm_id)
+    inserted = set(connection.execute(statement, ordered).scalars())
+    return [
+        ""
+        if value["webcrm_id"] in inserted
+        else (
+            f"already linked: {value['crmoffice_entity']} {value['crmoffice_id']} or webcrm "
+            f"{value['webcrm_id']} was linked by a concurrent run"
+        )
+        for value in values
+    ]
 
 
 def _intent_target(row: LinkWrite) -> str:

@@ -1,10 +1,16 @@
-"""The schema version: created with a new store, checked on open, migrated by explicit steps."""
+"""The schema version: created with a new store, checked on open, migrated by explicit steps.
+
+Opening is serialised so that concurrent first opens of one database create the schema once:
+SQLite by the write transaction itself (`BEGIN IMMEDIATE`), PostgreSQL by a transaction-level
+advisory lock taken before the version is read (`pg_advisory_xact_lock`, released at commit or
+rollback; PostgreSQL docs, "Advisory Lock Functions").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from sync_pipeline.store._engine import redacted, write_transaction
 from sync_pipeline.store._errors import SchemaVersionError
@@ -20,6 +26,10 @@ from sync_pipeline.store._schema import (
 )
 
 Migration = Callable[[Connection], None]
+
+# The advisory lock key of schema creation and migration: any fixed 64-bit number, unique
+# among the advisory locks this database's users take ("sync_pip" in ASCII).
+SCHEMA_LOCK_KEY = 0x73796E635F706970
 
 
 def _add_holds(connection: Connection) -> None:
@@ -68,6 +78,14 @@ def stored_version(connection: Connection) -> int | None:
     return None if text is None else int(text)
 
 
+def _serialise_schema_changes(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other opener's schema transaction to end (SQLite already
+    holds its write lock). Must be the transaction's first statement: the version check after
+    it then sees what the previous holder committed (READ COMMITTED)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+
+
 def ensure_schema(
     engine: Engine,
     url: str,
@@ -75,8 +93,12 @@ def ensure_schema(
     target: int = SCHEMA_VERSION,
     steps: Mapping[int, Migration] = MIGRATIONS,
 ) -> int:
-    """Create a new store at `target`, migrate an older one step by step; return the version."""
+    """Create a new store at `target`, migrate an older one step by step; return the version.
+
+    Raises SchemaVersionError for a store newer than `target` or a missing migration step.
+    """
     with write_transaction(engine) as connection:
+        _serialise_schema_changes(connection)
         version = stored_version(connection)
         if version is None:
             metadata.create_all(connection)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from sync_pipeline.store._rows import chunked, history_row, typed_frame
+from sync_pipeline.store._rows import among, history_row, typed_frame
 from sync_pipeline.store._schema import failures, history, quarantine
 from sync_pipeline.store._time import iso
 from sync_pipeline.store._types import SOURCE_SIDE
@@ -47,9 +47,9 @@ def row_key(record_id: str, payload: str) -> str:
 
 def _existing_keys(connection: Connection, pair: str, side: str, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in chunked(sorted(keys)):
+    for condition in among(connection, quarantine.c.row_key, sorted(keys)):
         query = select(quarantine.c.row_key).where(
-            quarantine.c.pair == pair, quarantine.c.side == side, quarantine.c.row_key.in_(chunk)
+            quarantine.c.pair == pair, quarantine.c.side == side, condition
         )
         found.update(connection.execute(query).scalars())
     return found
@@ -100,14 +100,14 @@ def resolve_quarantine(
 ) -> int:
     """Mark the open quarantine rows of these records resolved; return how many."""
     resolved = 0
-    for chunk in chunked(sorted(set(record_ids))):
+    for condition in among(connection, quarantine.c.record_id, sorted(set(record_ids))):
         statement = (
             update(quarantine)
             .where(
                 quarantine.c.pair == pair,
                 quarantine.c.side == side,
                 quarantine.c.status == "open",
-                quarantine.c.record_id.in_(chunk),
+                condition,
             )
             .values(status="resolved")
         )
@@ -131,11 +131,11 @@ def _attempts_so_far(
 ) -> dict[str, tuple[int, str]]:
     """record id -> (attempts, first_at) of the existing failure rows."""
     found: dict[str, tuple[int, str]] = {}
-    for chunk in chunked(sorted(set(ids))):
+    for condition in among(connection, failures.c.record_id, sorted(set(ids))):
         query = select(failures.c.record_id, failures.c.attempts, failures.c.first_at).where(
             failures.c.pair == pair,
             failures.c.direction == direction,
-            failures.c.record_id.in_(chunk),
+            condition,
         )
         for record_id, attempts, first_at in connection.execute(query):
             found[record_id] = (attempts, first_at)
@@ -215,11 +215,11 @@ def clear_failures(
 ) -> int:
     """Forget the failures of these records in this direction; return how many."""
     cleared = 0
-    for chunk in chunked(sorted(set(record_ids))):
+    for condition in among(connection, failures.c.record_id, sorted(set(record_ids))):
         statement = delete(failures).where(
             failures.c.pair == pair,
             failures.c.direction == direction,
-            failures.c.record_id.in_(chunk),
+            condition,
         )
         cleared += connection.execute(statement).rowcount
     return cleared

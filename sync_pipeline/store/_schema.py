@@ -173,7 +173,7 @@ holds = Table(
     sqlite_autoincrement=True,
 )
 
-# One lease per pair (version 3), on the database's clock. The row outlives its holders: a
+# One lease per pair (version 5), on the database's clock. The row outlives its holders: a
 # release marks it `free`, so `token` (the fencing token, +1 at every acquisition) is never
 # reused. `owner` names the holder (or the last one); `renewed_at` is its last heartbeat.
 LOCK_STATUSES = ("held", "free")

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from sync_pipeline.store._rows import chunked, history_row, to_json
+from sync_pipeline.store._rows import among, history_row, to_json
 from sync_pipeline.store._schema import failures, history, links
 from sync_pipeline.store._time import iso
 from sync_pipeline.store._types import SOURCE_SIDE, ShadowWrite
@@ -23,9 +23,9 @@ def _current(
 ) -> dict[str, tuple[str, str]]:
     """webcrm id -> (crmoffice id, shadow JSON) of the pair's links among `webcrm_ids`."""
     found: dict[str, tuple[str, str]] = {}
-    for chunk in chunked(sorted(set(webcrm_ids))):
+    for condition in among(connection, links.c.webcrm_id, sorted(set(webcrm_ids))):
         query = select(links.c.webcrm_id, links.c.crmoffice_id, links.c.shadow).where(
-            links.c.pair == pair, links.c.webcrm_id.in_(chunk)
+            links.c.pair == pair, condition
         )
         found.update((w, (c, s)) for w, c, s in connection.execute(query))
     return found
@@ -147,9 +147,9 @@ class _StatusChange:
     ) -> int:
         """Move the pair's links of `webcrm_ids` still in `old`; return how many moved."""
         found: list[tuple[str, str]] = []
-        for chunk in chunked(sorted(set(webcrm_ids))):
+        for condition in among(connection, links.c.webcrm_id, sorted(set(webcrm_ids))):
             query = select(links.c.webcrm_id, links.c.crmoffice_id).where(
-                links.c.pair == pair, links.c.status == self.old, links.c.webcrm_id.in_(chunk)
+                links.c.pair == pair, links.c.status == self.old, condition
             )
             found += [(w, c) for w, c in connection.execute(query)]
         if not found:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "shared_budget")
+GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "shared_budget", "store_pg")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class BenchConfig:
     noop_repeats: int = 3
     budget_persons: int = 2_000
     budget_limit: int = 6
+    pg_links: int = 1_000_000
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
@@ -55,6 +56,7 @@ QUICK: dict[str, object] = {
     "noop_repeats": 1,
     "budget_persons": 200,
     "budget_limit": 4,
+    "pg_links": 5_000,
 }
 
 _HELP = {
@@ -71,6 +73,7 @@ _HELP = {
     "noop_repeats": "timed repeats of the no-op CLI run and of the Dagster floor",
     "budget_persons": "sandbox seed N for the two concurrent runs of the shared-budget figure",
     "budget_limit": "WebCRM requests per window (--rate-window) in the shared-budget figure",
+    "pg_links": "links loaded from SQLite and from PostgreSQL in the links-frame figure",
 }
 
 

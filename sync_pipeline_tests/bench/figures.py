@@ -8,6 +8,7 @@ from sync_pipeline_tests.bench import (
     fig_memory,
     fig_rate_limit,
     fig_shared_budget,
+    fig_store_pg,
     fig_sync_group,
 )
 from sync_pipeline_tests.bench.harness import Group
@@ -21,4 +22,5 @@ GROUPS: dict[str, Group] = {
     "shared_budget": Group(
         "shared_budget", fig_shared_budget.FIGURES, fig_shared_budget.measure_shared_budget
     ),
+    "store_pg": Group("store_pg", fig_store_pg.FIGURES, fig_store_pg.measure_store_pg),
 }

@@ -59,7 +59,7 @@ def config_lines(config: BenchConfig) -> list[str]:
     return [
         f"# sizes: diff_rows={config.diff_rows} rowwise_sample={config.rowwise_sample} "
         f"memory_rows={config.memory_rows} extract_persons={config.extract_persons} "
-        f"persons={config.persons} edit_share={config.edit_share}",
+        f"persons={config.persons} edit_share={config.edit_share} pg_links={config.pg_links}",
         f"# rate limit: {config.rate_limit} per {config.rate_window:g} s window, "
         f"{config.rate_total} requests per system",
         f"# shared budget: two concurrent runs, seed {config.budget_persons}, WebCRM "

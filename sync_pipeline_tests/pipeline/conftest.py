@@ -1,4 +1,8 @@
-"""A sandbox on ephemeral ports, a real SQLite link store, and Dagster runs against them."""
+"""A sandbox on ephemeral ports, a real link store, and Dagster runs against them.
+
+The store is a SQLite file; a test marked `BOTH_BACKENDS` also runs against a database of the
+session's PostgreSQL server (ids `sqlite`, `postgresql`).
+"""
 
 from __future__ import annotations
 
@@ -28,8 +32,18 @@ PAIRS = ("persons_contacts", "users_contacts", "products_companies")
 UNLIMITED = 1_000_000
 
 
+# Runs a test once per store backend: `@BOTH_BACKENDS` on a test taking `pipeline` (or
+# `state_url`).
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "state_url", ["sqlite", "postgresql"], indirect=True, ids=["sqlite", "postgresql"]
+)
+
+
 class Pipeline:
-    """The whole pipeline wired to one sandbox and one store file, run like the CLI runs it."""
+    """The whole pipeline wired to one sandbox and one store, run like the CLI runs it.
+
+    The store is `state_url`, by default a SQLite file in `folder`.
+    """
 
     def __init__(
         self,
@@ -39,6 +53,7 @@ class Pipeline:
         *,
         client_timeout: float = 30.0,
         crmoffice_concurrency: int = 8,
+        state_url: str | None = None,
         **policy: Any,
     ) -> None:
         # These tests edit 1 of a handful of links: far over any mass-change share. The
@@ -48,7 +63,7 @@ class Pipeline:
         # A faulty sandbox draws its faults in request order: one write at a time keeps it seeded.
         self.client_timeout, self.crmoffice_concurrency = client_timeout, crmoffice_concurrency
         self.folder, self.policy = folder, policy
-        self.state_url = f"sqlite:///{folder / 'sync_state.sqlite'}"
+        self.state_url = state_url or f"sqlite:///{folder / 'sync_state.sqlite'}"
         self.use_field_map(field_map or load_field_map())
         self.instance = dg.DagsterInstance.ephemeral()
 
@@ -110,7 +125,7 @@ class Pipeline:
         return result
 
     def store(self) -> LinkStore:
-        """A fresh handle on the link store file."""
+        """A fresh handle on the link store."""
         return LinkStore(self.state_url)
 
     def writes(self) -> dict[str, int]:
@@ -150,6 +165,15 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def pipeline(sandbox: RunningSandbox, tmp_path: Path) -> Pipeline:
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh link store's URL: a SQLite file, or with `BOTH_BACKENDS` also a new database
+    on the session's PostgreSQL server (`pg_url`)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'sync_state.sqlite'}"
+
+
+@pytest.fixture
+def pipeline(sandbox: RunningSandbox, tmp_path: Path, state_url: str) -> Pipeline:
     """The pipeline against the sandbox, with a fresh link store."""
-    return Pipeline(sandbox, tmp_path)
+    return Pipeline(sandbox, tmp_path, state_url=state_url)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.store import LinkStore
-from sync_pipeline_tests.pipeline.conftest import Pipeline
+from sync_pipeline_tests.pipeline.conftest import BOTH_BACKENDS, Pipeline
 from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, partner, persons
 
 PAIR = "persons_contacts"
@@ -65,6 +65,7 @@ def test_a_held_person_edited_alone_is_neither_created_nor_linked(pipeline: Pipe
     )
 
 
+@BOTH_BACKENDS
 def test_a_resolved_hold_links_and_the_next_run_syncs_it(pipeline: Pipeline) -> None:
     """`resolve --link` links the held person to the contact on the next run, which then
     syncs its edits; the other twin stays held (never created)."""

@@ -10,18 +10,20 @@ import pytest
 
 from sync_pipeline.sandbox.server import running_sandbox
 from sync_pipeline.sync import ApplyReport
-from sync_pipeline_tests.pipeline.conftest import Pipeline, empty_sandbox
+from sync_pipeline_tests.pipeline.conftest import BOTH_BACKENDS, Pipeline, empty_sandbox
 from sync_pipeline_tests.pipeline.helpers import PERSON, contacts, persons
 
 PERSONS = 40
 
 
 @pytest.fixture
-def faulty(tmp_path: Path) -> Iterator[Pipeline]:
+def faulty(tmp_path: Path, state_url: str) -> Iterator[Pipeline]:
     """The pipeline against a sandbox that faults 20 % of API requests (seeded, short stalls)."""
     settings = empty_sandbox(fault_rate=0.2, fault_seed=3, fault_stall_seconds=1.0)
     with running_sandbox(settings) as sandbox:
-        yield Pipeline(sandbox, tmp_path, client_timeout=0.5, crmoffice_concurrency=1)
+        yield Pipeline(
+            sandbox, tmp_path, client_timeout=0.5, crmoffice_concurrency=1, state_url=state_url
+        )
 
 
 def _report(result: dg.ExecuteInProcessResult) -> ApplyReport:
@@ -30,6 +32,7 @@ def _report(result: dg.ExecuteInProcessResult) -> ApplyReport:
     return report
 
 
+@BOTH_BACKENDS
 def test_failed_creates_are_retried_on_the_next_run(faulty: Pipeline) -> None:
     """At fault rate 0.2 every person reaches CRMOffice by the second run, with no duplicate."""
     sandbox = faulty.sandbox

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from sync_pipeline_tests.pipeline.conftest import Pipeline
+from sync_pipeline_tests.pipeline.conftest import BOTH_BACKENDS, Pipeline
 from sync_pipeline_tests.pipeline.helpers import (
     PERSON,
     contact,
@@ -23,6 +23,7 @@ def _linked(pipeline: Pipeline) -> tuple[int, str]:
     return person_id, partner(pipeline.store(), "persons_contacts", person_id)
 
 
+@BOTH_BACKENDS
 def test_conflict_newest_edit_wins_and_is_recorded(pipeline: Pipeline) -> None:
     """Both sides changed the same field differently: the more recently updated record wins."""
     person_id, contact_id = _linked(pipeline)
@@ -77,6 +78,7 @@ def test_empty_values_never_flap(pipeline: Pipeline) -> None:
     assert pipeline.writes() == before
 
 
+@BOTH_BACKENDS
 def test_second_run_writes_nothing(pipeline: Pipeline) -> None:
     """Right after a sync, another sync writes nothing to either API (no echo)."""
     for n in range(5):

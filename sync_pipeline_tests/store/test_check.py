@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 from sync_pipeline.store import SCHEMA_VERSION, IntegrityReport, LinkStore, LinkWrite
-from sync_pipeline_tests.store.conftest import NOW
+from sync_pipeline_tests.store.conftest import NOW, execute_sql
 
 PAIR = "persons_contacts"
 PAIRS = {PAIR: ("Persons", "contacts"), "users_contacts": ("Users", "contacts")}
@@ -130,7 +129,6 @@ def test_notes_count_quarantine_and_given_up(store: LinkStore) -> None:
 
 def test_wrong_schema_version_is_a_problem(store: LinkStore, store_url: str) -> None:
     """A wrong schema version in meta is a problem."""
-    with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
-        raw.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    execute_sql(store_url, "UPDATE meta SET value = '0' WHERE key = 'schema_version'")
     report = store.check(now=NOW)
     assert report.problems == [f"schema version is 0, expected {SCHEMA_VERSION}"]

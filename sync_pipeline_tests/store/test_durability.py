@@ -1,4 +1,8 @@
-"""Crash durability: a writer SIGKILLed mid-transaction leaves a consistent, openable store."""
+"""Crash durability: a writer SIGKILLed mid-transaction leaves a consistent, openable store.
+
+On SQLite the uncommitted pages are in the WAL file and must be ignored on reopen; on
+PostgreSQL the server must roll back the dead client's open transaction.
+"""
 
 from __future__ import annotations
 
@@ -48,8 +52,9 @@ def test_sigkill_mid_transaction_leaves_nothing_half_applied(store_url: str) -> 
     child.start()
     try:
         assert written.wait(120), "child never reached the middle of its transaction"
-        wal = store_url.removeprefix("sqlite:///") + "-wal"
-        assert os.path.getsize(wal) > 0  # the uncommitted pages really reached the disk
+        if store_url.startswith("sqlite"):
+            wal = store_url.removeprefix("sqlite:///") + "-wal"
+            assert os.path.getsize(wal) > 0  # the uncommitted pages really reached the disk
     finally:
         os.kill(child.pid or 0, signal.SIGKILL)
         child.join(30)
@@ -62,5 +67,6 @@ def test_sigkill_mid_transaction_leaves_nothing_half_applied(store_url: str) -> 
         assert report.ok, report.problems
         store.add_links(PAIR, "contacts", [LinkWrite("new", "c-new", {}, "create")], "next-run")
         assert store.count_links(PAIR) == COMMITTED + 1
-    with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
-        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_pipeline.store import LinkStore, LinkWrite, ShadowWrite
+from sync_pipeline.store._schema import meta, metadata
+from sync_pipeline_tests.store.conftest import execute_sql
 
 PAIRS = ("persons_contacts", "users_contacts")
 FIELDS = ["givenName", "mobilePhone"]
@@ -45,14 +49,36 @@ def _apply(store: LinkStore, model: Model, op: tuple[str, str, str, str, dict[st
         model[(pair, webcrm_id)] = (crmoffice, "orphaned", stored)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(add, shadow, orphan), max_size=12))
-def test_store_matches_model(ops: list[tuple[str, str, str, str, dict[str, str]]]) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """A maker of URLs of empty stores, one per example: a new SQLite file, or on PostgreSQL
+    the test's database emptied (a new database per example would cost a second each)."""
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("pg_url"))
+        LinkStore(url).close()
+        tables = ", ".join(table.name for table in metadata.sorted_tables if table is not meta)
+
+        def emptied() -> str:
+            execute_sql(url, f"TRUNCATE {tables} RESTART IDENTITY")
+            return url
+
+        return emptied
+    numbers = itertools.count()
+    return lambda: f"sqlite:///{tmp_path / f'model_{next(numbers)}.sqlite'}"
+
+
+# why the suppressed function_scoped_fixture check: the fixture is a maker called per example
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(ops=st.lists(st.one_of(add, shadow, orphan), max_size=12))
+def test_store_matches_model(
+    new_store_url: Callable[[], str], ops: list[tuple[str, str, str, str, dict[str, str]]]
+) -> None:
     """Links, statuses and shadows always equal the model; no contact is ever claimed twice."""
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        LinkStore(f"sqlite:///{Path(folder) / 's.sqlite'}") as store,
-    ):
+    with LinkStore(new_store_url()) as store:
         model: Model = {}
         for op in ops:
             _apply(store, model, op)

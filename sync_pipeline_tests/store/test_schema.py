@@ -11,23 +11,23 @@ from sqlalchemy import Connection, text
 from sync_pipeline.store import SCHEMA_VERSION, LinkStore, SchemaVersionError, default_state_url
 from sync_pipeline.store._engine import create_store_engine, read_transaction, redacted
 from sync_pipeline.store._migrate import ensure_schema
-
-
-def _db_file(url: str) -> str:
-    return url.removeprefix("sqlite:///")
+from sync_pipeline_tests.store.conftest import execute_sql
 
 
 def test_new_store_writes_schema_version(store: LinkStore, store_url: str) -> None:
-    """Creating a store records the current schema version in `meta`."""
-    with sqlite3.connect(_db_file(store_url)) as raw:
-        row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert row == (str(SCHEMA_VERSION),)
+    """Creating a store records the current schema version in `meta`, in one row."""
+    engine = create_store_engine(store_url)
+    with read_transaction(engine) as connection:
+        rows = connection.execute(text("SELECT key, value FROM meta")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("schema_version", str(SCHEMA_VERSION))]
     assert store.schema_version == SCHEMA_VERSION == 5
 
 
-def test_sqlite_runs_in_wal_mode_with_safe_pragmas(store: LinkStore, store_url: str) -> None:
-    """Connections use WAL, synchronous=NORMAL, foreign keys and a busy timeout."""
-    engine = create_store_engine(store_url)
+def test_sqlite_runs_in_wal_mode_with_safe_pragmas(sqlite_url: str) -> None:
+    """Connections use WAL, synchronous=NORMAL, foreign keys and a busy timeout (SQLite only)."""
+    LinkStore(sqlite_url).close()
+    engine = create_store_engine(sqlite_url)
     with read_transaction(engine) as connection:
         pragmas = {
             name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -40,7 +40,7 @@ def test_sqlite_runs_in_wal_mode_with_safe_pragmas(store: LinkStore, store_url: 
         "foreign_keys": 1,
         "busy_timeout": 30000,
     }
-    with sqlite3.connect(_db_file(store_url)) as raw:
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -56,8 +56,7 @@ def test_reopening_keeps_data_and_version(store_url: str) -> None:
 def test_newer_schema_version_is_refused_with_one_line(store_url: str) -> None:
     """A store written by a newer version raises SchemaVersionError with a one-line message."""
     LinkStore(store_url).close()
-    with sqlite3.connect(_db_file(store_url)) as raw:
-        raw.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    execute_sql(store_url, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(SchemaVersionError) as raised:
         LinkStore(store_url)
     message = str(raised.value)

@@ -61,7 +61,7 @@ def _state(store: LinkStore) -> dict[str, object]:
     }
 
 
-def test_round_trip_preserves_everything(store: LinkStore, tmp_path: Path) -> None:
+def test_round_trip_preserves_everything(store: LinkStore, tmp_path: Path, copy_url: str) -> None:
     """Export then import into an empty store gives equal state and an identical re-export."""
     _populate(store)
     first = tmp_path / "state.jsonl"
@@ -75,7 +75,7 @@ def test_round_trip_preserves_everything(store: LinkStore, tmp_path: Path) -> No
         "failures": 1,
         "holds": 1,
     }
-    with LinkStore(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
+    with LinkStore(copy_url) as copy:
         assert copy.import_state(first) == counts
         assert _state(copy) == _state(store)
         second = tmp_path / "again.jsonl"
@@ -83,12 +83,14 @@ def test_round_trip_preserves_everything(store: LinkStore, tmp_path: Path) -> No
     assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
 
 
-def test_import_refuses_non_empty_store_unless_replace(store: LinkStore, tmp_path: Path) -> None:
+def test_import_refuses_non_empty_store_unless_replace(
+    store: LinkStore, tmp_path: Path, copy_url: str
+) -> None:
     """Importing over existing state needs replace=True, which swaps the state wholesale."""
     _populate(store)
     path = tmp_path / "state.jsonl"
     store.export_state(path)
-    with LinkStore(f"sqlite:///{tmp_path / 'other.sqlite'}") as other:
+    with LinkStore(copy_url) as other:
         other.add_links("users_contacts", "contacts", [LinkWrite("7", "u7", {}, "create")], "r")
         with pytest.raises(StateImportError, match=r"already holds 2 rows of state.*replace=True"):
             other.import_state(path)
@@ -98,12 +100,14 @@ def test_import_refuses_non_empty_store_unless_replace(store: LinkStore, tmp_pat
         assert _state(other) == _state(store)
 
 
-def test_new_ids_after_import_do_not_reuse_old_ones(store: LinkStore, tmp_path: Path) -> None:
+def test_new_ids_after_import_do_not_reuse_old_ones(
+    store: LinkStore, tmp_path: Path, copy_url: str
+) -> None:
     """Intent ids continue after the imported ones."""
     _populate(store)
     path = tmp_path / "state.jsonl"
     store.export_state(path)
-    with LinkStore(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
+    with LinkStore(copy_url) as copy:
         copy.import_state(path)
         [new] = copy.open_intents_for(PAIR, "to_webcrm", [("c8", {})], "r3")
         assert new == 3
@@ -143,7 +147,7 @@ def test_new_ids_after_import_do_not_reuse_old_ones(store: LinkStore, tmp_path: 
     ],
 )
 def test_bad_files_are_refused_whole(
-    store: LinkStore, tmp_path: Path, mangle: object, message: str
+    store: LinkStore, tmp_path: Path, copy_url: str, mangle: object, message: str
 ) -> None:
     """A damaged or foreign file raises StateImportError and imports nothing."""
     _populate(store)
@@ -152,7 +156,7 @@ def test_bad_files_are_refused_whole(
     lines = path.read_text(encoding="utf-8").splitlines()
     # why the ignore below: the parametrised mangle is a callable held as object
     path.write_text("\n".join(mangle(lines)) + "\n", encoding="utf-8")  # type: ignore[operator]
-    with LinkStore(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
+    with LinkStore(copy_url) as copy:
         with pytest.raises(StateImportError, match=message):
             copy.import_state(path)
         assert copy.count_links(PAIR, None) == 0
