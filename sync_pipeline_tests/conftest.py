@@ -36,3 +36,18 @@ def pg_url(postgres_server: LocalPostgres, request: pytest.FixtureRequest) -> st
     """The `postgresql://` URL of a new empty database named after the test."""
     name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
     return postgres_server.create_database(f"t_{name}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a SQLite store file in the test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'state' / 'sync_state.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The URL of an empty store on each backend (ids `sqlite`, `postgresql`): a SQLite file,
+    or a new database on the session's PostgreSQL server (`pg_url`)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return sqlite_url

@@ -43,16 +43,16 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 class Receiver:
     """`sync-pipeline hooks serve` as a child process on a fixed loopback port."""
 
-    def __init__(self, state_url: str, log: Path) -> None:
+    def __init__(self, store_url: str, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.state_url = state_url
+        self.store_url = store_url
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start it and wait until /healthz answers."""
-        env = {**os.environ, "SYNC_HOOKS_SECRET": SECRET, "SYNC_STATE_URL": self.state_url}
+        env = {**os.environ, "SYNC_HOOKS_SECRET": SECRET, "SYNC_STATE_URL": self.store_url}
         args = [CLI, "hooks", "serve", "--port", str(self.port)]
         process = self._process = start_group(args, env, self._log)
 
@@ -73,7 +73,7 @@ class Receiver:
 
     def stored(self) -> list[Event]:
         """(entity, record id, event type) of every stored event, in cursor order."""
-        with LinkStore(self.state_url) as store:
+        with LinkStore(self.store_url) as store:
             events, _ = store.events_after(0, limit=10_000)
         return [(e.entity, e.record_id, e.event_type) for e in events]
 
@@ -91,14 +91,6 @@ def sandbox() -> Iterator[RunningSandbox]:
     )
     with running_sandbox(settings) as running:
         yield running
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh link store on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
@@ -148,10 +140,10 @@ def make_edits(sandbox: RunningSandbox) -> list[Event]:
 
 
 def test_edits_reach_the_store_through_the_receiver(
-    sandbox: RunningSandbox, state_url: str, tmp_path: Path
+    sandbox: RunningSandbox, store_url: str, tmp_path: Path
 ) -> None:
     """API and UI edits of hooked entities arrive as events in the store, each once."""
-    receiver = Receiver(state_url, tmp_path / "receiver.log")
+    receiver = Receiver(store_url, tmp_path / "receiver.log")
     receiver.start()
     try:
         register(sandbox, receiver)

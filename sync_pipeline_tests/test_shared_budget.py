@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
-
-import pytest
 
 from sync_pipeline.clients import RateLimiter, SlidingWindowLimiter, WebcrmClient
 from sync_pipeline.sandbox import RunningSandbox, running_sandbox
@@ -21,16 +18,6 @@ from sync_pipeline_tests.sandbox.conftest import quick_settings
 
 TOKEN = "sandbox-webcrm-token"
 LIMIT, WINDOW, CALLS = 5, 1.0, 6  # per window (seconds); calls per client
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def budget_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new store: a SQLite file, or a fresh database on the session's PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.sqlite'}"
-    url = request.getfixturevalue("pg_url")
-    assert isinstance(url, str)
-    return url
 
 
 def _two_clients(sandbox: RunningSandbox, limiter: Callable[[], RateLimiter]) -> list[float]:
@@ -51,18 +38,18 @@ def _two_clients(sandbox: RunningSandbox, limiter: Callable[[], RateLimiter]) ->
     return [at for at, family in sandbox.arrivals()["webcrm"] if "/Auth/" not in family]
 
 
-def test_two_clients_sharing_the_stores_budget_stay_under_the_limit(budget_url: str) -> None:
+def test_two_clients_sharing_the_stores_budget_stay_under_the_limit(store_url: str) -> None:
     """No 429, and at most LIMIT requests arrive in any window, though together the clients
     ask for more than two windows' worth."""
     settings = quick_settings(seed=3, webcrm_rate_limit=LIMIT, rate_window_seconds=WINDOW)
     budgets: list[RateBudget] = []
 
     def shared() -> RateLimiter:
-        budgets.append(RateBudget(budget_url))  # one store handle per client
+        budgets.append(RateBudget(store_url))  # one store handle per client
         key = budget_key("webcrm", TOKEN)
         return budgets[-1].limiter(key, LIMIT, window_seconds=WINDOW)
 
-    RateBudget(budget_url).close()  # the schema first (racing first opens: another issue)
+    RateBudget(store_url).close()  # the schema first (racing first opens: another issue)
     try:
         with running_sandbox(settings) as sandbox:
             arrivals = _two_clients(sandbox, shared)

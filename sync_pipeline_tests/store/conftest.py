@@ -22,21 +22,6 @@ FIELDS = ["givenName", "familyName", "mobilePhone", "directPhone"]
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """The URL of a SQLite store file in the test's temporary directory."""
-    return f"sqlite:///{tmp_path / 'state' / 'sync_state.sqlite'}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """The URL of an empty store: a SQLite file, or a new database on the session's
-    PostgreSQL server (`pg_url`)."""
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
-    return sqlite_url
-
-
-@pytest.fixture
 def copy_url(store_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A second empty store on the same backend as `store_url` (an import target)."""
     if store_url.startswith("sqlite"):

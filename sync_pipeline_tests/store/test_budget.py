@@ -24,16 +24,6 @@ def _no_wait(seconds: float) -> None:
     raise WouldWait(seconds)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def budget_url(request: pytest.FixtureRequest, store_url: str) -> str:
-    """A new store's URL: a SQLite file, or a fresh database on the session's PostgreSQL."""
-    if request.param == "sqlite":
-        return store_url
-    url = request.getfixturevalue("pg_url")
-    assert isinstance(url, str)
-    return url
-
-
 def _rows(url: str, table: str) -> list[tuple[object, ...]]:
     engine = create_engine(normalised_url(url))
     try:
@@ -57,7 +47,7 @@ def test_budget_key_is_a_digest_not_the_token() -> None:
     assert key == budget_key("webcrm", TOKEN) != budget_key("webcrm", TOKEN + "x")
 
 
-def test_two_processes_on_one_token_never_exceed_the_limit(budget_url: str) -> None:
+def test_two_processes_on_one_token_never_exceed_the_limit(store_url: str) -> None:
     """Two limiters with their own store connections (as two runs have) share one key: the
     instants their requests run, stamped on the database's clock, never put more than `limit`
     in any window, though together they ask for three windows' worth."""
@@ -66,7 +56,7 @@ def test_two_processes_on_one_token_never_exceed_the_limit(budget_url: str) -> N
     guard = threading.Lock()
 
     def run() -> None:
-        with RateBudget(budget_url) as budget:
+        with RateBudget(store_url) as budget:
             limiter = budget.limiter(
                 budget_key("webcrm", TOKEN), limit, window_seconds=window, margin_seconds=0.02
             )
@@ -77,7 +67,7 @@ def test_two_processes_on_one_token_never_exceed_the_limit(budget_url: str) -> N
                     stamps.append(stamp)
 
     # Schema creation first: racing first opens of an empty database are another issue's part.
-    RateBudget(budget_url).close()
+    RateBudget(store_url).close()
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -86,12 +76,12 @@ def test_two_processes_on_one_token_never_exceed_the_limit(budget_url: str) -> N
     assert len(stamps) == 2 * per_run
     assert _most_in_any_window(stamps, timedelta(seconds=window)) <= limit
     # Nothing is left in flight, and old slots are swept as new ones are granted.
-    assert len(_rows(budget_url, "rate_grants")) <= limit
+    assert len(_rows(store_url, "rate_grants")) <= limit
 
 
-def test_different_tokens_do_not_share_a_budget(budget_url: str) -> None:
+def test_different_tokens_do_not_share_a_budget(store_url: str) -> None:
     """A token's full budget stays available while another token's is spent."""
-    with RateBudget(budget_url) as budget:
+    with RateBudget(store_url) as budget:
         first = budget.limiter(budget_key("webcrm", TOKEN), 2, sleep=_no_wait)
         other = budget.limiter(budget_key("webcrm", "another-token"), 2, sleep=_no_wait)
         for _ in range(2):
@@ -105,11 +95,11 @@ def test_different_tokens_do_not_share_a_budget(budget_url: str) -> None:
 
 
 def test_a_spent_budget_waits_until_the_oldest_request_leaves_the_window(
-    budget_url: str,
+    store_url: str,
 ) -> None:
     """The wait is the time until the first slot's end + window + margin, on the database's
     clock: just under 60.1 s right after one request under a limit of 1 a minute."""
-    with RateBudget(budget_url) as budget:
+    with RateBudget(store_url) as budget:
         limiter = budget.limiter(budget_key("webcrm", TOKEN), 1, sleep=_no_wait)
         with limiter.slot():
             pass
@@ -119,11 +109,11 @@ def test_a_spent_budget_waits_until_the_oldest_request_leaves_the_window(
     assert 50.0 < wait <= 60.1
 
 
-def test_in_flight_requests_count_and_a_crashed_holders_slot_expires(budget_url: str) -> None:
+def test_in_flight_requests_count_and_a_crashed_holders_slot_expires(store_url: str) -> None:
     """A slot taken and never released (its process died) blocks the budget until its lease
     and one window have passed, then the budget is usable again."""
     key = budget_key("webcrm", TOKEN)
-    with RateBudget(budget_url) as budget:
+    with RateBudget(store_url) as budget:
         crashed = budget.limiter(key, 1, window_seconds=0.2, lease_seconds=0.2)
         crashed.acquire()  # never released
         with pytest.raises(WouldWait):
@@ -133,27 +123,27 @@ def test_in_flight_requests_count_and_a_crashed_holders_slot_expires(budget_url:
             pass
 
 
-def test_the_token_is_never_stored(budget_url: str) -> None:
+def test_the_token_is_never_stored(store_url: str) -> None:
     """The budget tables hold the key (a digest) and times, never the token."""
     key = budget_key("webcrm", TOKEN)
-    with RateBudget(budget_url) as budget, budget.limiter(key, 5).slot():
+    with RateBudget(store_url) as budget, budget.limiter(key, 5).slot():
         pass
-    budgets = _rows(budget_url, "rate_budgets")
-    grants = _rows(budget_url, "rate_grants")
+    budgets = _rows(store_url, "rate_budgets")
+    grants = _rows(store_url, "rate_grants")
     assert [row[0] for row in budgets] == [budget_key("webcrm", TOKEN)]
     assert len(grants) == 1 and grants[0][1] == budget_key("webcrm", TOKEN)
     dumped = repr(budgets) + repr(grants)
     assert TOKEN not in dumped and TOKEN[:12] not in dumped
 
 
-def test_unpaced_limiter_never_touches_the_database(budget_url: str) -> None:
+def test_unpaced_limiter_never_touches_the_database(store_url: str) -> None:
     """`limit` None admits everything and writes nothing."""
-    with RateBudget(budget_url) as budget:
+    with RateBudget(store_url) as budget:
         limiter = budget.limiter(budget_key("webcrm", TOKEN), None, sleep=_no_wait)
         for _ in range(10):
             with limiter.slot():
                 pass
-    assert _rows(budget_url, "rate_grants") == []
+    assert _rows(store_url, "rate_grants") == []
 
 
 def test_a_version_3_store_gains_the_budget_tables(store_url: str) -> None:
@@ -171,13 +161,13 @@ def test_a_version_3_store_gains_the_budget_tables(store_url: str) -> None:
     assert len(_rows(store_url, "rate_grants")) == 1
 
 
-def test_a_slot_whose_end_cannot_be_written_does_not_fail_the_request(budget_url: str) -> None:
+def test_a_slot_whose_end_cannot_be_written_does_not_fail_the_request(store_url: str) -> None:
     """`release` never raises for the database: the request was made; its slot, unended,
     counts until its lease ends."""
-    with RateBudget(budget_url) as budget:
+    with RateBudget(store_url) as budget:
         limiter = budget.limiter(budget_key("webcrm", TOKEN), 1)
         limiter.acquire()
-        engine = create_engine(normalised_url(budget_url))
+        engine = create_engine(normalised_url(store_url))
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE rate_grants"))
         engine.dispose()

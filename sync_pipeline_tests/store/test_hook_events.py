@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import inspect
 
 from sync_pipeline.core.hook_payload import HookEvent
@@ -20,17 +19,9 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_url(request: pytest.FixtureRequest, store_url: str) -> str:
-    """A fresh store URL on each backend."""
-    if request.param == "sqlite":
-        return store_url
-    return str(request.getfixturevalue("pg_url"))
-
-
-def test_events_are_stored_once_and_read_by_cursor(any_url: str) -> None:
+def test_events_are_stored_once_and_read_by_cursor(store_url: str) -> None:
     """New events are stored; the same events again are skipped; the cursor pages through."""
-    with LinkStore(any_url) as store:
+    with LinkStore(store_url) as store:
         assert store.add_hook_events("webcrm", EVENTS, now=NOW) == 3
         assert store.add_hook_events("webcrm", [EVENTS[0], EVENTS[0]], now=NOW) == 0
         first, cursor = store.events_after(0, limit=2)
@@ -45,11 +36,11 @@ def test_events_are_stored_once_and_read_by_cursor(any_url: str) -> None:
         assert store.events_after(cursor) == ([], cursor)
 
 
-def test_events_survive_reopening(any_url: str) -> None:
+def test_events_survive_reopening(store_url: str) -> None:
     """An added event is durable: a new store object on the same URL reads it."""
-    with LinkStore(any_url) as store:
+    with LinkStore(store_url) as store:
         store.add_hook_events("webcrm", EVENTS[:1], now=NOW)
-    with LinkStore(any_url) as reopened:
+    with LinkStore(store_url) as reopened:
         events, _ = reopened.events_after(0)
     assert [e.record_id for e in events] == ["1042"]
 

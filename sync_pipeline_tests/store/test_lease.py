@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,20 +17,10 @@ from sync_pipeline_tests.store.conftest import NOW
 PAIR = "persons_contacts"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def lease_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new store's URL: a SQLite file, or a fresh database on the session's PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sync_state.sqlite'}"
-    url = request.getfixturevalue("pg_url")
-    assert isinstance(url, str)
-    return url
-
-
 @pytest.fixture
-def store(lease_url: str) -> Iterator[LinkStore]:
+def store(store_url: str) -> Iterator[LinkStore]:
     """An empty store on the backend of the test's parameter."""
-    with LinkStore(lease_url) as opened:
+    with LinkStore(store_url) as opened:
         yield opened
 
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -86,15 +85,11 @@ def in_namespace(hostname: str, *, skew: str | None = None, pid_ns: int = 0) -> 
     return [*prefix, "sh", "-c", script, "sh"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def lease_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new store (SQLite file or PostgreSQL database), created before the workers start."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sync_state.sqlite'}"
-    else:
-        url = str(request.getfixturevalue("pg_url"))
-    LinkStore(url).close()
-    yield url
+@pytest.fixture
+def lease_url(store_url: str) -> str:
+    """A new store on each backend, created before the workers start."""
+    LinkStore(store_url).close()
+    return store_url
 
 
 @pytest.fixture

@@ -49,12 +49,12 @@ def _apply(store: LinkStore, model: Model, op: tuple[str, str, str, str, dict[st
         model[(pair, webcrm_id)] = (crmoffice, "orphaned", stored)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+@pytest.fixture
+def new_store_url(store_url: str, tmp_path: Path) -> Callable[[], str]:
     """A maker of URLs of empty stores, one per example: a new SQLite file, or on PostgreSQL
     the test's database emptied (a new database per example would cost a second each)."""
-    if request.param == "postgresql":
-        url = str(request.getfixturevalue("pg_url"))
+    if store_url.startswith("postgresql"):
+        url = store_url
         LinkStore(url).close()
         tables = ", ".join(table.name for table in metadata.sorted_tables if table is not meta)
 
