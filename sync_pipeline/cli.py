@@ -88,7 +88,7 @@ def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Arg
         action="store_true",
         help="start it fresh, wait for a scheduled run and a backfill, exit 0 if both succeed",
     )
-    state = commands.add_parser("state", help="check, export or import the link store")
+    state = commands.add_parser("state", help="check, export, import or migrate the link store")
     verbs = state.add_subparsers(dest="verb", required=True, metavar="VERB")
     check = verbs.add_parser("check", help="verify the store; say what a repair would do")
     check.add_argument(
@@ -102,6 +102,7 @@ def _parser(pairs: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Arg
     imp = verbs.add_parser("import", help="load a file written by `state export`")
     imp.add_argument("path")
     imp.add_argument("--replace", action="store_true", help="replace a non-empty store")
+    verbs.add_parser("migrate", help="create the store or bring its schema up to date, once")
     return parser, sync
 
 

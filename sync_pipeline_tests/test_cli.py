@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from sync_pipeline.cli import main
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
-from sync_pipeline.store import LinkStore
+from sync_pipeline.store import SCHEMA_VERSION, LinkStore
 
 CLI = str(Path(sys.executable).parent / "sync-pipeline")
 
@@ -203,3 +204,41 @@ def test_state_check_shows_held_locks_and_fails_on_an_expired_one(
     )
     assert "repaired: freed 1 expired pair locks" in expired.stdout
     assert after.returncode == 0 and "pair lock" not in after.stdout
+
+
+def test_state_migrate_creates_then_finds_the_store_up_to_date(
+    store_url: str, tmp_path: Path
+) -> None:
+    """`state migrate` (DESIGN §4) creates a new store at the current schema version, says so
+    in one line, and finds it up to date the second time; on each backend."""
+    env = {**os.environ, "SYNC_STATE_URL": store_url, "DAGSTER_HOME": str(tmp_path)}
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        command = [CLI, "state", "migrate"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    first, second = migrate(), migrate()
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert first.stdout.startswith("created the link store at ")
+    assert first.stdout.rstrip().endswith(f"schema version {SCHEMA_VERSION}")
+    assert "is up to date" in second.stdout
+    with LinkStore(store_url) as store:
+        assert store.schema_version == SCHEMA_VERSION
+
+
+def test_state_migrate_refuses_a_store_newer_than_this_code_in_one_line(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A store from a newer sync_pipeline is left alone: exit 1 and one line saying what to do."""
+    LinkStore(sqlite_url).close()
+    engine = create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE meta SET value = '999' WHERE key = 'schema_version'"))
+    engine.dispose()
+    env = {**os.environ, "SYNC_STATE_URL": sqlite_url, "DAGSTER_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [CLI, "state", "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "newer than this sync_pipeline supports" in done.stderr

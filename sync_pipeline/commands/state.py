@@ -1,4 +1,4 @@
-"""`sync-pipeline state check|export|import`: verify and move the link store."""
+"""`sync-pipeline state check|export|import|migrate`: verify, move and migrate the link store."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from sync_pipeline.clients import CrmClientError
 from sync_pipeline.commands.connect import open_clients
 from sync_pipeline.core import SIDES
 from sync_pipeline.settings import configured_field_map, state_url_from
-from sync_pipeline.store import LinkStore, RateBudget, StoreError
+from sync_pipeline.store import LinkStore, RateBudget, StoreError, migrate_store, redacted
 
 
 def _remote_ids(state_url: str) -> dict[tuple[str, str], set[str]]:
@@ -33,7 +35,10 @@ def _remote_ids(state_url: str) -> dict[tuple[str, str], set[str]]:
 
 def run_state(args: argparse.Namespace) -> int:
     """Dispatch the `state` verbs."""
-    store = LinkStore(state_url_from(os.environ, Path.cwd()))
+    url = state_url_from(os.environ, Path.cwd())
+    if args.verb == "migrate":
+        return _migrate(url)
+    store = LinkStore(url)
     try:
         if args.verb == "export":
             counts = store.export_state(Path(args.path))
@@ -68,3 +73,20 @@ def run_state(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
+
+
+def _migrate(url: str) -> int:
+    """Create or migrate the store; one line saying which. Exit 0, or 1 with the reason."""
+    try:
+        before, after = migrate_store(url)
+    except (StoreError, SQLAlchemyError) as error:
+        print(f"state migrate failed: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
+    where = redacted(url)
+    if before is None:
+        print(f"created the link store at {where}: schema version {after}")
+    elif before == after:
+        print(f"the link store at {where} is up to date: schema version {after}")
+    else:
+        print(f"migrated the link store at {where}: schema version {before} -> {after}")
+    return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sync_pipeline.store._budget import RateBudget, SharedLimiter, budget_key
 from sync_pipeline.store._check import IntegrityReport
-from sync_pipeline.store._engine import default_state_url
+from sync_pipeline.store._engine import default_state_url, redacted
 from sync_pipeline.store._errors import (
     HoldError,
     LeaseLostError,
@@ -21,6 +21,7 @@ from sync_pipeline.store._holds import HoldWrite
 from sync_pipeline.store._hook_events import ReceivedEvent
 from sync_pipeline.store._lease import PairLock
 from sync_pipeline.store._lock import Fence
+from sync_pipeline.store._migrate import migrate_store
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
 from sync_pipeline.store._schema import SCHEMA_VERSION
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
@@ -50,4 +51,6 @@ __all__ = [
     "StoreError",
     "budget_key",
     "default_state_url",
+    "migrate_store",
+    "redacted",
 ]

@@ -12,7 +12,12 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
-from sync_pipeline.store._engine import redacted, write_transaction
+from sync_pipeline.store._engine import (
+    create_store_engine,
+    read_transaction,
+    redacted,
+    write_transaction,
+)
 from sync_pipeline.store._errors import SchemaVersionError
 from sync_pipeline.store._schema import (
     SCHEMA_VERSION,
@@ -118,3 +123,19 @@ def ensure_schema(
                 meta.update().where(meta.c.key == "schema_version").values(value=str(target))
             )
         return target
+
+
+def migrate_store(url: str) -> tuple[int | None, int]:
+    """`sync-pipeline state migrate`: create or migrate the store at `url` now (each open
+    would too; this runs it once, e.g. before a deployment's runs start).
+
+    Returns (the version found, None for an empty database; the version now). Raises
+    SchemaVersionError as `ensure_schema` does.
+    """
+    engine = create_store_engine(url)
+    try:
+        with read_transaction(engine) as connection:
+            before = stored_version(connection)
+        return before, ensure_schema(engine, url)
+    finally:
+        engine.dispose()
