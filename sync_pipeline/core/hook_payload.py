@@ -24,14 +24,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+from sync_pipeline.core.systems import packaged_systems
+
 EventType = Literal["Create", "Update", "Delete"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
-# The WebCRM entities whose hooks we manage, by collection name and DTO prefix.
+# The WebCRM entities whose hooks we manage (every entity `systems.yaml` declares for WebCRM),
+# by collection name and DTO prefix (`Persons` -> `Person`: `PersonDto`, `PersonHookDto`).
 HOOK_ENTITIES: Mapping[str, str] = {
-    "Persons": "Person",
-    "Users": "User",
-    "Products": "Product",
-    "Organisations": "Organisation",
+    name: (spec.dto or name).removesuffix("Dto")
+    for name, spec in packaged_systems().webcrm.entities.items()
 }
 # Our receiver listens at RECEIVER_PATH/<secret>; a TargetUrl with this path is one of ours.
 RECEIVER_PATH = "/webcrm/hooks"

@@ -146,19 +146,19 @@ def test_unpaced_limiter_never_touches_the_database(store_url: str) -> None:
     assert _rows(store_url, "rate_grants") == []
 
 
-def test_a_version_3_store_gains_the_budget_tables(store_url: str) -> None:
+def test_a_version_3_store_gains_the_budget_tables(sqlite_url: str) -> None:
     """Opening a store of schema version 3 adds the budget tables (version 4)."""
-    LinkStore(store_url).close()
-    with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
+    LinkStore(sqlite_url).close()
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as raw:
         raw.execute("DROP TABLE rate_grants")
         raw.execute("DROP TABLE rate_budgets")
         raw.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    with LinkStore(store_url) as store:
+    with LinkStore(sqlite_url) as store:
         assert store.schema_version == SCHEMA_VERSION  # and every later step ran
     key = budget_key("webcrm", TOKEN)
-    with RateBudget(store_url) as budget, budget.limiter(key, 1).slot():
+    with RateBudget(sqlite_url) as budget, budget.limiter(key, 1).slot():
         pass
-    assert len(_rows(store_url, "rate_grants")) == 1
+    assert len(_rows(sqlite_url, "rate_grants")) == 1
 
 
 def test_a_slot_whose_end_cannot_be_written_does_not_fail_the_request(store_url: str) -> None:
