@@ -18,6 +18,7 @@ from sync_pipeline.store._errors import (
 from sync_pipeline.store._holds import HoldWrite
 from sync_pipeline.store._lock import PairLock
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
+from sync_pipeline.store._reads import LinkIds
 from sync_pipeline.store._schema import SCHEMA_VERSION
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
 from sync_pipeline.store.link_store import LinkStore
@@ -27,6 +28,7 @@ __all__ = [
     "HoldError",
     "HoldWrite",
     "IntegrityReport",
+    "LinkIds",
     "LinkOutcome",
     "LinkStore",
     "LinkWrite",
