@@ -29,6 +29,7 @@ from sync_pipeline.settings import (
     io_url_from,
     poll_settings,
     rate_limits,
+    sensors_running,
     state_url_from,
 )
 
@@ -102,7 +103,11 @@ def change_sensors(
     for system in SIDES:
         entities = len(sync.synced_entities(field_map, system))
         interval = sync.probe_interval_seconds(entities, limits[system], share, poll_seconds)
-        sensors.append(change_sensor(field_map, system, interval, targets, tags))
+        sensors.append(
+            change_sensor(
+                field_map, system, interval, targets, tags, running=sensors_running(os.environ)
+            )
+        )
     return sensors
 
 

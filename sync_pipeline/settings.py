@@ -136,3 +136,13 @@ def poll_settings(env: Mapping[str, str]) -> tuple[float, float]:
             raise SettingsError(f"{name}={raw!r}: expected a number in (0, {top}]")
         values.append(value)
     return values[0], values[1]
+
+
+# `SYNC_SENSORS=running` starts the change sensors with the code location (`make dev` sets it);
+# otherwise they start stopped and are turned on in the UI or through GraphQL (`make prod`).
+SENSORS_ENV = "SYNC_SENSORS"
+
+
+def sensors_running(env: Mapping[str, str]) -> bool:
+    """Whether the change sensors' default status is RUNNING (`SYNC_SENSORS=running`)."""
+    return env.get(SENSORS_ENV, "").strip().lower() == "running"

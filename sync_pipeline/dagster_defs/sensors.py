@@ -12,7 +12,8 @@ its shadows, so our own writes never look like edits.
 
 The tick interval (`minimum_interval_seconds`) is `SYNC_POLL_SECONDS`, or longer when one
 probe per entity per tick would pass `SYNC_PROBE_BUDGET_SHARE` of the system's rate limit
-(`sync.probe_interval_seconds`). Sensors start STOPPED; `make dev` and `make prod` start them
+(`sync.probe_interval_seconds`). Sensors start STOPPED unless `SYNC_SENSORS=running` (`make
+dev` sets it); `make prod` starts them through GraphQL
 (Dagster docs, "Sensors": default status, cursors, run keys).
 """
 
@@ -113,6 +114,8 @@ def change_sensor(
     interval_seconds: int,
     jobs: Sequence["dg.UnresolvedAssetJobDefinition"],
     tags: Mapping[str, str] | None = None,
+    *,
+    running: bool = False,
 ) -> dg.SensorDefinition:
     """`<system>_changes`: probes every entity of `system` a pair syncs, each tick (see module)."""
     entities = sync.synced_entities(field_map, system)
@@ -121,7 +124,9 @@ def change_sensor(
     @dg.sensor(
         name=SENSOR_NAMES[system],
         minimum_interval_seconds=interval_seconds,
-        default_status=dg.DefaultSensorStatus.STOPPED,
+        default_status=(
+            dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+        ),
         jobs=list(jobs),
         required_resource_keys={system, "link_store"},
         description=f"Polls {', '.join(entities)} for changes every {interval_seconds} s "
