@@ -2,7 +2,8 @@
 
 `webcrm_changes` and `crmoffice_changes` probe each entity a pair syncs with one request per
 tick (`sync.scan_entity`), on that system's clock from the high-water marks in the sensor cursor
-(JSON `{"<entity>": "<ISO 8601 UTC>"}`). A changed record that is not an echo of our own write
+(JSON `{"<entity>": "<ISO 8601 UTC>"}`; a new cursor starts at the pairs' stored cursors, so
+nothing since the last run is missed). A changed record that is not an echo of our own write
 asks for one `targeted_sync` run of the pairs it touches, tagged `sync/ids` (see
 `targeted_assets`) and keyed by the change set (`run_key`, so Dagster starts it once); more
 than `sync.MAX_TARGETED_IDS` ids, or a probe page that came back full, ask for an
@@ -144,10 +145,16 @@ def change_sensor(
                 waiting.append(entity)
                 continue
             since = marks.get(entity)
-            start = datetime.fromisoformat(since) if since else datetime.now(UTC)
-            scan = sync.scan_entity(client, store, field_map, system, entity, start)
+            start = (
+                datetime.fromisoformat(since)
+                if since
+                else sync.stored_mark(store, field_map, system, entity)
+            )
+            scan = sync.scan_entity(
+                client, store, field_map, system, entity, start or datetime.now(UTC)
+            )
             mark = scan.source_now if not scan.complete else scan.high_water
-            marks[entity] = (mark or (start if since else scan.source_now)).isoformat()
+            marks[entity] = (mark or start or scan.source_now).isoformat()
             scans.append(scan)
         requests = _requests(field_map, system, scans, tags)
         skip = None

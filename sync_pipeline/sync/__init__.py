@@ -19,6 +19,7 @@ from sync_pipeline.sync.changes import (
     EntityScan,
     probe_interval_seconds,
     scan_entity,
+    stored_mark,
     synced_entities,
 )
 from sync_pipeline.sync.extract import Snapshot, read_entity, read_warnings
@@ -67,6 +68,7 @@ __all__ = [
     "scan_entity",
     "sharing_pairs",
     "side_rows",
+    "stored_mark",
     "sync_pair",
     "synced_entities",
 ]

@@ -25,6 +25,7 @@ from sync_pipeline.core import FieldMap, Side, prepare_side
 from sync_pipeline.core.echo import PairChanges, pair_changes
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.extract import entity_columns, high_water, records_frame
+from sync_pipeline.sync.run_guard import cursor_name
 
 PROBE_OVERLAP = timedelta(seconds=2)
 # Records per probe page: more changes than this in one interval go to an incremental run.
@@ -55,6 +56,19 @@ class EntityScan:
 def synced_entities(field_map: FieldMap, system: Side) -> list[str]:
     """The entities of `system` some pair syncs (the ones a sensor probes), sorted."""
     return sorted({pair.entity(system) for pair in field_map.pairs.values()})
+
+
+def stored_mark(
+    store: LinkStore, field_map: FieldMap, system: Side, entity: str
+) -> datetime | None:
+    """Where a new probe cursor starts: the oldest cursor the pairs reading `entity` stored
+    (their last run's high-water mark), so no edit since that run is missed; None when a pair
+    has none yet."""
+    names = [p.name for p in field_map.pairs.values() if p.entity(system) == entity]
+    marks = [store.get_cursor(name, cursor_name(system, entity)) for name in names]
+    if not marks or any(mark is None for mark in marks):
+        return None
+    return min(mark for mark in marks if mark is not None)
 
 
 def probe_interval_seconds(

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GROUPS = ("extract", "rate_limit", "diff", "memory", "sync")
+GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "latency")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class BenchConfig:
     persons: int = 10_000
     edit_share: float = 0.01
     noop_repeats: int = 3
+    latency_edits: int = 20
+    latency_gap: float = 10.0
+    latency_idle: float = 300.0
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
@@ -51,6 +54,9 @@ QUICK: dict[str, object] = {
     "memory_rows": 20_000,
     "persons": 100,
     "noop_repeats": 1,
+    "latency_edits": 4,
+    "latency_gap": 1.0,
+    "latency_idle": 30.0,
 }
 
 _HELP = {
@@ -65,6 +71,9 @@ _HELP = {
     "persons": "sandbox seed N for the sync figures: N persons, N/20 users, N/4 products",
     "edit_share": "share of records edited on each side before the incremental run",
     "noop_repeats": "timed repeats of the no-op CLI run and of the Dagster floor",
+    "latency_edits": "edits, alternately in each system, in the near-real-time latency figure",
+    "latency_gap": "the most seconds between two of those edits (a random wait)",
+    "latency_idle": "seconds the APIs are left idle while the sensors probe",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sync_pipeline_tests.bench import (
     fig_diff,
     fig_extract,
+    fig_latency,
     fig_memory,
     fig_rate_limit,
     fig_sync_group,
@@ -17,4 +18,5 @@ GROUPS: dict[str, Group] = {
     "diff": Group("diff", fig_diff.FIGURES, fig_diff.measure_diff),
     "memory": Group("memory", fig_memory.FIGURES, fig_memory.measure_memory),
     "sync": Group("sync", fig_sync_group.FIGURES, fig_sync_group.measure_sync),
+    "latency": Group("latency", fig_latency.FIGURES, fig_latency.measure_latency),
 }
