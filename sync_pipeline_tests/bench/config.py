@@ -54,9 +54,9 @@ QUICK: dict[str, object] = {
     "memory_rows": 20_000,
     "persons": 100,
     "noop_repeats": 1,
-    "latency_edits": 4,
+    "latency_edits": 2,
     "latency_gap": 1.0,
-    "latency_idle": 30.0,
+    "latency_idle": 20.0,
 }
 
 _HELP = {
