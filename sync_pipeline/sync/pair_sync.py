@@ -140,7 +140,8 @@ def sync_pair(
     _stop_unless(
         mass_change_verdict(
             report.planned.plan,
-            report.planned.linked,
+            # A targeted run planned against its own links only: weigh it against them all.
+            max(report.planned.linked, webcrm.state.linked) if ids else report.planned.linked,
             max_share=limits.max_update_share,
             min_updates=limits.min_updates_for_breaker,
         )

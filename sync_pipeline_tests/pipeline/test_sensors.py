@@ -7,14 +7,16 @@ instance; the targeted run it asks for is executed in process like `sync-pipelin
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from sync_pipeline import sync
 from sync_pipeline.core import load_field_map
-from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG, TRIGGER_TAG
+from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG, TRIGGER_TAG, ids_tag
 from sync_pipeline.definitions import change_sensors
+from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline_tests.pipeline.conftest import Pipeline
 from sync_pipeline_tests.pipeline.helpers import PERSON, contact, partner, person
 
@@ -136,3 +138,27 @@ def test_the_probe_interval_keeps_probes_within_the_budget_share() -> None:
     web = sensors["webcrm_changes"].minimum_interval_seconds
     assert web is not None and 3 * 60 / web <= 0.10 * 250
     assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in sensors.values())
+
+
+def test_the_mass_change_breaker_weighs_a_targeted_run_against_every_link(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """26 edits of 150 links (17 %) pass the 20 % breaker; a targeted run of those 26 ids
+    reads 26 links only, and must not count them as 100 % of the pair."""
+    pipeline = Pipeline(sandbox, tmp_path, max_update_share=0.20)
+    ids = [
+        sandbox.webcrm.insert("Persons", {**PERSON, "PersonMobilePhone": f"+45 20 00 {n:04d}"})
+        for n in range(150)
+    ]
+    pipeline.sync("persons_contacts")
+    for person_id in ids[:26]:
+        sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Mass"})
+    tags = {IDS_TAG: ids_tag({"persons_contacts": {"webcrm": [str(i) for i in ids[:26]]}})}
+    result = pipeline.defs.resolve_job_def("targeted_sync").execute_in_process(
+        instance=pipeline.instance, tags=tags, asset_selection=[PERSONS], raise_on_error=False
+    )
+    assert result.success
+    assert all(
+        contact(sandbox, partner(pipeline.store(), "persons_contacts", i))["familyName"] == "Mass"
+        for i in ids[:26]
+    )
