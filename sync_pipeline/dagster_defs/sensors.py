@@ -3,10 +3,10 @@
 `webcrm_changes` and `crmoffice_changes` probe each entity a pair syncs with one request per
 tick (`sync.scan_entity`), on that system's clock from the high-water marks in the sensor cursor
 (JSON `{"<entity>": "<ISO 8601 UTC>"}`; a new cursor starts at the pairs' stored cursors, so
-nothing since the last run is missed). A changed record that is not an echo of our own write
-asks for one `targeted_sync` run of the pairs it touches, tagged `sync/ids` (see
-`targeted_assets`) and keyed by the change set (`run_key`, so Dagster starts it once); more
-than `sync.MAX_TARGETED_IDS` ids, or a probe page that came back full, ask for an
+nothing since the last run is missed: `sync.first_mark`). A changed record that is not an echo
+of our own write asks for one `targeted_sync` run of the pairs it touches, tagged `sync/ids`
+(see `targeted_assets`) and keyed by the change set (`run_key`, so Dagster starts it once);
+more than `sync.MAX_TARGETED_IDS` ids, or a probe page that came back full, ask for an
 `incremental_sync` of those pairs instead. An entity whose pairs have a run queued or in flight
 is not probed that tick (its mark stays): what that run writes is compared once it has stored
 its shadows, so our own writes never look like edits.
@@ -14,14 +14,14 @@ its shadows, so our own writes never look like edits.
 The tick interval (`minimum_interval_seconds`) is `SYNC_POLL_SECONDS`, or longer when one
 probe per entity per tick would pass `SYNC_PROBE_BUDGET_SHARE` of the system's rate limit
 (`sync.probe_interval_seconds`). Sensors start STOPPED unless `SYNC_SENSORS=running` (`make
-dev` sets it); `make prod` starts them through GraphQL
-(Dagster docs, "Sensors": default status, cursors, run keys).
+dev` sets it); `make prod` starts them through GraphQL. (Dagster docs, "Sensors": default
+status, cursors, run keys.)
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 
@@ -140,21 +140,16 @@ def change_sensor(
         store = context.resources.link_store.store()
         scans, waiting = [], []
         for entity in entities:
+            if entity not in marks:  # pinned now, even when busy: nothing after it is missed
+                marks[entity] = sync.first_mark(store, field_map, system, entity).isoformat()
             pairs = {p.name for p in field_map.pairs.values() if p.entity(system) == entity}
             if pairs & busy:
                 waiting.append(entity)
                 continue
-            since = marks.get(entity)
-            start = (
-                datetime.fromisoformat(since)
-                if since
-                else sync.stored_mark(store, field_map, system, entity)
-            )
-            scan = sync.scan_entity(
-                client, store, field_map, system, entity, start or datetime.now(UTC)
-            )
-            mark = scan.source_now if not scan.complete else scan.high_water
-            marks[entity] = (mark or start or scan.source_now).isoformat()
+            since = datetime.fromisoformat(marks[entity])
+            scan = sync.scan_entity(client, store, field_map, system, entity, since)
+            mark = scan.high_water if scan.complete else scan.source_now
+            marks[entity] = (mark or since).isoformat()
             scans.append(scan)
         requests = _requests(field_map, system, scans, tags)
         skip = None

@@ -17,9 +17,9 @@ from sync_pipeline.sync.apply import apply_links_step
 from sync_pipeline.sync.apply_direction import WRITE_ORDER, apply_direction
 from sync_pipeline.sync.changes import (
     EntityScan,
+    first_mark,
     probe_interval_seconds,
     scan_entity,
-    stored_mark,
     synced_entities,
 )
 from sync_pipeline.sync.extract import Snapshot, read_entity, read_warnings
@@ -60,6 +60,7 @@ __all__ = [
     "SyncBlockedError",
     "apply_direction",
     "apply_links_step",
+    "first_mark",
     "missed_by_incremental",
     "plan_pair",
     "probe_interval_seconds",
@@ -68,7 +69,6 @@ __all__ = [
     "scan_entity",
     "sharing_pairs",
     "side_rows",
-    "stored_mark",
     "sync_pair",
     "synced_entities",
 ]

@@ -28,6 +28,9 @@ from sync_pipeline.sync.extract import entity_columns, high_water, records_frame
 from sync_pipeline.sync.run_guard import cursor_name
 
 PROBE_OVERLAP = timedelta(seconds=2)
+# Where a new cursor starts when no pair stored one yet (our clock, less a margin for the
+# source's clock running behind: records re-read compare equal to their shadows).
+NEW_CURSOR_LOOKBACK = timedelta(minutes=2)
 # Records per probe page: more changes than this in one interval go to an incremental run.
 PROBE_PAGE = 50
 
@@ -58,16 +61,15 @@ def synced_entities(field_map: FieldMap, system: Side) -> list[str]:
     return sorted({pair.entity(system) for pair in field_map.pairs.values()})
 
 
-def stored_mark(
-    store: LinkStore, field_map: FieldMap, system: Side, entity: str
-) -> datetime | None:
+def first_mark(store: LinkStore, field_map: FieldMap, system: Side, entity: str) -> datetime:
     """Where a new probe cursor starts: the oldest cursor the pairs reading `entity` stored
-    (their last run's high-water mark), so no edit since that run is missed; None when a pair
-    has none yet."""
-    names = [p.name for p in field_map.pairs.values() if p.entity(system) == entity]
-    marks = [store.get_cursor(name, cursor_name(system, entity)) for name in names]
+    (their last run's high-water mark), so no edit since that run is missed; when a pair has
+    none yet (its last read of the entity was empty), our clock less `NEW_CURSOR_LOOKBACK`."""
+    name = cursor_name(system, entity)
+    pairs = [p.name for p in field_map.pairs.values() if p.entity(system) == entity]
+    marks = [store.pair_state(pair, [name]).cursors[name] for pair in pairs]
     if not marks or any(mark is None for mark in marks):
-        return None
+        return datetime.now(UTC) - NEW_CURSOR_LOOKBACK
     return min(mark for mark in marks if mark is not None)
 
 

@@ -7,6 +7,7 @@ instance; the targeted run it asks for is executed in process like `sync-pipelin
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,39 @@ def test_the_mass_change_breaker_weighs_a_targeted_run_against_every_link(
         contact(sandbox, partner(pipeline.store(), "persons_contacts", i))["familyName"] == "Mass"
         for i in ids[:26]
     )
+
+
+def test_a_new_cursor_starts_at_the_last_run_so_an_earlier_edit_is_not_missed(
+    pipeline: Pipeline,
+) -> None:
+    """The sensor's first tick reads from the pairs' stored cursors, not from "now"."""
+    now = datetime.now(UTC)
+    person_id = pipeline.sandbox.webcrm.insert(
+        "Persons", dict(PERSON), at=now - timedelta(seconds=60)
+    )
+    pipeline.sync("persons_contacts")
+    pipeline.sandbox.webcrm.edit(
+        "Persons", person_id, {"PersonLastName": "Before"}, at=now - timedelta(seconds=30)
+    )
+    result, _ = _tick(pipeline, "webcrm", None)
+    (request,) = result.run_requests
+    assert json.loads(request.tags[IDS_TAG]) == {"persons_contacts": {"webcrm": [str(person_id)]}}
+
+
+def test_an_edit_while_a_run_is_in_flight_is_found_once_it_ends(pipeline: Pipeline) -> None:
+    """The first tick finds the pair busy (a run in flight): the contacts are not probed, but the
+    cursor is pinned; the edit made meanwhile is found by the next tick."""
+    person_id, contact_id = _linked(pipeline)  # the contacts' last read was empty: no cursor
+    job = pipeline.defs.resolve_job_def("targeted_sync")
+    running = pipeline.instance.create_run_for_job(
+        job, status=dg.DagsterRunStatus.STARTED, asset_selection=frozenset({PERSONS})
+    )
+    busy, cursor = _tick(pipeline, "crmoffice", None)
+    assert busy.run_requests == []
+    earlier = datetime.now(UTC) - timedelta(seconds=20)
+    pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"familyName": "Meanwhile"}, at=earlier)
+    pipeline.instance.delete_run(running.run_id)
+    result, _ = _tick(pipeline, "crmoffice", cursor)
+    (request,) = result.run_requests
+    assert json.loads(request.tags[IDS_TAG]) == {"persons_contacts": {"crmoffice": [contact_id]}}
+    del person_id
