@@ -34,6 +34,7 @@ class BenchConfig:
     latency_edits: int = 20
     latency_gap: float = 10.0
     latency_idle: float = 300.0
+    latency_dequeue: float = 0.0  # 0: deployment.DEQUEUE_INTERVAL_SECONDS
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
@@ -74,6 +75,7 @@ _HELP = {
     "latency_edits": "edits, alternately in each system, in the near-real-time latency figure",
     "latency_gap": "the most seconds between two of those edits (a random wait)",
     "latency_idle": "seconds the APIs are left idle while the sensors probe",
+    "latency_dequeue": "the run queue's dequeue interval, seconds (0: the deployment's)",
 }
 
 

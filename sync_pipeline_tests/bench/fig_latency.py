@@ -70,10 +70,13 @@ def _env(sandbox: RunningSandbox, folder: Path, organisation: int) -> dict[str, 
     }
 
 
-def _instance_yaml(home: Path) -> None:
+def _instance_yaml(home: Path, dequeue_seconds: float) -> None:
     home.mkdir(parents=True, exist_ok=True)
+    coordinator = dict(deployment.RUN_COORDINATOR)
+    if dequeue_seconds > 0:  # else deployment.DEQUEUE_INTERVAL_SECONDS
+        coordinator["config"] = {"dequeue_interval_seconds": dequeue_seconds}
     settings = {
-        "run_coordinator": dict(deployment.RUN_COORDINATOR),
+        "run_coordinator": coordinator,
         "concurrency": deployment.concurrency(),
         "telemetry": {"enabled": False},
     }
@@ -112,8 +115,8 @@ def _linked(sandbox: RunningSandbox, env: dict[str, str], links: int) -> list[tu
 
 
 @contextmanager
-def _daemon(env: dict[str, str], folder: Path) -> Iterator[None]:
-    _instance_yaml(Path(env["DAGSTER_HOME"]))
+def _daemon(env: dict[str, str], folder: Path, dequeue_seconds: float) -> Iterator[None]:
+    _instance_yaml(Path(env["DAGSTER_HOME"]), dequeue_seconds)
     workspace = _workspace(folder)
     log = folder / "daemon.log"
     process = start_group([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log=log)
@@ -207,7 +210,7 @@ def measure_latency(config: BenchConfig) -> Figures:
         links = _linked(sandbox, env, max(2, config.latency_edits))
         edits: list[Edit] = []
         latencies: list[float] = []
-        with _daemon(env, folder):
+        with _daemon(env, folder, config.latency_dequeue):
             for n in range(config.latency_edits):
                 time.sleep(random.uniform(0, config.latency_gap))
                 edit, seconds = _edit(sandbox, n, links[n % len(links)])
