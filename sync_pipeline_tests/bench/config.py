@@ -34,7 +34,7 @@ class BenchConfig:
     latency_edits: int = 20
     latency_gap: float = 10.0
     latency_idle: float = 300.0
-    latency_dequeue: float = 0.0  # 0: deployment.DEQUEUE_INTERVAL_SECONDS
+    latency_dequeue: int = 0  # 0: deployment.DEQUEUE_INTERVAL_SECONDS
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False

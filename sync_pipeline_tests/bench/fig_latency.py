@@ -70,7 +70,7 @@ def _env(sandbox: RunningSandbox, folder: Path, organisation: int) -> dict[str, 
     }
 
 
-def _instance_yaml(home: Path, dequeue_seconds: float) -> None:
+def _instance_yaml(home: Path, dequeue_seconds: int) -> None:
     home.mkdir(parents=True, exist_ok=True)
     coordinator = dict(deployment.RUN_COORDINATOR)
     if dequeue_seconds > 0:  # else deployment.DEQUEUE_INTERVAL_SECONDS
@@ -115,27 +115,33 @@ def _linked(sandbox: RunningSandbox, env: dict[str, str], links: int) -> list[tu
 
 
 @contextmanager
-def _daemon(env: dict[str, str], folder: Path, dequeue_seconds: float) -> Iterator[None]:
+def _daemon(
+    env: dict[str, str], folder: Path, dequeue_seconds: int
+) -> Iterator[subprocess.Popen[bytes]]:
     _instance_yaml(Path(env["DAGSTER_HOME"]), dequeue_seconds)
     workspace = _workspace(folder)
     log = folder / "daemon.log"
     process = start_group([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log=log)
     try:
-        yield
+        yield process
     finally:
         stop_group(process)
 
 
-def _wait(shown: Callable[[], bool]) -> float:
+def _wait(shown: Callable[[], bool], daemon: subprocess.Popen[bytes]) -> float:
     deadline = time.monotonic() + EDIT_TIMEOUT
     while not shown():
+        if daemon.poll() is not None:
+            raise RuntimeError("dagster-daemon exited (see daemon.log in the bench folder)")
         if time.monotonic() > deadline:
             raise RuntimeError(f"an edit did not sync in {EDIT_TIMEOUT:.0f} s")
         time.sleep(0.1)
     return time.time()
 
 
-def _edit(sandbox: RunningSandbox, n: int, link: tuple[int, str]) -> tuple[Edit, float]:
+def _edit(
+    sandbox: RunningSandbox, n: int, link: tuple[int, str], daemon: subprocess.Popen[bytes]
+) -> tuple[Edit, float]:
     """Edit one side of `link` (WebCRM on even `n`); the edit and when the other side showed it."""
     person_id, contact_id = link
     value = f"Edit{n}x{random.randrange(10**6)}"
@@ -143,13 +149,17 @@ def _edit(sandbox: RunningSandbox, n: int, link: tuple[int, str]) -> tuple[Edit,
         sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": value})
         edit: Edit = ("webcrm", str(person_id), value, time.time())
         shown = _wait(
-            lambda: (sandbox.crmoffice.get("contacts", contact_id) or {}).get("familyName") == value
+            lambda: (
+                (sandbox.crmoffice.get("contacts", contact_id) or {}).get("familyName") == value
+            ),
+            daemon,
         )
     else:
         sandbox.crmoffice.edit("contacts", contact_id, {"familyName": value})
         edit = ("crmoffice", contact_id, value, time.time())
         shown = _wait(
-            lambda: (sandbox.webcrm.get("Persons", person_id) or {}).get("PersonLastName") == value
+            lambda: (sandbox.webcrm.get("Persons", person_id) or {}).get("PersonLastName") == value,
+            daemon,
         )
     return edit, shown - edit[3]
 
@@ -210,10 +220,10 @@ def measure_latency(config: BenchConfig) -> Figures:
         links = _linked(sandbox, env, max(2, config.latency_edits))
         edits: list[Edit] = []
         latencies: list[float] = []
-        with _daemon(env, folder, config.latency_dequeue):
+        with _daemon(env, folder, config.latency_dequeue) as daemon:
             for n in range(config.latency_edits):
                 time.sleep(random.uniform(0, config.latency_gap))
-                edit, seconds = _edit(sandbox, n, links[n % len(links)])
+                edit, seconds = _edit(sandbox, n, links[n % len(links)], daemon)
                 edits.append(edit)
                 latencies.append(seconds)
             time.sleep(5)  # let any echo run be requested before counting
