@@ -57,7 +57,7 @@ QUICK: dict[str, object] = {
     "noop_repeats": 1,
     "latency_edits": 2,
     "latency_gap": 1.0,
-    "latency_idle": 20.0,
+    "latency_idle": 60.0,
 }
 
 _HELP = {
