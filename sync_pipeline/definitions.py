@@ -7,7 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from sync_pipeline.core import FieldMap
+from sync_pipeline import sync
+from sync_pipeline.core import SIDES, FieldMap
 from sync_pipeline.dagster_defs.extract_assets import extract_assets
 from sync_pipeline.dagster_defs.io_manager import RunValuesIOManager, SameRunInputManager
 from sync_pipeline.dagster_defs.jobs import sync_jobs, sync_schedules
@@ -18,13 +19,17 @@ from sync_pipeline.dagster_defs.resources import (
     SyncPolicy,
     WebcrmResource,
 )
+from sync_pipeline.dagster_defs.sensors import change_sensor
+from sync_pipeline.dagster_defs.targeted_assets import targeted_job
 from sync_pipeline.deployment import token_tags
 from sync_pipeline.settings import (
     SANDBOX_DEFAULTS,
     configured_field_map,
     incremental_cron,
     io_url_from,
+    poll_settings,
     rate_limits,
+    sensors_running,
     state_url_from,
 )
 
@@ -76,13 +81,37 @@ def build_definitions(
     assets = extract_assets(field_map)
     for pair in field_map.pairs.values():
         assets += pair_assets(pair, field_map)
+    jobs = [*sync_jobs(field_map, tags), targeted_job(field_map, tags)]
     return dg.Definitions(
         assets=assets,
-        jobs=sync_jobs(field_map, tags),
+        jobs=jobs,
         schedules=sync_schedules(tags, incremental_cron(os.environ)),
+        sensors=change_sensors(field_map, jobs, tags),
         resources=build_resources() if resources is None else resources,
         executor=dg.in_process_executor,
     )
+
+
+def change_sensors(
+    field_map: FieldMap,
+    jobs: list[dg.UnresolvedAssetJobDefinition],
+    tags: dict[str, str],
+) -> list[dg.SensorDefinition]:
+    """`webcrm_changes` and `crmoffice_changes`, each ticking at `SYNC_POLL_SECONDS` or slower,
+    so one probe per entity stays within `SYNC_PROBE_BUDGET_SHARE` of the system's limit."""
+    poll_seconds, share = poll_settings(os.environ)
+    limits = rate_limits(os.environ)
+    targets = [job for job in jobs if job.name in ("targeted_sync", "incremental_sync")]
+    sensors = []
+    for system in SIDES:
+        entities = len(sync.synced_entities(field_map, system))
+        interval = sync.probe_interval_seconds(entities, limits[system], share, poll_seconds)
+        sensors.append(
+            change_sensor(
+                field_map, system, interval, targets, tags, running=sensors_running(os.environ)
+            )
+        )
+    return sensors
 
 
 field_map = configured_field_map(os.environ)

@@ -1,4 +1,5 @@
-"""`make dev`: the sandbox (state kept in `.sync_state/dev/`) plus `dagster dev` on port 3000.
+"""`make dev`: the sandbox (state kept in `.sync_state/dev/`) plus `dagster dev` on port 3000,
+with the change sensors on (`SYNC_SENSORS=running`).
 
 Ctrl-C stops both (each runs in its own process group: `dagster dev` ignores SIGTERM alone).
 """
@@ -19,6 +20,7 @@ from sync_pipeline.processes import (
     stop_on_signals,
     wait_until_serving,
 )
+from sync_pipeline.settings import SENSORS_ENV
 
 STATE = Path(".sync_state/dev")
 
@@ -27,7 +29,8 @@ def main() -> int:
     """Start both, wait for Ctrl-C, stop both."""
     stop_on_signals()
     home = prepare_dagster_home(STATE / "dagster_home")
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # The change sensors start RUNNING here (near-real-time sync; off by default elsewhere).
+    env = {**os.environ, "DAGSTER_HOME": str(home), SENSORS_ENV: "running"}
     sandbox = start_group(
         [
             str(BIN / "sync-pipeline"),

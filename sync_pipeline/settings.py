@@ -112,3 +112,37 @@ def resolve_create_defaults(field_map: FieldMap, env: Mapping[str, str]) -> Fiel
         for name, pair in field_map.pairs.items()
     }
     return replace(field_map, pairs=pairs)
+
+
+# Near-real-time polling (issue 12): seconds between change probes, and the share of each API's
+# rate limit the probes may use (the interval grows until they fit).
+POLL_SECONDS, PROBE_BUDGET_SHARE = 5.0, 0.10
+
+
+def poll_settings(env: Mapping[str, str]) -> tuple[float, float]:
+    """`(poll_seconds, budget_share)`: `SYNC_POLL_SECONDS` (a positive number, default 5) and
+    `SYNC_PROBE_BUDGET_SHARE` (a fraction in (0, 1], default 0.10); `SettingsError` otherwise."""
+    values = []
+    for name, default, top in (
+        ("SYNC_POLL_SECONDS", POLL_SECONDS, float("inf")),
+        ("SYNC_PROBE_BUDGET_SHARE", PROBE_BUDGET_SHARE, 1.0),
+    ):
+        raw = env.get(name, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= top:
+            raise SettingsError(f"{name}={raw!r}: expected a number in (0, {top}]")
+        values.append(value)
+    return values[0], values[1]
+
+
+# `SYNC_SENSORS=running` starts the change sensors with the code location (`make dev` sets it);
+# otherwise they start stopped and are turned on in the UI or through GraphQL (`make prod`).
+SENSORS_ENV = "SYNC_SENSORS"
+
+
+def sensors_running(env: Mapping[str, str]) -> bool:
+    """Whether the change sensors' default status is RUNNING (`SYNC_SENSORS=running`)."""
+    return env.get(SENSORS_ENV, "").strip().lower() == "running"

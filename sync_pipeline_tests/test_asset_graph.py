@@ -33,11 +33,13 @@ def _graph() -> dict[str, Any]:
         }
     jobs = sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__"))
     schedules = sorted(s.name for s in defs.schedules or [])
-    return {"assets": assets, "jobs": jobs, "schedules": schedules}
+    sensors = sorted(s.name for s in defs.sensors or [])
+    return {"assets": assets, "jobs": jobs, "schedules": schedules, "sensors": sensors}
 
 
 def test_asset_graph_matches_snapshot() -> None:
-    """Every asset key, its upstream keys, group and checks, plus jobs and schedules, as locked."""
+    """Every asset key, its upstream keys, group and checks, plus jobs, schedules and sensors,
+    as locked."""
     current = _graph()
     if os.environ.get("UPDATE_ASSET_GRAPH_SNAPSHOT"):
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")

@@ -153,6 +153,9 @@ def test_helm_values_name_the_image_module_env_and_limits(prod_instance: dict[st
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     daemon = values["dagsterDaemon"]
     assert daemon["runCoordinator"]["type"] == prod_instance["run_coordinator"]["class"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    interval = prod_instance["run_coordinator"]["config"]["dequeue_interval_seconds"]
+    assert queued["dequeueIntervalSeconds"] == interval == deployment.DEQUEUE_INTERVAL_SECONDS
     retries = prod_instance["run_retries"]
     assert daemon["runRetries"] == {"enabled": True, "maxRetries": retries["max_retries"]}
     assert values["additionalInstanceConfig"]["concurrency"] == prod_instance["concurrency"]

@@ -13,7 +13,7 @@ from sync_pipeline.dagster_defs.resources import (
     WebcrmResource,
 )
 from sync_pipeline.definitions import build_resources
-from sync_pipeline.settings import SettingsError, rate_limits
+from sync_pipeline.settings import SettingsError, poll_settings, rate_limits
 
 
 def test_declared_limits_apply_when_nothing_is_set() -> None:
@@ -74,3 +74,17 @@ def test_build_resources_share_the_stores_rate_budget(
     assert isinstance(webcrm, WebcrmResource) and isinstance(crmoffice, CrmofficeResource)
     assert isinstance(store, LinkStoreResource)
     assert webcrm.rate_budget_url == crmoffice.rate_budget_url == store.url == url
+
+
+def test_poll_settings_default_to_five_seconds_and_a_tenth_of_the_budget() -> None:
+    assert poll_settings({}) == (5.0, 0.10)
+    assert poll_settings({"SYNC_POLL_SECONDS": "2", "SYNC_PROBE_BUDGET_SHARE": "0.2"}) == (2.0, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SYNC_POLL_SECONDS", "0"), ("SYNC_POLL_SECONDS", "soon"), ("SYNC_PROBE_BUDGET_SHARE", "1.5")],
+)
+def test_a_bad_poll_setting_is_one_line_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        poll_settings({name: value})

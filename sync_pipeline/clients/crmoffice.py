@@ -169,6 +169,23 @@ class CrmofficeClient(EdgeClient):
         """Like `list_all`, one page of up to the entity's `page_size` records at a time."""
         return self._pages(entity, updated_since, PagePaginator(self.spec.entity(entity).page_size))
 
+    def changed_page(self, entity: str, since: datetime, size: int) -> PagedRead:
+        """One page of at most `size` records of `entity` updated at or after `since` (a change
+        probe: one request). `PagedRead.complete` is False when `totalItems` says more exist."""
+        spec = self.spec.entity(entity)
+        params: dict[str, str | int] = {
+            "page": 1,
+            "pageSize": size,
+            "updatedSince": format_timestamp(since, spec.timestamp_format),
+        }
+        response = self._http.request("GET", f"/{entity}", params=params)
+        body = self._http.json_body(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise self._http.protocol_error(response, "a page without an `items` list")
+        total = _count(body, "totalItems")
+        return PagedRead(items, len(items) < size if total is None else total <= len(items))
+
     def probe(self, entity: str, size: int = 1) -> Probe:
         """The first page of `size` records of `entity` and the server's clock (a preflight)."""
         self.spec.entity(entity)

@@ -163,6 +163,23 @@ class WebcrmClient(EdgeClient, WebcrmHooks):
         pages = self._pages("/Queries", {"script": script}, PagePaginator(spec.page_size))
         return [record for page in pages for record in page]
 
+    def changed_page(self, entity: str, since: datetime, size: int) -> PagedRead:
+        """One `/Queries` page of at most `size` records of `entity` updated at or after `since`
+        (a change probe: one request). `PagedRead.complete` is False when the page came back
+        full, so more changes may exist than it holds."""
+        spec = self.spec.entity(entity)
+        if spec.query_table is None:
+            raise ValueError(f"WebCRM entity {entity!r} declares no query_table")
+        script = (
+            f"SELECT * FROM {spec.query_table} WHERE {spec.updated_at} >= '{query_literal(since)}'"
+        )
+        params = {"script": script, "Page": 1, "Size": size}
+        response = self._http.request("GET", "/Queries", params=params)
+        records = self._http.json_body(response)
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise self._http.protocol_error(response, "a page that is not a list of records")
+        return PagedRead(records, len(records) < size)
+
     def probe(self, entity: str, size: int = 1) -> Probe:
         """The first page of `size` records of `entity` and the server's clock (a preflight)."""
         self.spec.entity(entity)

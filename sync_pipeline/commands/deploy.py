@@ -2,7 +2,8 @@
 
 PostgreSQL (Debian's server, `LocalPostgres`) holds the Dagster instance and the link store; a
 gRPC code server serves `sync_pipeline.definitions`; `dagster-webserver` serves the UI and its
-GraphQL API; `dagster-daemon` runs the schedules, the run queue, backfills and run retries. The
+GraphQL API; `dagster-daemon` runs the schedules, the change sensors (near-real-time sync, turned
+on here through GraphQL), the run queue, backfills and run retries. The
 instance is `deployment.instance_settings` written as `dagster.yaml`; the sandbox stands in for
 the two CRMs. Everything lives under one folder (`.prod/`); Ctrl-C stops everything.
 
@@ -191,7 +192,11 @@ def run_deploy(folder: Path, *, check: bool = False) -> int:
     """Run the deployment until Ctrl-C (exit 0), or with `check` until the check ends (0 when
     the scheduled run and the backfill succeeded, else 1). 1 with one line when it cannot
     start."""
-    from sync_pipeline.commands.deploy_check import run_check, start_incremental_schedule
+    from sync_pipeline.commands.deploy_check import (
+        run_check,
+        start_incremental_schedule,
+        start_sensors,
+    )
 
     stop_on_signals()
     if check:
@@ -207,6 +212,7 @@ def run_deploy(folder: Path, *, check: bool = False) -> int:
         schedule_id = start_incremental_schedule(url)
         if check:
             return run_check(url, processes.dead, schedule_id)
+        start_sensors(url)
         print(
             f"Dagster UI: {url} (instance {server.url(DATABASES['instance'])}, link store "
             f"{server.url(DATABASES['store'])}; logs in {logs}/; Ctrl-C stops everything)",

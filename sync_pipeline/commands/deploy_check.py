@@ -20,6 +20,7 @@ from sync_pipeline import deployment
 
 REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": deployment.LOCATION}
 SCHEDULE = "incremental_every_15_minutes"
+SENSORS = ("webcrm_changes", "crmoffice_changes")
 WINDOW_JOB = "sync_window"
 TIMEOUT = 900.0
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -90,6 +91,26 @@ def start_incremental_schedule(url: str) -> str:
     if "already running" in result.get("message", ""):
         return ""
     raise CheckFailedError(f"could not start {SCHEDULE}: {result.get('message')}")
+
+
+START_SENSOR = """
+mutation($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { name sensorState { status } }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}"""
+
+
+def start_sensors(url: str, names: tuple[str, ...] = SENSORS) -> None:
+    """Turn the change sensors on (near-real-time sync; a no-op for one already running)."""
+    for name in names:
+        result = graphql(url, START_SENSOR, selector={**REPOSITORY, "sensorName": name})
+        answer = result["startSensor"]
+        if answer["__typename"] != "Sensor" and "already running" not in answer.get("message", ""):
+            raise CheckFailedError(f"could not start {name}: {answer.get('message')}")
 
 
 def _wait_for(what: str, poll: Callable[[], Any], alive: Callable[[], str | None]) -> Any:

@@ -19,10 +19,15 @@ from sync_pipeline.dagster_defs.resources import SyncPolicy
 BACKFILL = "backfill"
 
 
-def _request(policy: SyncPolicy, window: Any, claimed: set[str]) -> sync.PairSyncRequest:
+def request_of(
+    policy: SyncPolicy, window: Any, claimed: set[str], ids: Any = None
+) -> sync.PairSyncRequest:
+    """A window run of the pair (a backfill), or with `ids` per side a targeted run, under the
+    deployment's `SyncPolicy`."""
     return sync.PairSyncRequest(
         mode="window",
         window=window,
+        ids=ids,
         safeguards=sync.Safeguards(
             policy.max_bad_share,
             policy.max_update_share,
@@ -33,7 +38,8 @@ def _request(policy: SyncPolicy, window: Any, claimed: set[str]) -> sync.PairSyn
     )
 
 
-def _metadata(report: sync.PairSyncReport) -> dict[str, Any]:
+def metadata_of(report: sync.PairSyncReport) -> dict[str, Any]:
+    """Counts per sink step, quarantined rows and the plan's preview."""
     counts: dict[str, Any] = {"quarantined": report.quarantined}
     for name, applied in report.applied.items():
         counts |= {f"{key}_{name}": value for key, value in applied.counts().items() if value}
@@ -76,9 +82,9 @@ def backfill_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg
             sync.Clients(resources.webcrm.client(), resources.crmoffice.client()),
             resources.link_store.store(),
             context.run.run_id,
-            _request(resources.sync_policy, partition_window(context), claimed),
+            request_of(resources.sync_policy, partition_window(context), claimed),
             log=context.log.info,
         )
-        return dg.Output(report, metadata=_metadata(report))
+        return dg.Output(report, metadata=metadata_of(report))
 
     return backfill

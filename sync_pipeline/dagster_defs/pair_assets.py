@@ -30,6 +30,7 @@ from sync_pipeline.dagster_defs.resources import (
     WebcrmResource,
 )
 from sync_pipeline.dagster_defs.sink_assets import sink_assets
+from sync_pipeline.dagster_defs.targeted_assets import targeted_asset
 
 SHARED_PLANS = "same_run_values"
 _PLAN_DESCRIPTIONS = {
@@ -234,4 +235,5 @@ def pair_assets(pair: PairSpec, field_map: FieldMap) -> list[dg.AssetsDefinition
         plan_asset(pair, field_map),
         *sink_assets(pair, field_map),
         backfill_asset(pair, field_map, SHARED_PLANS),
+        targeted_asset(pair, field_map, SHARED_PLANS),
     ]

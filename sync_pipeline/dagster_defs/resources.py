@@ -25,6 +25,10 @@ from sync_pipeline.clients import (
 from sync_pipeline.core.systems import packaged_systems
 from sync_pipeline.store import LinkStore, RateBudget, budget_key
 
+# Clients of the change sensors, kept across ticks in the daemon's process (one login and one
+# rate limiter per configuration, not one per tick); keyed by the resource's configuration.
+_PROBE_CLIENTS: dict[tuple[object, ...], WebcrmClient | CrmofficeClient] = {}
+
 # `type: ignore[type-arg]` below: Dagster's ConfigurableResource is generic over the value a
 # resource yields (the resource itself); Dagster's docs subclass it bare, as here.
 
@@ -82,6 +86,19 @@ class WebcrmResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see 
             raise RuntimeError("WebcrmResource is used outside a Dagster run")
         return self._client
 
+    def probe_client(self) -> WebcrmClient:
+        """A client kept for the life of the process (a sensor's probes across ticks)."""
+        key = ("webcrm", self.base_url, self.api_token, self.rate_limit_per_minute)
+        client = _PROBE_CLIENTS.get(key)
+        if not isinstance(client, WebcrmClient):
+            client = _PROBE_CLIENTS[key] = WebcrmClient(
+                self.base_url,
+                self.api_token,
+                rate_limit_per_minute=self.rate_limit_per_minute,
+                timeout=Timeouts(read=self.timeout_seconds),
+            )
+        return client
+
 
 class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above
     """CRMOffice REST API (client credentials from `CRMOFFICE_CLIENT_ID`/`_SECRET`)."""
@@ -128,6 +145,27 @@ class CrmofficeResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # s
         if self._client is None:
             raise RuntimeError("CrmofficeResource is used outside a Dagster run")
         return self._client
+
+    def probe_client(self) -> CrmofficeClient:
+        """A client kept for the life of the process (a sensor's probes across ticks)."""
+        key = (
+            "crmoffice",
+            self.base_url,
+            self.client_id,
+            self.client_secret,
+            self.rate_limit_per_minute,
+        )
+        client = _PROBE_CLIENTS.get(key)
+        if not isinstance(client, CrmofficeClient):
+            client = _PROBE_CLIENTS[key] = CrmofficeClient(
+                self.base_url,
+                self.client_id,
+                self.client_secret,
+                rate_limit_per_minute=self.rate_limit_per_minute,
+                max_concurrency=1,
+                timeout=Timeouts(read=self.timeout_seconds),
+            )
+        return client
 
 
 class LinkStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # see above

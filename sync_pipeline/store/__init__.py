@@ -23,6 +23,7 @@ from sync_pipeline.store._lease import PairLock
 from sync_pipeline.store._lock import Fence
 from sync_pipeline.store._migrate import migrate_store
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
+from sync_pipeline.store._reads import LinkIds
 from sync_pipeline.store._schema import SCHEMA_VERSION
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
 from sync_pipeline.store.link_store import LinkStore
@@ -34,6 +35,7 @@ __all__ = [
     "HoldWrite",
     "IntegrityReport",
     "LeaseLostError",
+    "LinkIds",
     "LinkOutcome",
     "LinkStore",
     "LinkWrite",

@@ -91,15 +91,17 @@ def plan_inputs(
     fields: Sequence[str],
     crmoffice_entity: str,
     sharing: Mapping[str, Sequence[str]],
+    ids: _reads.LinkIds | None = None,
 ) -> PlanInputs:
     """Everything the store holds for a plan of `pair`; `sharing` maps the other pairs on the
-    same CRMOffice entity to their field names."""
+    same CRMOffice entity to their field names; `ids` (WebCRM ids, CRMOffice ids) limits the
+    links to those holding one of them (a targeted run)."""
     open_of_others = {
         name: _to_crmoffice(_intents.open_intents(connection, name, names))
         for name, names in sharing.items()
     }
     return PlanInputs(
-        links=_reads.links_frame(connection, pair, fields, None),
+        links=_reads.links_frame(connection, pair, fields, None, ids),
         intents=_intents.open_intents(connection, pair, fields),
         given_up=_problems.failures_frame(connection, pair, "given_up"),
         linked_elsewhere=frozenset(_reads.linked_crmoffice_ids(connection, crmoffice_entity, pair)),

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from sync_pipeline.store._rows import among
 from sync_pipeline.store._schema import links
@@ -70,11 +70,22 @@ def _postgresql_lines(connection: Connection, pair: str, status: str | None) -> 
         yield buffer.getvalue()
 
 
-def _portable_lines(connection: Connection, pair: str, status: str | None) -> Iterator[bytes]:
+# A targeted read's ids: (WebCRM ids, CRMOffice ids); a link matches when either side does.
+LinkIds = tuple[Sequence[str], Sequence[str]]
+
+
+def _portable_lines(
+    connection: Connection, pair: str, status: str | None, ids: LinkIds | None = None
+) -> Iterator[bytes]:
     columns = (links.c.webcrm_id, links.c.crmoffice_id, links.c.status, links.c.synced_at)
     query = select(*columns, links.c.shadow).where(links.c.pair == pair).order_by(links.c.webcrm_id)
     if status:
         query = query.where(links.c.status == status)
+    if ids is not None:
+        webcrm_ids, crmoffice_ids = (list(dict.fromkeys(map(str, side))) for side in ids)
+        query = query.where(
+            or_(links.c.webcrm_id.in_(webcrm_ids), links.c.crmoffice_id.in_(crmoffice_ids))
+        )
     result = connection.execute(query)
     while batch := result.fetchmany(_FETCH):
         lines = (
@@ -92,20 +103,26 @@ def _line_schema(fields: Sequence[str]) -> pa.Schema:
 
 
 def links_frame(
-    connection: Connection, pair: str, fields: Sequence[str], status: str | None
+    connection: Connection,
+    pair: str,
+    fields: Sequence[str],
+    status: str | None,
+    ids: LinkIds | None = None,
 ) -> pd.DataFrame:
-    """`webcrm_id, crmoffice_id, status, synced_at, *fields` for the pair's links; a field
-    the shadow does not hold (added to the map since the link's last sync) is NA."""
+    """`webcrm_id, crmoffice_id, status, synced_at, *fields` for the pair's links (only those
+    holding one of `ids` when given: an indexed lookup, not the whole table); a field the
+    shadow does not hold (added to the map since the link's last sync) is NA."""
     fields = list(dict.fromkeys(fields))
     schema = _line_schema(fields)
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    lines = {"sqlite": _sqlite_lines, "postgresql": _postgresql_lines}.get(
-        connection.dialect.name, _portable_lines
-    )
-    tables = [
-        pa_json.read_json(io.BytesIO(chunk), parse_options=options)
-        for chunk in lines(connection, pair, status)
-    ]
+    if ids is not None:
+        chunks = _portable_lines(connection, pair, status, ids)
+    else:
+        lines = {"sqlite": _sqlite_lines, "postgresql": _postgresql_lines}.get(
+            connection.dialect.name, _portable_lines
+        )
+        chunks = lines(connection, pair, status)
+    tables = [pa_json.read_json(io.BytesIO(chunk), parse_options=options) for chunk in chunks]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     times = pd.Series(table.column("t"), dtype="str")
     frame = pd.DataFrame(

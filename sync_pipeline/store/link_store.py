@@ -31,6 +31,7 @@ from sync_pipeline.store._hook_events import ReceivedEvent
 from sync_pipeline.store._lock import Fence
 from sync_pipeline.store._migrate import ensure_schema
 from sync_pipeline.store._pair_state import PairBasis, PairState, PlanInputs
+from sync_pipeline.store._reads import LinkIds
 from sync_pipeline.store._time import utc_now
 from sync_pipeline.store._types import LinkOutcome, LinkWrite, ShadowWrite
 
@@ -74,12 +75,18 @@ class LinkStore:
     # links -------------------------------------------------------------------------------
 
     def links_frame(
-        self, pair: str, fields: Sequence[str], *, status: str | None = "active"
+        self,
+        pair: str,
+        fields: Sequence[str],
+        *,
+        status: str | None = "active",
+        ids: LinkIds | None = None,
     ) -> pd.DataFrame:
         """`webcrm_id, crmoffice_id, status, synced_at, *fields`: the shadow values; NA where
-        the shadow does not hold the field (added to the map since), "" for an agreed empty."""
+        the shadow does not hold the field (added to the map since), "" for an agreed empty.
+        `ids` = (WebCRM ids, CRMOffice ids): only the links holding one of them."""
         with read_transaction(self._engine) as connection:
-            return _reads.links_frame(connection, pair, fields, status)
+            return _reads.links_frame(connection, pair, fields, status, ids)
 
     def linked_ids(self, crmoffice_entity: str, *, exclude_pair: str | None = None) -> set[str]:
         """CRMOffice ids of the entity linked by any pair other than `exclude_pair`."""
@@ -243,10 +250,12 @@ class LinkStore:
         fields: Sequence[str],
         crmoffice_entity: str,
         sharing: Mapping[str, Sequence[str]],
+        ids: LinkIds | None = None,
     ) -> PlanInputs:
-        """Links, intents, given-up failures and other pairs' claims, as one snapshot."""
+        """Links, intents, given-up failures and other pairs' claims, as one snapshot; with
+        `ids` (WebCRM ids, CRMOffice ids), only the links holding one of them."""
         with read_transaction(self._engine) as connection:
-            return _pair_state.plan_inputs(connection, pair, fields, crmoffice_entity, sharing)
+            return _pair_state.plan_inputs(connection, pair, fields, crmoffice_entity, sharing, ids)
 
     def settle_quarantine(
         self,

@@ -7,7 +7,7 @@ guards: the pair's `PairRun`, the bad-row share and the mass-change breaker.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +29,7 @@ from sync_pipeline.sync.extract import read_entity, read_warnings
 from sync_pipeline.sync.planning import plan_pair, side_rows
 from sync_pipeline.sync.plans import PlannedPair, SideRows
 from sync_pipeline.sync.sink import ApplyReport, Progress
+from sync_pipeline.sync.targeted import read_ids, with_partners
 from sync_pipeline.sync.window import Mode
 
 
@@ -75,13 +76,16 @@ class PairSyncReport:
 
 @dataclass(frozen=True)
 class PairSyncRequest:
-    """Which records to read (`mode`, and the `window` for a window run) and how."""
+    """Which records to read (`mode`, and the `window` for a window run) and how; `ids` per
+    side makes it a targeted run: only those records, planned against their links only
+    (`sync.targeted`; `mode` is then ignored)."""
 
     mode: Mode
     window: tuple[datetime, datetime] | None = None
     overlap: timedelta = timedelta(seconds=120)
     safeguards: Safeguards = field(default_factory=Safeguards)
     claimed_elsewhere: Set[str] = frozenset()
+    ids: Mapping[Side, tuple[str, ...]] | None = None
 
 
 def sync_pair(
@@ -97,17 +101,23 @@ def sync_pair(
     a safeguard fails, and `StalePlanError`/`PairLockedError` as the sink steps do."""
     report = PairSyncReport(pair.name)
     limits = request.safeguards
+    ids = None if request.ids is None else with_partners(store, pair, request.ids)
     for side in SIDES:
-        snapshot = read_entity(
-            clients.of(side),
-            store,
-            field_map,
-            side,
-            pair.entity(side),
-            mode=request.mode,
-            partitions=request.window,
-            overlap=request.overlap,
-        )
+        if ids is not None:
+            snapshot = read_ids(
+                clients.of(side), store, field_map, side, pair.entity(side), ids[side]
+            )
+        else:
+            snapshot = read_entity(
+                clients.of(side),
+                store,
+                field_map,
+                side,
+                pair.entity(side),
+                mode=request.mode,
+                partitions=request.window,
+                overlap=request.overlap,
+            )
         if log is not None:
             for line in read_warnings(snapshot):
                 log(f"{pair.name}: {side} {pair.entity(side)}: {line}")
@@ -125,11 +135,13 @@ def sync_pair(
         now=datetime.now(UTC),
         claimed_elsewhere=request.claimed_elsewhere,
         lookups={"webcrm": clients.webcrm, "crmoffice": clients.crmoffice},
+        link_ids=None if ids is None else (ids["webcrm"], ids["crmoffice"]),
     )
     _stop_unless(
         mass_change_verdict(
             report.planned.plan,
-            report.planned.linked,
+            # A targeted run planned against its own links only: weigh it against them all.
+            max(report.planned.linked, webcrm.state.linked) if ids else report.planned.linked,
             max_share=limits.max_update_share,
             min_updates=limits.min_updates_for_breaker,
         )

@@ -23,7 +23,7 @@ from sync_pipeline.core import (
     plan_pair_sync,
     prepare_side,
 )
-from sync_pipeline.store import LinkStore, PairBasis, PlanInputs
+from sync_pipeline.store import LinkIds, LinkStore, PairBasis, PlanInputs
 from sync_pipeline.sync.crashpoints import crash_point
 from sync_pipeline.sync.extract import Snapshot
 from sync_pipeline.sync.holds import holds_to_keep, standing_holds, with_held_rows
@@ -93,6 +93,7 @@ def plan_pair(
     now: datetime,
     claimed_elsewhere: Set[str] = frozenset(),
     lookups: Mapping[Side, RecordLookup] | None = None,
+    link_ids: LinkIds | None = None,
 ) -> PlannedPair:
     """The pair's plan over the rows usable right now, cut for its sinks.
 
@@ -104,11 +105,14 @@ def plan_pair(
     as deleted or unlinked, which would re-create them). Contacts owned by a sharing pair —
     linked in the store, claimed by its plan in this run (`claimed_elsewhere`), or awaiting
     adoption by one of its open intents — are neither matched nor created from.
+
+    `link_ids` (WebCRM ids, CRMOffice ids): a targeted run plans against the links holding
+    those ids only (its snapshots are never complete, so the other links are simply unread).
     """
     names = list(pair.field_names)
     sharing = {other.name: other for other in sharing_pairs(pair, field_map)}
     sharing_fields = {name: list(other.field_names) for name, other in sharing.items()}
-    inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing_fields)
+    inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing_fields, link_ids)
     held = standing_holds(inputs.holds, inputs.links, names)
     web = with_held_rows(webcrm.frame.valid, held.rows["webcrm"])
     crm = with_held_rows(crmoffice.frame.valid, held.rows["crmoffice"])

@@ -15,20 +15,24 @@ DEFAULT_OVERLAP = timedelta(seconds=120)
 class ReadWindow:
     """What to extract for one system entity.
 
-    `since is None` means a full read (the snapshot is complete: absences mean deletions).
+    `since is None` means a full read (the snapshot is complete: absences mean deletions),
+    unless `ids` names the only records read (a targeted run: never complete, moves no cursor).
     """
 
     mode: Mode
     since: datetime | None
     until: datetime | None
+    ids: tuple[str, ...] | None = None
 
     @property
     def complete(self) -> bool:
         """A full read sees every record, so a missing linked record was deleted."""
-        return self.since is None and self.until is None
+        return self.since is None and self.until is None and self.ids is None
 
     def describe(self) -> str:
         """One line for logs and metadata."""
+        if self.ids is not None:
+            return f"{self.mode}: {len(self.ids)} records by id"
         if self.complete:
             return f"{self.mode}: full read"
         upper = self.until.isoformat() if self.until else "now"

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "shared_budget", "store_pg")
+GROUPS = ("extract", "rate_limit", "diff", "memory", "sync", "shared_budget", "store_pg", "latency")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class BenchConfig:
     budget_persons: int = 2_000
     budget_limit: int = 6
     pg_links: int = 1_000_000
+    latency_edits: int = 20
+    latency_gap: float = 10.0
+    latency_idle: float = 300.0
+    latency_dequeue: int = 0  # 0: deployment.DEQUEUE_INTERVAL_SECONDS
     groups: tuple[str, ...] = GROUPS
     json_path: Path | None = None
     quick: bool = False
@@ -57,6 +61,9 @@ QUICK: dict[str, object] = {
     "budget_persons": 200,
     "budget_limit": 4,
     "pg_links": 5_000,
+    "latency_edits": 2,
+    "latency_gap": 1.0,
+    "latency_idle": 60.0,
 }
 
 _HELP = {
@@ -74,6 +81,10 @@ _HELP = {
     "budget_persons": "sandbox seed N for the two concurrent runs of the shared-budget figure",
     "budget_limit": "WebCRM requests per window (--rate-window) in the shared-budget figure",
     "pg_links": "links loaded from SQLite and from PostgreSQL in the links-frame figure",
+    "latency_edits": "edits, alternately in each system, in the near-real-time latency figure",
+    "latency_gap": "the most seconds between two of those edits (a random wait)",
+    "latency_idle": "seconds the APIs are left idle while the sensors probe",
+    "latency_dequeue": "the run queue's dequeue interval, seconds (0: the deployment's)",
 }
 
 

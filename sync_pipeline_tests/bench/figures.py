@@ -5,6 +5,7 @@ from __future__ import annotations
 from sync_pipeline_tests.bench import (
     fig_diff,
     fig_extract,
+    fig_latency,
     fig_memory,
     fig_rate_limit,
     fig_shared_budget,
@@ -23,4 +24,5 @@ GROUPS: dict[str, Group] = {
         "shared_budget", fig_shared_budget.FIGURES, fig_shared_budget.measure_shared_budget
     ),
     "store_pg": Group("store_pg", fig_store_pg.FIGURES, fig_store_pg.measure_store_pg),
+    "latency": Group("latency", fig_latency.FIGURES, fig_latency.measure_latency),
 }

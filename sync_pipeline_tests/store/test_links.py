@@ -190,3 +190,18 @@ def test_linked_id_sets(store: LinkStore) -> None:
     assert store.linked_ids("companies") == set()
     assert store.linked_webcrm_ids(PAIR) == {"1", "2"}
     assert store.linked_webcrm_ids(PAIR, "active") == {"1"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_links_frame_by_ids_reads_only_the_links_holding_them(
+    backend: str, store_url: str, request: pytest.FixtureRequest
+) -> None:
+    """A targeted run's links: those whose WebCRM or CRMOffice id is named, on both backends."""
+    url = store_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with LinkStore(url) as opened:
+        links = [_link(str(n), f"c{n}", givenName=f"N{n}") for n in range(5)]
+        opened.add_links(PAIR, "contacts", links, "run-1", now=NOW)
+        frame = opened.links_frame(PAIR, FIELDS, ids=(["1", "9"], ["c3"]))
+        assert sorted(frame["webcrm_id"]) == ["1", "3"]
+        assert sorted(frame["givenName"]) == ["N1", "N3"]
+        assert opened.links_frame(PAIR, FIELDS, ids=([], [])).empty

@@ -1,0 +1,105 @@
+"""Per pair, `<pair>/targeted`: the records a change sensor named, synced in one step.
+
+A targeted run (job `targeted_sync`, requested by the `*_changes` sensors) carries its ids in
+the run tag `sync/ids`, compact JSON per pair and side:
+`{"persons_contacts":{"webcrm":["12","13"]},"users_contacts":{"crmoffice":["c-9"]}}`. Each
+selected pair reads those records by id and plans them against their links only
+(`sync.PairSyncRequest.ids`), through `sync.sync_pair` with the same guards as every run. One
+step per pair instead of the sync graph's twenty-odd keeps a small run's fixed cost down.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from sync_pipeline import sync
+from sync_pipeline.core import SIDES, FieldMap, PairSpec, Side
+from sync_pipeline.dagster_defs.backfill_assets import metadata_of, request_of
+from sync_pipeline.dagster_defs.keys import pair_key
+
+TARGETED = "targeted"
+IDS_TAG = "sync/ids"
+TRIGGER_TAG = "sync/trigger"
+TargetedIds = Mapping[str, Mapping[Side, Sequence[str]]]
+
+
+def ids_tag(ids: TargetedIds) -> str:
+    """The `sync/ids` value: per pair and side, the ids (sorted, no spaces)."""
+    shaped = {
+        pair: {side: sorted(set(map(str, found))) for side, found in sides.items() if found}
+        for pair, sides in sorted(ids.items())
+    }
+    return json.dumps(shaped, separators=(",", ":"), sort_keys=True)
+
+
+def tagged_ids(tags: Mapping[str, str], pair: str) -> dict[Side, tuple[str, ...]]:
+    """The ids `tags` name for `pair` per side (empty when none); `dg.Failure` when the tag
+    is not the JSON `ids_tag` writes."""
+    try:
+        found = json.loads(tags.get(IDS_TAG, "{}")).get(pair, {})
+        return {side: tuple(str(i) for i in found.get(side, [])) for side in SIDES}
+    except (ValueError, AttributeError, TypeError) as error:
+        raise dg.Failure(f"run tag {IDS_TAG} is not per-pair JSON ids: {error}") from error
+
+
+def targeted_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg.AssetsDefinition:
+    """`<pair>/targeted`, after those of the pairs sharing its contacts (when selected)."""
+    sharing = sync.sharing_pairs(pair, field_map)
+
+    @dg.asset(
+        key=pair_key(pair, TARGETED),
+        group_name=pair.name,
+        pool=f"sync_{pair.name}",
+        kinds={"webcrm", "crmoffice"},
+        ins={
+            f"{o.name}_targeted": dg.AssetIn(pair_key(o, TARGETED), input_manager_key=shared_plans)
+            for o in sharing
+        },
+        required_resource_keys={"webcrm", "crmoffice", "link_store", "sync_policy"},
+        description=f"Syncs the {pair.name} records a change sensor named (run tag "
+        f"`{IDS_TAG}`), both ways, in one step: read by id, planned against their links only, "
+        "with the same guards as the sync graph. Moves no cursor, orphans nothing.",
+    )
+    def targeted(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
+        resources = context.resources
+        claimed = {
+            record_id
+            for other in others.values()
+            if other is not None and other.planned is not None
+            for record_id in other.planned.plan.claimed_ids("crmoffice")
+        }
+        ids = tagged_ids(context.run.tags, pair.name)
+        context.log.info(f"{pair.name}: " + ", ".join(f"{s} {len(i)} ids" for s, i in ids.items()))
+        report = sync.sync_pair(
+            pair,
+            field_map,
+            sync.Clients(resources.webcrm.client(), resources.crmoffice.client()),
+            resources.link_store.store(),
+            context.run.run_id,
+            request_of(resources.sync_policy, None, claimed, ids=ids),
+            log=context.log.info,
+        )
+        return dg.Output(report, metadata=metadata_of(report))
+
+    return targeted
+
+
+def targeted_keys(field_map: FieldMap, pairs: Sequence[str]) -> list[dg.AssetKey]:
+    """The targeted assets of `pairs`."""
+    return [pair_key(field_map.pairs[name], TARGETED) for name in pairs]
+
+
+def targeted_job(
+    field_map: FieldMap, tags: Mapping[str, str] | None = None
+) -> "dg.UnresolvedAssetJobDefinition":
+    """`targeted_sync`: every pair's targeted asset (a sensor's run selects the pairs)."""
+    return dg.define_asset_job(
+        "targeted_sync",
+        selection=dg.AssetSelection.assets(*targeted_keys(field_map, list(field_map.pairs))),
+        tags=dict(tags or {}),
+        description=f"Syncs the records a change sensor named (run tag `{IDS_TAG}`), "
+        "one step per pair.",
+    )
