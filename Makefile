@@ -22,8 +22,9 @@ postgres:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql faketime; }
 
+# Two workers (the machine has 2 cores; most tests wait on servers), one test file per worker.
 test: install postgres
-	$(BIN)/python -m pytest -q -m "not slow" sync_pipeline_tests
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile sync_pipeline_tests
 
 lint: install
 	$(BIN)/ruff check .
@@ -49,7 +50,10 @@ demo: install
 dev: install
 	$(BIN)/python -m sync_pipeline.devserver
 
-reliability: install
+# The long suites: the slow tests (make prod-check's deployment, the quick bench), then the
+# reliability parts.
+reliability: install postgres
+	$(BIN)/python -m pytest -q -m slow sync_pipeline_tests
 	$(BIN)/python -m sync_pipeline_tests.reliability
 
 bench: install

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sync_pipeline_tests.bench.api_minimum import minimum_requests
 from sync_pipeline_tests.bench.figures import GROUPS
 
@@ -49,6 +51,8 @@ def test_api_minimum_counts_pages_logins_and_writes() -> None:
     assert minimum == {"webcrm": 1 + 11 + 1 + 3 + 2, "crmoffice": 1 + 20 + 1 + 7}
 
 
+# Slow (2-3 minutes: every bench group, the latency one with a daemon): `make reliability` runs it.
+@pytest.mark.slow
 def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
     """`python -m sync_pipeline_tests.bench --quick` prints `name: value` for every figure and
     writes the same figures as JSON."""
