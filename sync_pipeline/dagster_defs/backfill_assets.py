@@ -38,6 +38,37 @@ def request_of(
     )
 
 
+def run_pair_step(
+    context: dg.AssetExecutionContext,
+    pair: PairSpec,
+    field_map: FieldMap,
+    others: dict[str, Any],
+    window: Any,
+    ids: Any = None,
+) -> dg.Output[Any]:
+    """The body of a one-step pair asset (`backfill`, `targeted`): the whole pair through
+    `sync.sync_pair`, leaving the CRMOffice records the other pairs' reports (`others`, the
+    asset's inputs; None when not in the run) claimed; the report as output, its counts as
+    metadata."""
+    resources = context.resources
+    claimed = {
+        record_id
+        for other in others.values()
+        if other is not None and other.planned is not None
+        for record_id in other.planned.plan.claimed_ids("crmoffice")
+    }
+    report = sync.sync_pair(
+        pair,
+        field_map,
+        sync.Clients(resources.webcrm.client(), resources.crmoffice.client()),
+        resources.link_store.store(),
+        context.run.run_id,
+        request_of(resources.sync_policy, window, claimed, ids=ids),
+        log=context.log.info,
+    )
+    return dg.Output(report, metadata=metadata_of(report))
+
+
 def metadata_of(report: sync.PairSyncReport) -> dict[str, Any]:
     """Counts per sink step, quarantined rows and the plan's preview."""
     counts: dict[str, Any] = {"quarantined": report.quarantined}
@@ -69,22 +100,6 @@ def backfill_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg
         "a date range; the partitions filled are the days re-synced).",
     )
     def backfill(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
-        resources = context.resources
-        claimed = {
-            record_id
-            for other in others.values()
-            if other is not None and other.planned is not None
-            for record_id in other.planned.plan.claimed_ids("crmoffice")
-        }
-        report = sync.sync_pair(
-            pair,
-            field_map,
-            sync.Clients(resources.webcrm.client(), resources.crmoffice.client()),
-            resources.link_store.store(),
-            context.run.run_id,
-            request_of(resources.sync_policy, partition_window(context), claimed),
-            log=context.log.info,
-        )
-        return dg.Output(report, metadata=metadata_of(report))
+        return run_pair_step(context, pair, field_map, others, partition_window(context))
 
     return backfill

@@ -17,7 +17,7 @@ import dagster as dg
 
 from sync_pipeline import sync
 from sync_pipeline.core import SIDES, FieldMap, PairSpec, Side
-from sync_pipeline.dagster_defs.backfill_assets import metadata_of, request_of
+from sync_pipeline.dagster_defs.backfill_assets import run_pair_step
 from sync_pipeline.dagster_defs.keys import pair_key
 
 TARGETED = "targeted"
@@ -64,25 +64,9 @@ def targeted_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg
         "with the same guards as the sync graph. Moves no cursor, orphans nothing.",
     )
     def targeted(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
-        resources = context.resources
-        claimed = {
-            record_id
-            for other in others.values()
-            if other is not None and other.planned is not None
-            for record_id in other.planned.plan.claimed_ids("crmoffice")
-        }
         ids = tagged_ids(context.run.tags, pair.name)
         context.log.info(f"{pair.name}: " + ", ".join(f"{s} {len(i)} ids" for s, i in ids.items()))
-        report = sync.sync_pair(
-            pair,
-            field_map,
-            sync.Clients(resources.webcrm.client(), resources.crmoffice.client()),
-            resources.link_store.store(),
-            context.run.run_id,
-            request_of(resources.sync_policy, None, claimed, ids=ids),
-            log=context.log.info,
-        )
-        return dg.Output(report, metadata=metadata_of(report))
+        return run_pair_step(context, pair, field_map, others, None, ids=ids)
 
     return targeted
 
