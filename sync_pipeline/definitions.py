@@ -42,7 +42,11 @@ def _env(name: str) -> str | dg.EnvVar:
 def build_resources() -> dict[str, object]:
     """Clients, store and IO manager configured from the environment."""
     limits = rate_limits(os.environ)  # systems.yaml, or *_RATE_LIMIT_PER_MIN when set
-    state_url = state_url_from(os.environ, Path.cwd())  # also holds the shared rate budgets
+    # The store (which also holds the shared rate budgets); from `SYNC_STATE_URL` as an
+    # `EnvVar` when set, so the UI never shows the URL's password.
+    state_url: str | dg.EnvVar = state_url_from(os.environ, Path.cwd())
+    if os.environ.get("SYNC_STATE_URL"):
+        state_url = dg.EnvVar("SYNC_STATE_URL")
     return {
         "webcrm": WebcrmResource(
             base_url=_env("WEBCRM_BASE_URL"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from sync_pipeline.cli import main
@@ -73,7 +74,19 @@ def test_build_resources_share_the_stores_rate_budget(
     webcrm, crmoffice, store = resources["webcrm"], resources["crmoffice"], resources["link_store"]
     assert isinstance(webcrm, WebcrmResource) and isinstance(crmoffice, CrmofficeResource)
     assert isinstance(store, LinkStoreResource)
-    assert webcrm.rate_budget_url == crmoffice.rate_budget_url == store.url == url
+    assert webcrm.rate_budget_url == crmoffice.rate_budget_url == store.url
+    assert store.url == dg.EnvVar("SYNC_STATE_URL")  # Dagster resolves it when the run starts
+
+
+def test_a_store_password_never_reaches_dagsters_resource_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store URL comes in as an `EnvVar`: the config Dagster keeps and shows (in the UI's
+    resource view) names the variable, never the URL with its password."""
+    monkeypatch.setenv("SYNC_STATE_URL", "postgresql://sync:hunter2-secret@db.internal/sync")
+    for resource in build_resources().values():
+        if isinstance(resource, dg.ConfigurableResource):
+            assert "hunter2-secret" not in repr(resource.model_dump())
 
 
 def test_poll_settings_default_to_five_seconds_and_a_tenth_of_the_budget() -> None:
