@@ -56,7 +56,7 @@ reliability: install postgres
 	$(BIN)/python -m pytest -q -m slow sync_pipeline_tests
 	$(BIN)/python -m sync_pipeline_tests.reliability
 
-bench: install
+bench: install postgres
 	$(BIN)/python -m sync_pipeline_tests.bench
 
 lock: install
