@@ -12,7 +12,10 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +72,23 @@ class LocalPostgres:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> LocalPostgres:
-        """Create the cluster if new (`initdb`), start the server and wait until it accepts."""
+        """Create the cluster if new (`initdb`), start the server and wait until it accepts.
+
+        Raises `PostgresUnavailableError` (one line: what, and what to do) when the server
+        binaries are missing, the server account cannot reach `folder`, or the server fails.
+        """
         binaries = server_bin()
         prefix = _as_server_user()
         self.folder.mkdir(parents=True, exist_ok=True)
         if prefix:
             shutil.chown(self.folder, SERVER_ACCOUNT, SERVER_ACCOUNT)
+            reach = subprocess.run([*prefix, "test", "-w", str(self.folder)], check=False)
+            if reach.returncode != 0:
+                raise PostgresUnavailableError(
+                    f"the `{SERVER_ACCOUNT}` account cannot reach {self.folder} (a parent "
+                    "folder is private to root): choose a folder others may enter, or use "
+                    "local_postgres.temporary_server()"
+                )
         if not (self.data / "PG_VERSION").exists():
             self._run(
                 [
@@ -152,3 +166,19 @@ class LocalPostgres:
                 f"{Path(command[-1]).name if command else ''} failed: "
                 f"{(done.stderr or done.stdout).strip()} {tail}".strip()
             )
+
+
+@contextmanager
+def temporary_server() -> Iterator[LocalPostgres]:
+    """A running server in a new folder directly under the system's temp folder (which the
+    server account can enter even when the caller is root), stopped and removed afterwards."""
+    # Local import: processes imports httpx, which this module's other users do not need.
+    from sync_pipeline.processes import free_port
+
+    folder = Path(tempfile.mkdtemp(prefix="sync-pipeline-pg-"))
+    server = LocalPostgres(folder, free_port())
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

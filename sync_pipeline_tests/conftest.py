@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sync_pipeline.local_postgres import LocalPostgres
-from sync_pipeline.processes import free_port
+from sync_pipeline.local_postgres import LocalPostgres, temporary_server
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[LocalPostgres]:
     """A PostgreSQL server of Debian's package in a temporary folder, stopped at the end.
 
-    `make test` installs the package when missing (`make postgres`). The folder is made
-    directly under the system's temp folder: pytest's own is private to the test user, and
-    the server may run as another (see `sync_pipeline.local_postgres`).
+    `make test` installs the package when missing (`make postgres`); see
+    `sync_pipeline.local_postgres.temporary_server` for where the server lives.
     """
-    folder = Path(tempfile.mkdtemp(prefix="sync-pipeline-pg-"))
-    server = LocalPostgres(folder, free_port())
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with temporary_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from sync_pipeline_tests.reliability import part_bad_input, part_crashes
 from sync_pipeline_tests.reliability.bad_corpus import CORPUS
-from sync_pipeline_tests.reliability.figures import Part
+from sync_pipeline_tests.reliability.figures import TARGETS, Part, headline, misses
 from sync_pipeline_tests.reliability.interleave import run_interleaved
 from sync_pipeline_tests.reliability.part_concurrency import run_concurrency
 from sync_pipeline_tests.reliability.part_convergence import (
@@ -152,3 +152,17 @@ def test_full_reads_of_capped_pages_orphan_nothing(tmp_path: Path) -> None:
     assert part.figures["false_orphans"] == 0, explain(part)
     assert part.figures["links"] == 25, explain(part)
     assert part.figures["lost_edits_after_full"] == 0, explain(part)
+
+
+def test_a_part_that_raised_is_off_target_even_when_every_figure_is() -> None:
+    """`make reliability` passed once while its two PostgreSQL parts raised before measuring
+    anything: a crashed part must fail the run, whatever the other parts measured."""
+    on_target = Part("everything")
+    for name, target in TARGETS.items():
+        on_target.figure(name, target)
+    crashed = Part("crashes_postgresql")
+    crashed.figure("part_crashed", 1)
+    assert misses(headline([on_target])) == []
+    assert misses(headline([on_target, crashed])) == [
+        "crashes_postgresql.part_crashed: 1 (the part raised; see its note)"
+    ]

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sync_pipeline.local_postgres import LocalPostgres
-from sync_pipeline.processes import free_port
+from sync_pipeline.local_postgres import temporary_server
 from sync_pipeline.store import LinkStore, PairLockedError
 from sync_pipeline.store._engine import create_store_engine, write_transaction
 from sync_pipeline.store._lock import held_locks
@@ -28,14 +27,10 @@ def state_url(backend: str, folder: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder / 'dagster_home' / 'sync_state.sqlite'}"
         return
-    server = LocalPostgres(folder / "postgres", free_port())
-    server.start()
-    try:
+    with temporary_server() as server:
         url = server.create_database("sync_state")
         LinkStore(url).close()  # created once, before racing processes open it
         yield url
-    finally:
-        server.stop()
 
 
 def other_host(hostname: str) -> tuple[list[str], str]:

@@ -127,4 +127,10 @@ def misses(figures: dict[str, float | int | str]) -> list[str]:
             ok = isinstance(value, int) and value == target
         if not ok:
             out.append(f"{name}: {value} (target {target})")
+    # A part that raised measured nothing: its figures are missing, not on target.
+    out += [
+        f"{name}: 1 (the part raised; see its note)"
+        for name in figures
+        if name.endswith(".part_crashed")
+    ]
     return out
