@@ -171,10 +171,9 @@ def change_sensor(
         for entity in entities:
             if entity not in marks:  # pinned now, even when busy: nothing after it is missed
                 marks[entity] = sync.first_mark(store, field_map, system, entity).isoformat()
-            pairs = {p.name for p in field_map.pairs.values() if p.entity(system) == entity}
             if entity in hooked and not _safety_due(marks, entity, now, safety):
                 continue
-            if pairs & busy:
+            if _pairs_of(field_map, system, entity) & busy:
                 waiting.append(entity)
                 continue
             scan = _probe(client, store, field_map, system, entity, marks)
@@ -226,6 +225,7 @@ def change_sensor(
 
 
 def _pairs_of(field_map: FieldMap, system: Side, entity: str) -> set[str]:
+    """The pairs reading `entity` of `system`."""
     return {p.name for p in field_map.pairs.values() if p.entity(system) == entity}
 
 

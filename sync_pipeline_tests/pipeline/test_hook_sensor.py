@@ -18,9 +18,10 @@ from sync_pipeline.dagster_defs.sensors import AFTER, PROBED
 from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG
 from sync_pipeline.sandbox.server import RunningSandbox
 from sync_pipeline.settings import SettingsError, webcrm_hooks
+from sync_pipeline.sync.hook_events import HOOK_GETS
 from sync_pipeline_tests.pipeline.conftest import Pipeline
-from sync_pipeline_tests.pipeline.helpers import contact
-from sync_pipeline_tests.pipeline.test_sensors import _linked, _run_targeted, _tick
+from sync_pipeline_tests.pipeline.helpers import PERSON, contact
+from sync_pipeline_tests.pipeline.test_sensors import PERSONS, _linked, _run_targeted, _tick
 from sync_pipeline_tests.test_hooks import SECRET, Receiver, hooks_cli, register, wait_for
 
 
@@ -155,3 +156,39 @@ def test_hooks_mode_shows_in_the_sensor_and_is_off_by_default(hooked: Pipeline) 
     with pytest.raises(SettingsError, match="SYNC_WEBCRM_HOOKS"):
         webcrm_hooks({"SYNC_WEBCRM_HOOKS": "yes"})
     assert AFTER == "hooks/after" and isinstance(sensor, dg.SensorDefinition)
+
+
+def test_events_wait_while_a_run_of_their_pair_is_in_flight(hooked: Hooked) -> None:
+    """The event cursor stops before the events of a busy entity; they are read once it ends."""
+    person_id, _contact_id = _linked(hooked)
+    _, cursor = _tick(hooked, "webcrm", None)
+    job = hooked.defs.resolve_job_def("targeted_sync")
+    running = hooked.instance.create_run_for_job(
+        job, status=dg.DagsterRunStatus.STARTED, asset_selection=frozenset({PERSONS})
+    )
+    hooked.sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Meanwhile"})
+    wait_for(lambda: _stored(hooked, "Persons", person_id, "Update"), "the Update event")
+    busy, cursor = _tick(hooked, "webcrm", cursor)
+    assert busy.run_requests == [] and "waiting on runs: Persons" in str(busy.skip_message)
+    hooked.instance.delete_run(running.run_id)
+    (request,) = _tick(hooked, "webcrm", cursor)[0].run_requests
+    assert json.loads(request.tags[IDS_TAG]) == {"persons_contacts": {"webcrm": [str(person_id)]}}
+
+
+def test_many_events_of_one_entity_are_read_with_one_probe(hooked: Hooked) -> None:
+    """More than HOOK_GETS edited records in one tick: one `/Queries` probe, not a GET each."""
+    ids = [
+        hooked.sandbox.webcrm.insert("Persons", {**PERSON, "PersonMobilePhone": f"+45 20 {n:04d}"})
+        for n in range(HOOK_GETS + 1)
+    ]
+    hooked.sync("persons_contacts")
+    _, cursor = _tick(hooked, "webcrm", None)
+    for person_id in ids:
+        hooked.sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Many"})
+    wait_for(lambda: all(_stored(hooked, "Persons", i, "Update") for i in ids), "the events")
+    hooked.sandbox.reset_stats()
+    (request,) = _tick(hooked, "webcrm", cursor)[0].run_requests
+    assert json.loads(request.tags[IDS_TAG]) == {
+        "persons_contacts": {"webcrm": sorted(str(i) for i in ids)}
+    }
+    assert _families(hooked, "webcrm") == {"GET /Queries"}
