@@ -5,7 +5,8 @@ system's clock (WebCRM: `GET /Queries` on the entity's modification time, `Size`
 CRMOffice: `GET /{entity}?updatedSince=&pageSize=`), one page only. The records are mapped per
 pair and compared with the pair's shadow (`core.echo`): echoes of our own writes ask for
 nothing. A full page means more changes than a targeted run should carry: the pair then gets an
-incremental run instead (`EntityScan.complete` False).
+incremental run instead (`EntityScan.complete` False). In hooks mode the records a WebCRM hook
+event named are read by id instead (`scan_ids`) and compared the same way.
 
 The next high-water mark is the newest modification time read, never past the source's own now
 (its `Date` header), and a probe starts `PROBE_OVERLAP` before it: WebCRM stamps whole seconds,
