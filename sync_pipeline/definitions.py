@@ -31,6 +31,7 @@ from sync_pipeline.settings import (
     rate_limits,
     sensors_running,
     state_url_from,
+    webcrm_hooks,
 )
 
 
@@ -102,17 +103,27 @@ def change_sensors(
     tags: dict[str, str],
 ) -> list[dg.SensorDefinition]:
     """`webcrm_changes` and `crmoffice_changes`, each ticking at `SYNC_POLL_SECONDS` or slower,
-    so one probe per entity stays within `SYNC_PROBE_BUDGET_SHARE` of the system's limit."""
+    so one probe per entity stays within `SYNC_PROBE_BUDGET_SHARE` of the system's limit; with
+    `SYNC_WEBCRM_HOOKS=on`, `webcrm_changes` in hooks mode at `SYNC_POLL_SECONDS`."""
     poll_seconds, share = poll_settings(os.environ)
     limits = rate_limits(os.environ)
     targets = [job for job in jobs if job.name in ("targeted_sync", "incremental_sync")]
     sensors = []
+    hooks = webcrm_hooks(os.environ)
     for system in SIDES:
-        entities = len(sync.synced_entities(field_map, system))
+        safety = hooks if system == "webcrm" else None
+        # Hooks mode probes each entity once per `safety` s only: the tick need not slow down.
+        entities = 0 if safety else len(sync.synced_entities(field_map, system))
         interval = sync.probe_interval_seconds(entities, limits[system], share, poll_seconds)
         sensors.append(
             change_sensor(
-                field_map, system, interval, targets, tags, running=sensors_running(os.environ)
+                field_map,
+                system,
+                interval,
+                targets,
+                tags,
+                running=sensors_running(os.environ),
+                hooks_safety_seconds=safety,
             )
         )
     return sensors

@@ -146,3 +146,27 @@ SENSORS_ENV = "SYNC_SENSORS"
 def sensors_running(env: Mapping[str, str]) -> bool:
     """Whether the change sensors' default status is RUNNING (`SYNC_SENSORS=running`)."""
     return env.get(SENSORS_ENV, "").strip().lower() == "running"
+
+
+# Hooks mode of the WebCRM sensor (issue 12): `SYNC_WEBCRM_HOOKS=on` makes `webcrm_changes` read
+# the hook events `sync-pipeline hooks serve` stored instead of probing each entity every tick,
+# with one safety probe per entity every `SYNC_HOOKS_SAFETY_SECONDS` (default 300).
+HOOKS_ENV, HOOKS_SAFETY_ENV = "SYNC_WEBCRM_HOOKS", "SYNC_HOOKS_SAFETY_SECONDS"
+HOOKS_SAFETY_SECONDS = 300.0
+
+
+def webcrm_hooks(env: Mapping[str, str]) -> float | None:
+    """The safety probe interval in seconds when `SYNC_WEBCRM_HOOKS=on`, None when off (unset,
+    `off`); `SettingsError` for any other value, or a `SYNC_HOOKS_SAFETY_SECONDS` that is not
+    a positive number."""
+    mode = env.get(HOOKS_ENV, "").strip().lower()
+    if mode not in ("", "on", "off"):
+        raise SettingsError(f"{HOOKS_ENV}={mode!r}: expected on or off")
+    raw = env.get(HOOKS_SAFETY_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else HOOKS_SAFETY_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise SettingsError(f"{HOOKS_SAFETY_ENV}={raw!r}: expected a positive number of seconds")
+    return seconds if mode == "on" else None

@@ -34,6 +34,12 @@ ISSUE_FIGURES = {
     "echo_runs",
     "idle_requests_per_min_webcrm",
     "idle_requests_per_min_crmoffice",
+    # issue 12, with WebCRM hooks on
+    "edit_to_sync_p50_seconds_hooks",
+    "edit_to_sync_p95_seconds_hooks",
+    "echo_runs_hooks",
+    "idle_requests_per_min_webcrm_hooks",
+    "idle_requests_per_min_crmoffice_hooks",
 }
 
 

@@ -11,6 +11,17 @@ more than `sync.MAX_TARGETED_IDS` ids, or a probe page that came back full, ask 
 is not probed that tick (its mark stays): what that run writes is compared once it has stored
 its shadows, so our own writes never look like edits.
 
+Hooks mode (`SYNC_WEBCRM_HOOKS=on`, `webcrm_changes` only; CRMOffice has no hooks): the
+hooked entities are not probed each tick. The sensor reads the hook events `sync-pipeline hooks
+serve` stored, by the event cursor kept in its JSON cursor (`"hooks/after": "<event id>"`, a new
+cursor starting past every event stored so far), and turns them into the same run requests
+(`sync.read_hook_events`: Create/Update read by id and compared with the shadows, Delete asking
+for a targeted run that orphans the link once a GET by id confirms the record gone). A safety
+probe of each hooked entity still runs every `SYNC_HOOKS_SAFETY_SECONDS` (default 300;
+`"hooks/probed/<entity>"` in the cursor), so an edit whose hook was lost is found within that
+time. The mode shows in the sensor's description, and every tick logs (and, with nothing to
+run, puts in its skip reason) a `hooks mode: …` line: events read, safety probes run.
+
 The tick interval (`minimum_interval_seconds`) is `SYNC_POLL_SECONDS`, or longer when one
 probe per entity per tick would pass `SYNC_PROBE_BUDGET_SHARE` of the system's rate limit
 (`sync.probe_interval_seconds`). Sensors start STOPPED unless `SYNC_SENSORS=running` (`make
@@ -21,12 +32,14 @@ status, cursors, run keys.)
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
 from sync_pipeline import sync
 from sync_pipeline.core import SIDES, FieldMap, Side
+from sync_pipeline.core.hook_payload import HOOK_ENTITIES
 from sync_pipeline.dagster_defs.keys import graph_keys, source_key
 from sync_pipeline.dagster_defs.partitions import MODE_TAG
 from sync_pipeline.dagster_defs.targeted_assets import (
@@ -36,6 +49,9 @@ from sync_pipeline.dagster_defs.targeted_assets import (
     targeted_keys,
 )
 
+# Hooks mode's keys in the sensor cursor, next to the entities' marks: the event cursor
+# (`LinkStore.events_after`) and, per hooked entity, when its last safety probe ran (our clock).
+AFTER, PROBED = "hooks/after", "hooks/probed/"
 SENSOR_NAMES: dict[Side, str] = {"webcrm": "webcrm_changes", "crmoffice": "crmoffice_changes"}
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -69,7 +85,8 @@ def _requests(
     for scan in scans:
         for pair, changed in scan.changed.items():
             if scan.complete:
-                ids.setdefault(pair, {})[system] = changed
+                sides = ids.setdefault(pair, {})
+                sides[system] = tuple(sorted(set(sides.get(system, ())) | set(changed)))
             else:
                 overflow.add(pair)
         if not scan.complete:
@@ -117,10 +134,23 @@ def change_sensor(
     tags: Mapping[str, str] | None = None,
     *,
     running: bool = False,
+    hooks_safety_seconds: float | None = None,
 ) -> dg.SensorDefinition:
-    """`<system>_changes`: probes every entity of `system` a pair syncs, each tick (see module)."""
+    """`<system>_changes`: probes every entity of `system` a pair syncs, each tick (see module);
+    with `hooks_safety_seconds` (WebCRM only: `SYNC_WEBCRM_HOOKS=on`), hooks mode: the hooked
+    entities are read from hook events and probed once per that many seconds only."""
     entities = sync.synced_entities(field_map, system)
+    hooked = [e for e in entities if e in HOOK_ENTITIES] if hooks_safety_seconds else []
+    safety = timedelta(seconds=hooks_safety_seconds or 0)
     tags = dict(tags or {})
+    mode = (
+        f"Hooks mode: reads the WebCRM hook events stored by `sync-pipeline hooks serve` for "
+        f"{', '.join(hooked)} each {interval_seconds} s and probes them once per "
+        f"{safety.total_seconds():g} s (a lost hook); "
+        if hooked
+        else f"Polls {', '.join(entities)} for changes every {interval_seconds} s "
+        f"(one request each); "
+    )
 
     @dg.sensor(
         name=SENSOR_NAMES[system],
@@ -130,35 +160,98 @@ def change_sensor(
         ),
         jobs=list(jobs),
         required_resource_keys={system, "link_store"},
-        description=f"Polls {', '.join(entities)} for changes every {interval_seconds} s "
-        f"(one request each) and syncs the changed records that are not our own writes.",
+        description=f"{mode}syncs the changed records that are not our own writes.",
     )
     def changes(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         marks: dict[str, str] = json.loads(context.cursor or "{}")
         busy = busy_pairs(context.instance, field_map)
         client = getattr(context.resources, system).probe_client()
         store = context.resources.link_store.store()
-        scans, waiting = [], []
+        scans, waiting, probed, now = [], [], [], datetime.now(UTC)
         for entity in entities:
             if entity not in marks:  # pinned now, even when busy: nothing after it is missed
                 marks[entity] = sync.first_mark(store, field_map, system, entity).isoformat()
-            pairs = {p.name for p in field_map.pairs.values() if p.entity(system) == entity}
-            if pairs & busy:
+            if entity in hooked and not _safety_due(marks, entity, now, safety):
+                continue
+            if _pairs_of(field_map, system, entity) & busy:
                 waiting.append(entity)
                 continue
-            since = datetime.fromisoformat(marks[entity])
-            scan = sync.scan_entity(client, store, field_map, system, entity, since)
-            mark = scan.high_water if scan.complete else scan.source_now
-            marks[entity] = (mark or since).isoformat()
+            scan = _probe(client, store, field_map, system, entity, marks)
+            if entity in hooked:
+                marks[PROBED + entity] = now.isoformat()
+                probed.append(entity)
             scans.append(scan)
+        hooks = ""
+        if hooked:
+            if AFTER not in marks:  # a new cursor: the probes above cover what came before
+                marks[AFTER] = str(store.last_hook_event_id())
+            busy_entities = {e for e in hooked if _pairs_of(field_map, system, e) & busy}
+            read = sync.read_hook_events(
+                client,
+                store,
+                field_map,
+                system,
+                hooked,
+                int(marks[AFTER]),
+                busy_entities,
+                {e: datetime.fromisoformat(marks[e]) for e in hooked},
+            )
+            for scan in read.probes:
+                _move_mark(marks, scan)
+            scans += [*read.scans, *read.probes]
+            waiting += [e for e in read.waiting if e not in waiting]
+            hooks = (
+                f"hooks mode: events after #{marks[AFTER]}: {read.describe()}; "
+                f"safety probe: {', '.join(probed) or 'none due'}"
+                + (
+                    f"; probed for many events: {', '.join(s.entity for s in read.probes)}"
+                    if read.probes
+                    else ""
+                )
+            )
+            marks[AFTER] = str(read.after)
+            context.log.info(hooks)
         requests = _requests(field_map, system, scans, tags)
         skip = None
         if not requests:
-            skip = (
-                f"no changes to sync; waiting on runs: {', '.join(waiting)}"
-                if waiting
-                else ("no changes to sync")
-            )
+            skip = "no changes to sync"
+            if waiting:
+                skip += f"; waiting on runs: {', '.join(waiting)}"
+            if hooks:
+                skip += f" ({hooks})"
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(marks), skip_reason=skip)
 
     return changes
+
+
+def _pairs_of(field_map: FieldMap, system: Side, entity: str) -> set[str]:
+    """The pairs reading `entity` of `system`."""
+    return {p.name for p in field_map.pairs.values() if p.entity(system) == entity}
+
+
+def _safety_due(marks: Mapping[str, str], entity: str, now: datetime, every: timedelta) -> bool:
+    """Whether a hooked entity's safety probe is due (never probed by this cursor: yes)."""
+    probed = marks.get(PROBED + entity)
+    return probed is None or now - datetime.fromisoformat(probed) >= every
+
+
+def _probe(
+    client: Any,
+    store: Any,
+    field_map: FieldMap,
+    system: Side,
+    entity: str,
+    marks: dict[str, str],
+) -> sync.EntityScan:
+    """One probe of `entity` since its mark, the mark moved on."""
+    since = datetime.fromisoformat(marks[entity])
+    scan = sync.scan_entity(client, store, field_map, system, entity, since)
+    _move_mark(marks, scan)
+    return scan
+
+
+def _move_mark(marks: dict[str, str], scan: sync.EntityScan) -> None:
+    """A probe's next mark: its newest record, or the source's now after a full page."""
+    mark = scan.high_water if scan.complete else scan.source_now
+    if mark is not None:
+        marks[scan.entity] = mark.isoformat()

@@ -61,7 +61,8 @@ def targeted_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg
         required_resource_keys={"webcrm", "crmoffice", "link_store", "sync_policy"},
         description=f"Syncs the {pair.name} records a change sensor named (run tag "
         f"`{IDS_TAG}`), both ways, in one step: read by id, planned against their links only, "
-        "with the same guards as the sync graph. Moves no cursor, orphans nothing.",
+        "with the same guards as the sync graph. Moves no cursor; orphans a link only when "
+        "its record's GET by id answers 404 (confirmed by a second GET).",
     )
     def targeted(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
         ids = tagged_ids(context.run.tags, pair.name)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Insert, select
+from sqlalchemy import Connection, Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_pipeline.core.hook_payload import HookEvent
@@ -86,3 +86,8 @@ def events_after(connection: Connection, cursor: int, limit: int) -> list[Receiv
         )
         for row in connection.execute(query)
     ]
+
+
+def last_id(connection: Connection) -> int:
+    """The newest stored event's id (0: none yet), a cursor past every event stored so far."""
+    return int(connection.execute(select(func.max(hook_events.c.id))).scalar() or 0)

@@ -397,6 +397,11 @@ class LinkStore:
             events = _hook_events.events_after(connection, cursor, limit)
         return events, events[-1].id if events else cursor
 
+    def last_hook_event_id(self) -> int:
+        """The cursor past every hook event stored so far (0 when there are none)."""
+        with read_transaction(self._engine) as connection:
+            return _hook_events.last_id(connection)
+
     # lineage and lock --------------------------------------------------------------------
 
     def find_links(self, record_id: str) -> list[dict[str, object]]:

@@ -20,9 +20,11 @@ from sync_pipeline.sync.changes import (
     first_mark,
     probe_interval_seconds,
     scan_entity,
+    scan_ids,
     synced_entities,
 )
 from sync_pipeline.sync.extract import Snapshot, read_entity, read_warnings
+from sync_pipeline.sync.hook_events import HookRead, read_hook_events
 from sync_pipeline.sync.missed import missed_by_incremental
 from sync_pipeline.sync.pair_sync import (
     Clients,
@@ -47,6 +49,7 @@ __all__ = [
     "Clients",
     "DirectionPlan",
     "EntityScan",
+    "HookRead",
     "LinkPlan",
     "Mode",
     "PairRun",
@@ -65,8 +68,10 @@ __all__ = [
     "plan_pair",
     "probe_interval_seconds",
     "read_entity",
+    "read_hook_events",
     "read_warnings",
     "scan_entity",
+    "scan_ids",
     "sharing_pairs",
     "side_rows",
     "sync_pair",

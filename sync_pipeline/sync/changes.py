@@ -5,7 +5,8 @@ system's clock (WebCRM: `GET /Queries` on the entity's modification time, `Size`
 CRMOffice: `GET /{entity}?updatedSince=&pageSize=`), one page only. The records are mapped per
 pair and compared with the pair's shadow (`core.echo`): echoes of our own writes ask for
 nothing. A full page means more changes than a targeted run should carry: the pair then gets an
-incremental run instead (`EntityScan.complete` False).
+incremental run instead (`EntityScan.complete` False). In hooks mode the records a WebCRM hook
+event named are read by id instead (`scan_ids`) and compared the same way.
 
 The next high-water mark is the newest modification time read, never past the source's own now
 (its `Date` header), and a probe starts `PROBE_OVERLAP` before it: WebCRM stamps whole seconds,
@@ -17,14 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sync_pipeline.clients import CrmClientError
 from sync_pipeline.core import FieldMap, Side, prepare_side
 from sync_pipeline.core.echo import PairChanges, pair_changes
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.extract import entity_columns, high_water, records_frame
+from sync_pipeline.sync.orphans import GONE_STATUSES
 from sync_pipeline.sync.run_guard import cursor_name
 
 PROBE_OVERLAP = timedelta(seconds=2)
@@ -99,9 +103,61 @@ def scan_entity(
     request: `client.changed_page`) and split them per pair (`core.echo.pair_changes`);
     raises `CrmClientError` when the API does not answer."""
     read = client.changed_page(entity, since - PROBE_OVERLAP, page)
-    columns = entity_columns(field_map, system, entity)
-    frame = records_frame(read.records, columns)
     now = client.server_clock.now() or datetime.now(UTC)
+    return _split(store, field_map, system, entity, read.records, since, read.complete, now)
+
+
+def scan_ids(
+    client: Any,
+    store: LinkStore,
+    field_map: FieldMap,
+    system: Side,
+    entity: str,
+    ids: Sequence[str],
+    deleted: Sequence[str] = (),
+) -> EntityScan:
+    """The records of `entity` a hook event named as created or updated (`ids`, one
+    `GET /{entity}/{id}` each: `client.get`), split per pair like a probe's page; `deleted`
+    (Delete events) are not read. A linked id among `deleted`, or one whose GET answered
+    404/410, asks for a targeted run of its pair: that run reads it by id, and a record gone
+    for sure (its GET answers 404/410 again, `sync.orphans.confirm_orphans`) orphans the link
+    as a full run would. Moves no mark (`high_water` None). Raises `CrmClientError` on any
+    other answer."""
+    records, gone = [], [str(i) for i in deleted]
+    for record_id in dict.fromkeys(str(i) for i in ids if str(i) not in gone):
+        try:
+            records.append(client.get(entity, record_id))
+        except CrmClientError as error:
+            if error.status not in GONE_STATUSES:
+                raise
+            gone.append(record_id)
+    now = client.server_clock.now() or datetime.now(UTC)
+    scan = _split(store, field_map, system, entity, records, None, True, now)
+    if not gone:
+        return scan
+    changes, digest = [], hashlib.sha256(scan.fingerprint.encode())
+    for found in scan.changes:
+        side_ids = (gone, []) if system == "webcrm" else ([], gone)
+        links = store.links_frame(found.pair, [], status="active", ids=side_ids)
+        linked = set(links[f"{system}_id"].astype(str)) & set(gone)
+        changes.append(replace(found, changed=tuple(sorted(set(found.changed) | linked))))
+        digest.update(f"{found.pair}:gone:{','.join(sorted(linked))}".encode())
+    return replace(scan, changes=tuple(changes), fingerprint=digest.hexdigest()[:16])
+
+
+def _split(
+    store: LinkStore,
+    field_map: FieldMap,
+    system: Side,
+    entity: str,
+    records: Sequence[Mapping[str, Any]],
+    since: datetime | None,
+    complete: bool,
+    now: datetime,
+) -> EntityScan:
+    """`records` of `entity` (as read) compared per pair with the shadows (`pair_changes`)."""
+    columns = entity_columns(field_map, system, entity)
+    frame = records_frame(records, columns)
     mark = high_water(frame, columns[1], now)
     ids = [str(i) for i in frame[columns[0]]]
     changes = []
@@ -126,8 +182,8 @@ def scan_entity(
         system,
         entity,
         tuple(changes),
-        None if mark is None else max(mark, since),
-        read.complete,
+        None if mark is None or since is None else max(mark, since),
+        complete,
         digest.hexdigest()[:16],
         now,
     )

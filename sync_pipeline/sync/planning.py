@@ -107,7 +107,8 @@ def plan_pair(
     adoption by one of its open intents — are neither matched nor created from.
 
     `link_ids` (WebCRM ids, CRMOffice ids): a targeted run plans against the links holding
-    those ids only (its snapshots are never complete, so the other links are simply unread).
+    those ids only (the other links are simply unread); its reads by id cover those links, so
+    a linked record its GET did not find is a candidate orphan, confirmed as above.
     """
     names = list(pair.field_names)
     sharing = {other.name: other for other in sharing_pairs(pair, field_map)}
@@ -135,7 +136,10 @@ def plan_pair(
         crmoffice.on_our_clock(crm[~crm["id"].isin(gave_up_c)].reset_index(drop=True)),
         active,
         inputs.intents,
-        complete=webcrm.complete and crmoffice.complete,
+        # A targeted run read every record of the links it plans against by id (with their
+        # partners: `sync.targeted.with_partners`), so one missing from it answered 404/410:
+        # as good a candidate orphan as one missing from a full list, and confirmed alike.
+        complete=link_ids is not None or (webcrm.complete and crmoffice.complete),
         now=now,
         excluded_crmoffice_ids=frozenset(excluded),
         orphaned_webcrm_ids=frozenset(orphaned["webcrm_id"]),

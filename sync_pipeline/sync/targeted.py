@@ -3,10 +3,12 @@
 A targeted run reads only the records a change probe named, one `GET /{entity}/{id}` each
 (both APIs have one; neither takes a list of ids), and plans them against their own links
 (`LinkStore.plan_inputs(ids=...)`), through the same plan and apply code as every other run.
-Both records of each link are read. Its snapshot is never complete (nothing is orphaned) and
-moves no cursor (mode `window`): the scheduled incremental run still reads everything since
-its cursor.
-A record gone since the probe saw it (404/410) is left out; the next full run settles it.
+Both records of each link are read. It moves no cursor (mode `window`): the scheduled
+incremental run still reads everything since its cursor. A record whose GET answers 404/410
+is left out of the read; if a link holds it, the plan proposes that link as an orphan (every
+record of the links planned was asked for by id), and it is orphaned only once a second GET
+by id confirms it gone (`sync.orphans`), as after a full read: a WebCRM Delete hook event
+ends here (issue 12).
 """
 
 from __future__ import annotations

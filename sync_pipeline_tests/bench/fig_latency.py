@@ -1,17 +1,20 @@
-"""Figure 7: near-real-time latency by polling (issue 12, DESIGN.md section 6 "Latency").
+"""Figure 7: near-real-time latency, polling and WebCRM hooks (issue 12, DESIGN.md section 6).
 
 The sandbox at its real rate limits (WebCRM 250/min, CRMOffice 600/min), `links` linked persons
 and contacts from one full sync, then `dagster-daemon` (SQLite instance, the QueuedRunCoordinator
 of `deployment.RUN_COORDINATOR`, sensors on: `SYNC_SENSORS=running`) for the rest. N edits,
-alternately in WebCRM and CRMOffice, a random 0-`gap` s apart; each edit's latency runs from the
-write (the sandbox stamps it) to the other side showing the value (read from the sandbox's state
-in this process: no API request). Then the sandbox's counters are zeroed and the APIs are left
-idle for `idle` seconds.
+alternately in WebCRM and CRMOffice, a random 0-`gap` s apart, once both sensors have ticked;
+each edit's latency runs from the write (the sandbox stamps it) to the other side showing the
+value (read from the sandbox's state in this process: no API request). Then the sandbox's
+counters are zeroed and the APIs are left idle for `idle` seconds.
 
 - `edit_to_sync_p50_seconds`, `edit_to_sync_p95_seconds` (target p95 <= 30 s by polling);
 - `echo_runs`: sensor runs naming none of the edited records (target 0);
 - `idle_requests_per_min_<system>`: every request while idle (probes and logins; target <= 10 %
   of the limit: 25/min for WebCRM);
+- the same latency, echo and idle figures again with WebCRM hooks on, suffixed `_hooks`
+  (`SYNC_WEBCRM_HOOKS=on`; `sync-pipeline hooks serve` on loopback and `hooks register` against
+  the sandbox, whose WebCRM then POSTs each change: target p95 <= 15 s);
 - `targeted_run_{detect,queue,start,steps}_seconds`, means over the sensor runs, from the
   instance's event log: the edit to the run's creation, RUN_ENQUEUED to RUN_STARTING (the queue),
   RUN_STARTING to RUN_START (the launcher's process start and code load), RUN_START to
@@ -29,19 +32,31 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import yaml
 
 from sync_pipeline import deployment
+from sync_pipeline.dagster_defs.sensors import SENSOR_NAMES
 from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG, TRIGGER_TAG
-from sync_pipeline.processes import BIN, start_group, stop_group
+from sync_pipeline.processes import BIN, free_port, start_group, stop_group
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
 from sync_pipeline_tests.bench.config import BenchConfig
 from sync_pipeline_tests.bench.harness import Figures
 
+# Measured again with WebCRM hooks on (`SYNC_WEBCRM_HOOKS=on`, receiver and hooks registered),
+# each with the suffix `_hooks`.
+HOOKS_FIGURES = (
+    "edit_to_sync_p50_seconds",
+    "edit_to_sync_p95_seconds",
+    "echo_runs",
+    "idle_requests_per_min_webcrm",
+    "idle_requests_per_min_crmoffice",
+)
+HOOKS_SECRET = "bench-hooks-secret-0123456789"
 FIGURES = (
     "edit_to_sync_p50_seconds",
     "edit_to_sync_p95_seconds",
@@ -52,6 +67,7 @@ FIGURES = (
     "targeted_run_queue_seconds",
     "targeted_run_start_seconds",
     "targeted_run_steps_seconds",
+    *(f"{name}_hooks" for name in HOOKS_FIGURES),
 )
 EDIT_TIMEOUT = 120.0
 Edit = tuple[str, str, str, float]  # (side edited, id edited, value, write time: epoch s)
@@ -126,6 +142,13 @@ def _daemon(
         yield process
     finally:
         stop_group(process)
+
+
+def _warm(log: Path, daemon: subprocess.Popen[bytes]) -> None:
+    """Until each sensor has finished its first tick (its second has begun): an edit made before
+    would be found by a new cursor's first probe, whatever the mode."""
+    lines = [f"Checking for new runs for sensor: {name}" for name in SENSOR_NAMES.values()]
+    _wait(lambda: all(log.read_text(errors="replace").count(line) >= 2 for line in lines), daemon)
 
 
 def _wait(shown: Callable[[], bool], daemon: subprocess.Popen[bytes]) -> float:
@@ -210,17 +233,51 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def measure_latency(config: BenchConfig) -> Figures:
+    """The figures by polling, then the `HOOKS_FIGURES` again with WebCRM hooks on."""
+    figures = _measure(config, hooks=False)
+    hooked = _measure(config, hooks=True)
+    return figures | {f"{name}_hooks": hooked[name] for name in HOOKS_FIGURES}
+
+
+@contextmanager
+def _hooks(env: dict[str, str], folder: Path) -> Iterator[None]:
+    """`sync-pipeline hooks serve` on a free loopback port, and our hooks registered for it."""
+    port = free_port()
+    cli = str(BIN / "sync-pipeline")
+    receiver = start_group([cli, "hooks", "serve", "--port", str(port)], env, folder / "hooks.log")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or receiver.poll() is not None:
+                    raise RuntimeError("the hook receiver did not start (see hooks.log)") from None
+                time.sleep(0.2)
+        register = [cli, "hooks", "register", "--target-url", f"http://127.0.0.1:{port}"]
+        subprocess.run(register, env=env, check=True, capture_output=True)
+        yield
+    finally:
+        stop_group(receiver)
+
+
+def _measure(config: BenchConfig, *, hooks: bool) -> Figures:
     """Edits under the daemon, their latency, the runs' phases and the idle probe rate."""
     random.seed(7)
-    folder = Path(tempfile.mkdtemp(prefix="bench_latency_"))
+    folder = Path(tempfile.mkdtemp(prefix="bench_latency_hooks_" if hooks else "bench_latency_"))
     settings = SandboxSettings(webcrm_port=0, crmoffice_port=0, seed=None, empty=True)
-    with running_sandbox(settings) as sandbox:
+    with running_sandbox(settings) as sandbox, ExitStack() as stack:
         organisation = sandbox.webcrm.insert("Organisations", {"OrganisationName": "Bench A/S"})
         env = _env(sandbox, folder, organisation)
         links = _linked(sandbox, env, max(2, config.latency_edits))
+        if hooks:
+            env |= {"SYNC_WEBCRM_HOOKS": "on", "SYNC_HOOKS_SECRET": HOOKS_SECRET}
+            stack.enter_context(_hooks(env, folder))
         edits: list[Edit] = []
         latencies: list[float] = []
         with _daemon(env, folder, config.latency_dequeue) as daemon:
+            _warm(folder / "daemon.log", daemon)
             for n in range(config.latency_edits):
                 time.sleep(random.uniform(0, config.latency_gap))
                 edit, seconds = _edit(sandbox, n, links[n % len(links)], daemon)
@@ -240,5 +297,6 @@ def measure_latency(config: BenchConfig) -> Figures:
     for system in ("webcrm", "crmoffice"):
         figures[f"idle_requests_per_min_{system}"] = stats[system]["requests_total"] / minutes
     each = ", ".join(f"{s:.1f}" for s in latencies)
-    print(f"# latency: each edit's seconds: {each}", file=sys.stderr)
+    mode = "hooks on" if hooks else "polling"
+    print(f"# latency ({mode}): each edit's seconds: {each}", file=sys.stderr)
     return figures
