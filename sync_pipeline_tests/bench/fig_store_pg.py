@@ -14,31 +14,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sync_pipeline.local_postgres import LocalPostgres
-from sync_pipeline.processes import free_port
-from sync_pipeline.store import LinkStore, LinkWrite
+from sync_pipeline.local_postgres import temporary_server
+from sync_pipeline.store import LinkStore
 from sync_pipeline_tests.bench.config import BenchConfig
 from sync_pipeline_tests.bench.harness import Figures
+from sync_pipeline_tests.store.bench_store import FIELDS, PAIR, seed
 
 FIGURES = ("links_frame_1m_pg_over_sqlite", "links_frame_1m_sqlite_s", "links_frame_1m_pg_s")
-PAIR = "persons_contacts"
-FIELDS = ["givenName", "familyName", "mobilePhone", "directPhone"]
-_BATCH = 50_000
 _REPEATS = 3
-
-
-def _seed(store: LinkStore, count: int) -> None:
-    for start in range(0, count, _BATCH):
-        rows = [
-            LinkWrite(
-                str(i),
-                f"c{i:08d}",
-                {"givenName": f"Ærlig {i}", "familyName": "Østergård", "mobilePhone": "+45 1"},
-                "match",
-            )
-            for i in range(start, min(count, start + _BATCH))
-        ]
-        store.add_links(PAIR, "contacts", rows, "bench-seed")
 
 
 def _best_load(store: LinkStore, count: int) -> float:
@@ -57,20 +40,14 @@ def _timed(action: Callable[[], None]) -> float:
 def measure_store_pg(config: BenchConfig) -> Figures:
     """Seed both stores, time both loads; seconds and their ratio."""
     folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    # Its own folder right under the temp folder: the server may run as another user, who
-    # cannot enter our private one (see `sync_pipeline.local_postgres`).
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="bench-store-pg-")), free_port())
     try:
-        server.start()
         with LinkStore(f"sqlite:///{folder / 'bench.sqlite'}") as lite:
-            _seed(lite, config.pg_links)
+            seed(lite, config.pg_links)
             sqlite_s = _best_load(lite, config.pg_links)
-        with LinkStore(server.create_database("bench")) as pg:
-            _seed(pg, config.pg_links)
+        with temporary_server() as server, LinkStore(server.create_database("bench")) as pg:
+            seed(pg, config.pg_links)
             pg_s = _best_load(pg, config.pg_links)
     finally:
-        server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
     return {
         "links_frame_1m_pg_over_sqlite": pg_s / sqlite_s,
