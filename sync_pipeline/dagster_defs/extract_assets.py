@@ -21,6 +21,7 @@ def _metadata(snapshot: sync.Snapshot, before: dict[str, int], after: dict[str, 
         "complete": snapshot.complete,
         "read_problem": snapshot.read_problem or "none",
         "high_water": snapshot.high_water.isoformat() if snapshot.high_water else "none",
+        "cursor": snapshot.cursor.isoformat() if snapshot.cursor else "none",
         "source_now": snapshot.source_now.isoformat() if snapshot.source_now else "none",
         "future_records": len(snapshot.future_ids),
         "clock_offset_seconds": (

@@ -48,7 +48,8 @@ class PlanInputs:
     `given_up`: failures given up on; `linked_elsewhere`: CRMOffice ids of the entity linked
     by other pairs; `sharing_intents`: open `to_crmoffice` intents of the sharing pairs;
     `holds`: the pair's holds not yet done (open, or answered and waiting for this run);
-    `sharing_holds`: CRMOffice ids the sharing pairs hold (never this pair's to take).
+    `sharing_holds`: CRMOffice ids the sharing pairs hold (never this pair's to take);
+    `links_complete`: False when `links` holds only some of the pair's links (`plan_inputs`).
     """
 
     links: pd.DataFrame
@@ -58,6 +59,7 @@ class PlanInputs:
     sharing_intents: Mapping[str, pd.DataFrame]
     holds: pd.DataFrame = field(default_factory=pd.DataFrame)
     sharing_holds: frozenset[str] = frozenset()
+    links_complete: bool = True
 
 
 def pair_state(connection: Connection, pair: str, cursor_names: Sequence[str]) -> PairState:
@@ -85,6 +87,11 @@ def writes_since(connection: Connection, pair: str, basis: PairBasis, run_id: st
     )
 
 
+# A plan scoped to some ids reads their links by an indexed lookup; past this many ids (the
+# scope plus the ids the pair's holds and intents name), one scan of the pair's links is cheaper.
+SCOPE_MAX_IDS = 2_000
+
+
 def plan_inputs(
     connection: Connection,
     pair: str,
@@ -92,21 +99,41 @@ def plan_inputs(
     crmoffice_entity: str,
     sharing: Mapping[str, Sequence[str]],
     ids: _reads.LinkIds | None = None,
+    *,
+    scope: _reads.LinkIds | None = None,
 ) -> PlanInputs:
     """Everything the store holds for a plan of `pair`; `sharing` maps the other pairs on the
-    same CRMOffice entity to their field names; `ids` (WebCRM ids, CRMOffice ids) limits the
-    links to those holding one of them (a targeted run)."""
+    same CRMOffice entity to their field names.
+
+    `ids` (WebCRM ids, CRMOffice ids): a targeted run's records; `links` holds exactly the
+    links holding one of them. `scope` (same shape): the records a partial (incremental or
+    window) read saw; `links` holds their links and those of the records the pair's holds and
+    open intents name, which is every link such a plan can touch, without reading the whole
+    table, and `linked_elsewhere` only the CRMOffice ids among them; past `SCOPE_MAX_IDS` ids
+    in all, every link.
+    """
     open_of_others = {
         name: _to_crmoffice(_intents.open_intents(connection, name, names))
         for name, names in sharing.items()
     }
+    pair_holds = _holds.holds_frame(connection, pair, _LIVE_HOLDS)
+    pair_intents = _intents.open_intents(connection, pair, fields)
+    linked_elsewhere: set[str] | None = None
+    if ids is None:
+        ids = _widened(scope, pair_holds, pair_intents)
+        if ids is not None:
+            linked_elsewhere = _reads.linked_elsewhere_among(
+                connection, crmoffice_entity, pair, ids[1]
+            )
+    if linked_elsewhere is None:
+        linked_elsewhere = _reads.linked_crmoffice_ids(connection, crmoffice_entity, pair)
     return PlanInputs(
         links=_reads.links_frame(connection, pair, fields, None, ids),
-        intents=_intents.open_intents(connection, pair, fields),
+        intents=pair_intents,
         given_up=_problems.failures_frame(connection, pair, "given_up"),
-        linked_elsewhere=frozenset(_reads.linked_crmoffice_ids(connection, crmoffice_entity, pair)),
+        linked_elsewhere=frozenset(linked_elsewhere),
         sharing_intents=open_of_others,
-        holds=_holds.holds_frame(connection, pair, _LIVE_HOLDS),
+        holds=pair_holds,
         sharing_holds=frozenset(
             record_id
             for name in sharing
@@ -115,7 +142,27 @@ def plan_inputs(
             ].itertuples(index=False)
             if side == "crmoffice"
         ),
+        links_complete=ids is None,
     )
+
+
+def _widened(
+    scope: _reads.LinkIds | None, pair_holds: pd.DataFrame, pair_intents: pd.DataFrame
+) -> _reads.LinkIds | None:
+    """`scope` plus every record the holds (either record of a hold) and the open intents
+    (their source, on whichever side) name; None for every link (no scope, or too many)."""
+    if scope is None:
+        return None
+    named: set[str] = set()
+    for frame, columns in ((pair_holds, ("record_id", "other_id")), (pair_intents, ("source_id",))):
+        for column in columns:
+            if column in frame:
+                named |= {str(i) for i in frame[column].dropna() if str(i)}
+    webcrm = set(map(str, scope[0])) | named
+    crmoffice = set(map(str, scope[1])) | named
+    if len(webcrm) + len(crmoffice) > SCOPE_MAX_IDS:
+        return None
+    return sorted(webcrm), sorted(crmoffice)
 
 
 _LIVE_HOLDS = ("open", "link", "create", "ignore")

@@ -251,11 +251,16 @@ class LinkStore:
         crmoffice_entity: str,
         sharing: Mapping[str, Sequence[str]],
         ids: LinkIds | None = None,
+        *,
+        scope: LinkIds | None = None,
     ) -> PlanInputs:
         """Links, intents, given-up failures and other pairs' claims, as one snapshot; with
-        `ids` (WebCRM ids, CRMOffice ids), only the links holding one of them."""
+        `ids` (WebCRM ids, CRMOffice ids), only the links holding one of them; with `scope`,
+        only the links a plan of a partial read can touch (`_pair_state.plan_inputs`)."""
         with read_transaction(self._engine) as connection:
-            return _pair_state.plan_inputs(connection, pair, fields, crmoffice_entity, sharing, ids)
+            return _pair_state.plan_inputs(
+                connection, pair, fields, crmoffice_entity, sharing, ids, scope=scope
+            )
 
     def settle_quarantine(
         self,

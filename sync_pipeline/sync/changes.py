@@ -67,8 +67,9 @@ def synced_entities(field_map: FieldMap, system: Side) -> list[str]:
 
 def first_mark(store: LinkStore, field_map: FieldMap, system: Side, entity: str) -> datetime:
     """Where a new probe cursor starts: the oldest cursor the pairs reading `entity` stored
-    (their last run's high-water mark), so no edit since that run is missed; when a pair has
-    none yet (its last read of the entity was empty), our clock less `NEW_CURSOR_LOOKBACK`."""
+    (where their last run's read left it, `Snapshot.cursor`), so no edit since that run is
+    missed; when a pair has none yet (it never read the entity), our clock less
+    `NEW_CURSOR_LOOKBACK`."""
     name = cursor_name(system, entity)
     pairs = [p.name for p in field_map.pairs.values() if p.entity(system) == entity]
     marks = [store.pair_state(pair, [name]).cursors[name] for pair in pairs]

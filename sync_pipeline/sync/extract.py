@@ -86,6 +86,33 @@ class Snapshot:
         """True when this is a full read whose pages added up."""
         return self.window.complete and self.read_problem is None
 
+    @property
+    def cursor(self) -> datetime | None:
+        """Where this read leaves the entity's cursor (the next incremental read starts the
+        overlap before it, `window.read_window`): the newest modification time read or, when
+        the read added up, the source's clock as the read began (less the `Date` header's
+        one-second resolution), whichever is later. Every record stamped before the read began
+        was there to read, bar the overlap's allowance, so a quiet entity's next read starts
+        from this read and not from its last edit: after a burst of writes, a no-op run reads
+        one page per entity again (DESIGN section 6) instead of re-reading the burst until the
+        next edit. None when the read may have missed records (the cursor stays). A read
+        bounded above or by ids saw only part of the entity: its newest time only."""
+        if self.read_problem is not None:
+            return None
+        partial = self.window.until is not None or self.window.ids is not None
+        began = None if partial else read_began(self.read_at, self.clock_offset)
+        known = [t for t in (self.high_water, began) if t is not None]
+        return max(known, default=None)
+
+
+def read_began(read_at: datetime | None, clock_offset: timedelta | None) -> datetime | None:
+    """When a read began on the source's clock: our clock at its start (`read_at`) plus the
+    source's offset from ours (measured from a `Date` header, RFC 9110 section 6.6.1: whole
+    seconds, so less one second). None without both."""
+    if read_at is None or clock_offset is None:
+        return None
+    return read_at + clock_offset - ServerClock.resolution
+
 
 def records_frame(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     """Keep only `columns`, as raw objects; a property absent from a record becomes `ABSENT`

@@ -25,7 +25,7 @@ from sync_pipeline.core import (
 )
 from sync_pipeline.store import LinkIds, LinkStore, PairBasis, PlanInputs
 from sync_pipeline.sync.crashpoints import crash_point
-from sync_pipeline.sync.extract import Snapshot
+from sync_pipeline.sync.extract import Snapshot, read_began
 from sync_pipeline.sync.holds import holds_to_keep, standing_holds, with_held_rows
 from sync_pipeline.sync.orphans import RecordLookup, confirm_orphans, seen_again
 from sync_pipeline.sync.plans import DirectionPlan, LinkPlan, PlannedPair, SideRows
@@ -66,6 +66,7 @@ def side_rows(
         snapshot.states[pair.name],
         snapshot.read_at,
         snapshot.clock_offset,
+        snapshot.cursor,
     )
 
 
@@ -113,7 +114,14 @@ def plan_pair(
     names = list(pair.field_names)
     sharing = {other.name: other for other in sharing_pairs(pair, field_map)}
     sharing_fields = {name: list(other.field_names) for name, other in sharing.items()}
-    inputs = store.plan_inputs(pair.name, names, pair.crmoffice_entity, sharing_fields, link_ids)
+    inputs = store.plan_inputs(
+        pair.name,
+        names,
+        pair.crmoffice_entity,
+        sharing_fields,
+        link_ids,
+        scope=_read_scope(webcrm, crmoffice),
+    )
     held = standing_holds(inputs.holds, inputs.links, names)
     web = with_held_rows(webcrm.frame.valid, held.rows["webcrm"])
     crm = with_held_rows(crmoffice.frame.valid, held.rows["crmoffice"])
@@ -155,11 +163,27 @@ def plan_pair(
     run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
     given_up: dict[Direction, int] = {"to_crmoffice": len(gave_up_w), "to_webcrm": len(gave_up_c)}
     rows: dict[Side, SideRows] = {"webcrm": webcrm, "crmoffice": crmoffice}
-    cut = _cut(pair, plan, rows, run, len(active), given_up)
+    # A plan of a partial read sees only some links: the breaker weighs against them all.
+    linked = len(active) if inputs.links_complete else max(len(active), webcrm.state.linked)
+    cut = _cut(pair, plan, rows, run, linked, given_up)
     keep, settled = holds_to_keep(plan, {"webcrm": web, "crmoffice": crm}, held)
     reactivated = tuple(inputs.links.loc[again, "webcrm_id"].astype(str))
     link_plan = LinkPlan(plan, run, reactivated, keep, settled)
     return replace(cut, links=link_plan, orphan_check=check)
+
+
+def _read_scope(webcrm: SideRows, crmoffice: SideRows) -> LinkIds | None:
+    """The records a plan of two partial reads (incremental or window) can see: those read,
+    quarantined ones included (`LinkStore.plan_inputs` adds those its holds and intents name),
+    so it reads their links only, not the pair's whole table (a no-op run of a large store
+    plans in milliseconds). None when either read was full: its plan needs every link."""
+    if webcrm.mode == "full" or crmoffice.mode == "full" or webcrm.complete or crmoffice.complete:
+        return None
+    ids = [
+        sorted({str(i) for i in rows.frame.valid["id"]} | _ids(rows.frame.quarantined))
+        for rows in (webcrm, crmoffice)
+    ]
+    return ids[0], ids[1]
 
 
 def _clock_uncertainty(webcrm: SideRows, crmoffice: SideRows) -> float:
@@ -176,9 +200,9 @@ def _run_of(webcrm: SideRows, crmoffice: SideRows) -> tuple[PairBasis, dict[str,
     bases = (webcrm.state.basis, crmoffice.state.basis)
     basis = PairBasis(min(b.history_id for b in bases), min(b.intent_id for b in bases))
     cursors = {
-        cursor_name(rows.side, rows.entity): rows.high_water
+        cursor_name(rows.side, rows.entity): rows.cursor
         for rows in (webcrm, crmoffice)
-        if rows.mode != "window" and rows.high_water is not None
+        if rows.mode != "window" and rows.cursor is not None
     }
     return basis, cursors
 
@@ -214,9 +238,17 @@ def _cut(
 
 def _changes_since(rows: SideRows) -> datetime | None:
     """Changes after a snapshot are stamped at or after its newest record (the server's clock
-    only moves on); an empty snapshot has none, so our read time less a skew margin."""
+    only moves on); an empty snapshot has none, so when the read began on the source's clock
+    (`extract.read_began`), or, with no offset measured, our read time less a skew margin.
+
+    (An incremental read of a quiet entity is empty: with our clock less the margin, a record
+    our previous run wrote less than two minutes ago looked changed since this run's read and
+    its update was left for the next run, again and again.)"""
     if rows.high_water is not None:
         return rows.high_water
+    began = read_began(rows.read_at, rows.clock_offset)
+    if began is not None:
+        return began
     return None if rows.read_at is None else rows.read_at - CLOCK_SKEW_MARGIN
 
 

@@ -30,6 +30,7 @@ class SideRows:
     state: PairState
     read_at: datetime | None = None
     clock_offset: timedelta | None = None
+    cursor: datetime | None = None  # where the run moves the entity's cursor (`Snapshot.cursor`)
 
     def on_our_clock(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame` with its update times moved from the source's clock to ours."""

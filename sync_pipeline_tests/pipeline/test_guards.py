@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -132,18 +133,47 @@ def test_only_backfills_are_partitioned(pipeline: Pipeline) -> None:
     assert pipeline.instance.get_latest_materialization_event(sink) is not None
 
 
+def _rows_read(result: dg.ExecuteInProcessResult, system: str, entity: str) -> int:
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey([system, entity])
+    ]
+    return int(event.materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+
+
+def test_a_quiet_entity_is_read_from_the_last_run_not_from_its_last_edit(
+    pipeline: Pipeline,
+) -> None:
+    """The cursor moves to where each read began on the source's clock (`Snapshot.cursor`),
+    not to the newest record read: once a burst of edits is older than the read overlap, no-op
+    runs read nothing again (before: every run re-read the records of the last two minutes
+    before the newest edit, however long ago that was)."""
+    stamped = datetime.now(UTC) - timedelta(minutes=10)
+    for n in range(5):
+        pipeline.sandbox.webcrm.insert("Persons", {**PERSON, "PersonFirstName": f"N{n}"}, at=stamped)
+    assert _rows_read(pipeline.sync("persons_contacts"), "webcrm", "persons") == 5
+    started = datetime.now(UTC)
+    assert _rows_read(pipeline.sync("persons_contacts"), "webcrm", "persons") == 0
+    cursor = pipeline.store().pair_state("persons_contacts", ["webcrm/Persons"]).cursors
+    assert cursor["webcrm/Persons"] is not None
+    assert cursor["webcrm/Persons"] >= started - timedelta(seconds=5)
+
+
 def test_incremental_run_reads_changes_only(pipeline: Pipeline) -> None:
     """After a first run, incremental runs query by modification time (WebCRM /Queries,
     CRMOffice updatedSince) and a no-op run makes one read per entity plus the logins.
 
-    An entity that was empty has no cursor yet, so it is read in full: still one request."""
+    An entity that was empty gets its cursor from the source's clock at the first read
+    (`Snapshot.cursor`), so it too is queried by modification time, never listed in full."""
     _persons(pipeline, 3)
     pipeline.sync()
     pipeline.sandbox.reset_stats()
     pipeline.sync()
     stats = pipeline.sandbox.stats()
     webcrm, crmoffice = stats["webcrm"]["requests"], stats["crmoffice"]["requests"]
-    assert webcrm.get("GET /Queries") == 1 and "GET /Persons" not in webcrm
+    assert webcrm.get("GET /Queries") == 3
+    assert not {"GET /Persons", "GET /Users", "GET /Products"} & set(webcrm)
     assert crmoffice.get("GET /contacts") == 1 and crmoffice.get("GET /companies") == 1
     assert stats["webcrm"]["requests_total"] + stats["crmoffice"]["requests_total"] <= 7
 
@@ -231,3 +261,51 @@ def test_bad_contacts_of_one_pair_do_not_block_the_pair_sharing_them(
     assert contact(pipeline.sandbox, user_contact)["mobilePhone"] == "+45 62 62 62 62"
     person_contact = partner(pipeline.store(), "persons_contacts", ids[5])
     assert contact(pipeline.sandbox, person_contact)["familyName"] == "Fjord"
+
+
+def test_a_scoped_incremental_plan_weighs_its_changes_against_every_link(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """An incremental plan reads only the links of the records it read (28 here), but the
+    mass-change breaker (20 %) still weighs its changes against all 150 of the pair's links:
+    28 edits go through, as they did when the plan read the whole table."""
+    pipeline = Pipeline(sandbox, tmp_path, max_update_share=0.2, overlap_seconds=1)
+    ids = _persons(pipeline, 150)
+    # Every pair runs (the contacts' cursor is the oldest of the two pairs reading them).
+    # Past the one-second overlap, the `Date` header's second and `updatedSince`'s whole
+    # seconds each time: the second run reads back the contacts the first one created, the
+    # third sees the edits only.
+    pipeline.sync()
+    time.sleep(4)
+    pipeline.sync()
+    time.sleep(4)
+    for person_id in ids[:28]:
+        sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Bulk"})
+    pipeline.sync()
+    store = pipeline.store()
+    assert all(
+        contact(sandbox, partner(store, "persons_contacts", i))["familyName"] == "Bulk"
+        for i in ids[:28]
+    )
+
+
+def test_an_edit_reaches_a_record_our_own_run_wrote_a_minute_ago(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A run whose read of the target side is empty (nobody touched it since the last run)
+    still updates a contact our own run wrote seconds ago: a target change counts as made after
+    the read from where the read began on the target's clock. (Before, with our clock less two
+    minutes, the update was refused as "changed in the target after this run read it" on every
+    run for two minutes.)"""
+    pipeline = Pipeline(sandbox, tmp_path, overlap_seconds=1)
+    (person_id,) = _persons(pipeline, 1)
+    pipeline.sync()
+    time.sleep(4)
+    pipeline.sync()  # reads back the contact the first run created
+    time.sleep(4)
+    sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Later"})
+    result = pipeline.sync()
+    assert "changed in the target" not in str(result.get_asset_materialization_events())
+    assert contact(sandbox, partner(pipeline.store(), "persons_contacts", person_id))[
+        "familyName"
+    ] == "Later"

@@ -7,6 +7,7 @@ instance; the targeted run it asks for is executed in process like `sync-pipelin
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sync_pipeline.core import load_field_map
 from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG, TRIGGER_TAG, ids_tag
 from sync_pipeline.definitions import change_sensors
 from sync_pipeline.sandbox.server import RunningSandbox
+from sync_pipeline.sync.changes import PROBE_OVERLAP
 from sync_pipeline_tests.pipeline.conftest import Pipeline
 from sync_pipeline_tests.pipeline.helpers import PERSON, contact, partner, person
 
@@ -168,15 +170,15 @@ def test_the_mass_change_breaker_weighs_a_targeted_run_against_every_link(
 def test_a_new_cursor_starts_at_the_last_run_so_an_earlier_edit_is_not_missed(
     pipeline: Pipeline,
 ) -> None:
-    """The sensor's first tick reads from the pairs' stored cursors, not from "now"."""
+    """The sensor's first tick reads from the pairs' stored cursors, not from "now": an edit
+    made after the last run, older than the probe's overlap when the sensor starts, is found."""
     now = datetime.now(UTC)
     person_id = pipeline.sandbox.webcrm.insert(
         "Persons", dict(PERSON), at=now - timedelta(seconds=60)
     )
     pipeline.sync("persons_contacts")
-    pipeline.sandbox.webcrm.edit(
-        "Persons", person_id, {"PersonLastName": "Before"}, at=now - timedelta(seconds=30)
-    )
+    pipeline.sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Before"})
+    time.sleep((PROBE_OVERLAP + timedelta(seconds=2)).total_seconds())
     result, _ = _tick(pipeline, "webcrm", None)
     (request,) = result.run_requests
     assert json.loads(request.tags[IDS_TAG]) == {"persons_contacts": {"webcrm": [str(person_id)]}}
@@ -185,15 +187,14 @@ def test_a_new_cursor_starts_at_the_last_run_so_an_earlier_edit_is_not_missed(
 def test_an_edit_while_a_run_is_in_flight_is_found_once_it_ends(pipeline: Pipeline) -> None:
     """The first tick finds the pair busy (a run in flight): the contacts are not probed, but the
     cursor is pinned; the edit made meanwhile is found by the next tick."""
-    person_id, contact_id = _linked(pipeline)  # the contacts' last read was empty: no cursor
+    person_id, contact_id = _linked(pipeline)
     job = pipeline.defs.resolve_job_def("targeted_sync")
     running = pipeline.instance.create_run_for_job(
         job, status=dg.DagsterRunStatus.STARTED, asset_selection=frozenset({PERSONS})
     )
     busy, cursor = _tick(pipeline, "crmoffice", None)
     assert busy.run_requests == []
-    earlier = datetime.now(UTC) - timedelta(seconds=20)
-    pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"familyName": "Meanwhile"}, at=earlier)
+    pipeline.sandbox.crmoffice.edit("contacts", contact_id, {"familyName": "Meanwhile"})
     pipeline.instance.delete_run(running.run_id)
     result, _ = _tick(pipeline, "crmoffice", cursor)
     (request,) = result.run_requests
