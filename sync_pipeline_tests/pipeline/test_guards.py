@@ -151,7 +151,8 @@ def test_a_quiet_entity_is_read_from_the_last_run_not_from_its_last_edit(
     before the newest edit, however long ago that was)."""
     stamped = datetime.now(UTC) - timedelta(minutes=10)
     for n in range(5):
-        pipeline.sandbox.webcrm.insert("Persons", {**PERSON, "PersonFirstName": f"N{n}"}, at=stamped)
+        person = {**PERSON, "PersonFirstName": f"N{n}"}
+        pipeline.sandbox.webcrm.insert("Persons", person, at=stamped)
     assert _rows_read(pipeline.sync("persons_contacts"), "webcrm", "persons") == 5
     started = datetime.now(UTC)
     assert _rows_read(pipeline.sync("persons_contacts"), "webcrm", "persons") == 0
@@ -306,6 +307,7 @@ def test_an_edit_reaches_a_record_our_own_run_wrote_a_minute_ago(
     sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "Later"})
     result = pipeline.sync()
     assert "changed in the target" not in str(result.get_asset_materialization_events())
-    assert contact(sandbox, partner(pipeline.store(), "persons_contacts", person_id))[
-        "familyName"
-    ] == "Later"
+    assert (
+        contact(sandbox, partner(pipeline.store(), "persons_contacts", person_id))["familyName"]
+        == "Later"
+    )
