@@ -10,6 +10,12 @@ plain dependency, nothing stored). The runs alternate (real, floor, floor, real,
 the machine hits all alike; medians count. Each floor runs once untimed first to create its
 instance, as the real one already has.
 Every real run is also priced (requests and records written; a no-op writes nothing).
+
+Two states are timed (`fig_sync_group`): right after the settling run, when the incremental
+read still re-reads the edits of the last two minutes (its overlap) and compares them with
+their shadows (suffix `_recent`), and once the store is quiet: the sandbox aged an hour, as
+after two idle minutes, so the read finds nothing (no suffix: the no-op of DESIGN.md section 6,
+what a run costs when there is nothing to do).
 """
 
 from __future__ import annotations
@@ -59,9 +65,11 @@ def measure_overhead(
     repeats: int,
     *,
     thorough: bool = True,
+    suffix: str = "",
 ) -> Figures:
-    """Alternate timed real and floor runs; medians and the no-op's price. `thorough=False`
-    (the smoke test) skips the warm-ups and the deps-only floor."""
+    """Alternate timed real and floor runs; medians and the no-op's price, each figure's name
+    ending in `suffix`. `thorough=False` (the smoke test) skips the warm-ups and the deps-only
+    floor."""
     shape_file = floor_home / "shape.json"
     shape_file.write_text(json.dumps(graph_shape()), encoding="utf-8")
     floor_env = {**env, "DAGSTER_HOME": str(floor_home)}
@@ -77,10 +85,11 @@ def measure_overhead(
         for name, args in floors.items():
             floor_runs[name].append(timed_process(args, floor_env))
     real = statistics.median(r[0] for r in real_runs)
-    figures: Figures = {"noop_sync_seconds_10k": round(real, 2)}
+    figures: Figures = {f"noop_sync_seconds_10k{suffix}": round(real, 2)}
     for name, runs in floor_runs.items():
-        figures[f"noop_over_dagster_floor{name}"] = round(real / statistics.median(runs), 2)
-        figures[f"dagster_floor_seconds{name}"] = round(statistics.median(runs), 2)
-    figures["noop_requests"] = max(r[1] for r in real_runs)
-    figures["noop_records_written"] = max(r[2] for r in real_runs)
+        ratio = round(real / statistics.median(runs), 2)
+        figures[f"noop_over_dagster_floor{name}{suffix}"] = ratio
+        figures[f"dagster_floor_seconds{name}{suffix}"] = round(statistics.median(runs), 2)
+    figures[f"noop_requests{suffix}"] = max(r[1] for r in real_runs)
+    figures[f"noop_records_written{suffix}"] = max(r[2] for r in real_runs)
     return figures
