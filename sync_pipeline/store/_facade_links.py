@@ -112,7 +112,7 @@ class LinkFacade(FacadeBase):
         with self._writing(fence) as connection:
             return _shadows.reactivate(connection, pair, webcrm_ids, run_id, utc_now(now))
 
-    # lineage ----------------------------------------------------------------------------
+    # lineage -----------------------------------------------------------------------------
 
     def find_links(self, record_id: str) -> list[dict[str, object]]:
         """Links with `record_id` on either side (any pair), each with its `history` list."""
