@@ -6,21 +6,26 @@ tick (`sync.scan_entity`), on that system's clock from the high-water marks in t
 nothing since the last run is missed: `sync.first_mark`). A changed record that is not an echo
 of our own write asks for one `targeted_sync` run of the pairs it touches, tagged `sync/ids`
 (see `targeted_assets`) and keyed by the change set (`run_key`, so Dagster starts it once);
-more than `sync.MAX_TARGETED_IDS` ids, or a probe page that came back full, ask for an
-`incremental_sync` of those pairs instead. An entity whose pairs have a run queued or in flight
-is not probed that tick (its mark stays): what that run writes is compared once it has stored
-its shadows, so our own writes never look like edits.
+more than `sync.MAX_TARGETED_IDS` changed ids, or a probe page that came back full, ask for an
+`incremental_sync` of those pairs instead. A deletion the sensor knows of (hooks mode: a Delete
+event, or a GET by id answering 404/410, of a linked record: `EntityScan.deleted`) never falls
+back: an incremental run reads by modification time and orphans nothing, so deletions always go
+to targeted runs, split into runs of at most `sync.MAX_TARGETED_IDS` ids (with the changed ids
+when those fit), each keyed by the change set and its own ids, so a re-evaluated tick starts
+none twice. An entity whose pairs have a run queued or in flight is not probed that tick (its
+mark stays): what that run writes is compared once it has stored its shadows, so our own writes
+never look like edits.
 
 Hooks mode (`SYNC_WEBCRM_HOOKS=on`, `webcrm_changes` only; CRMOffice has no hooks): the
 hooked entities are not probed each tick. The sensor reads the hook events `sync-pipeline hooks
 serve` stored, by the event cursor kept in its JSON cursor (`"hooks/after": "<event id>"`, a new
 cursor starting past every event stored so far), and turns them into the same run requests
-(`sync.read_hook_events`: Create/Update read by id and compared with the shadows, Delete asking
-for a targeted run that orphans the link once a GET by id confirms the record gone). A safety
-probe of each hooked entity still runs every `SYNC_HOOKS_SAFETY_SECONDS` (default 300;
-`"hooks/probed/<entity>"` in the cursor), so an edit whose hook was lost is found within that
-time. The mode shows in the sensor's description, and every tick logs (and, with nothing to
-run, puts in its skip reason) a `hooks mode: …` line: events read, safety probes run.
+(`sync.read_hook_events`: Create/Update read by id and compared with the shadows, Delete of a
+linked record asking for a targeted run that orphans the link once a GET by id confirms the
+record gone). A safety probe of each hooked entity still runs every `SYNC_HOOKS_SAFETY_SECONDS`
+(default 300; `"hooks/probed/<entity>"` in the cursor), so an edit whose hook was lost is found
+within that time. The mode shows in the sensor's description, and every tick logs (and, with
+nothing to run, puts in its skip reason) a `hooks mode: …` line: events read, safety probes run.
 
 The tick interval (`minimum_interval_seconds`) is `SYNC_POLL_SECONDS`, or longer when one
 probe per entity per tick would pass `SYNC_PROBE_BUDGET_SHARE` of the system's rate limit
@@ -30,6 +35,7 @@ status, cursors, run keys.)
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -78,36 +84,35 @@ def _requests(
     scans: Sequence[sync.EntityScan],
     tags: Mapping[str, str],
 ) -> list[dg.RunRequest]:
-    """One targeted run for every changed id, or an incremental run of the pairs with too
-    many changes (a full probe page, or more than `MAX_TARGETED_IDS`)."""
-    ids: dict[str, dict[Side, tuple[str, ...]]] = {}
+    """Targeted runs of at most `MAX_TARGETED_IDS` ids each for every deleted id and for the
+    changed ids when they fit in one run, and one incremental run of the pairs with too many
+    changes (a full probe page, or more than `MAX_TARGETED_IDS` changed ids in all)."""
+    changed: set[tuple[str, str]] = set()
+    deleted = {(pair, i) for scan in scans for pair, ids in scan.deleted.items() for i in ids}
     overflow: set[str] = set()
     for scan in scans:
-        for pair, changed in scan.changed.items():
-            if scan.complete:
-                sides = ids.setdefault(pair, {})
-                sides[system] = tuple(sorted(set(sides.get(system, ())) | set(changed)))
-            else:
-                overflow.add(pair)
-        if not scan.complete:
-            overflow |= {c.pair for c in scan.changes}
-    if sum(len(found) for sides in ids.values() for found in sides.values()) > (
-        sync.MAX_TARGETED_IDS
-    ):
-        overflow |= set(ids)
-    ids = {pair: sides for pair, sides in ids.items() if pair not in overflow}
+        if scan.complete:
+            changed |= {(pair, i) for pair, ids in scan.changed.items() for i in ids}
+        else:
+            overflow |= {c.pair for c in scan.changes}  # more may lie past the full page
+    changed = {(pair, i) for pair, i in changed - deleted if pair not in overflow}
+    if len(changed) > sync.MAX_TARGETED_IDS:
+        overflow |= {pair for pair, _ in changed}
+        changed = set()
     trigger = {**tags, TRIGGER_TAG: SENSOR_NAMES[system]}
-    requests = []
-    if ids:
-        key = "/".join(scan.fingerprint for scan in scans if scan.changed)
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{system}:{key}",
-                job_name="targeted_sync",
-                asset_selection=targeted_keys(field_map, sorted(ids)),
-                tags={**trigger, IDS_TAG: ids_tag(ids)},
-            )
+    key = f"{system}:" + "/".join(s.fingerprint for s in scans if s.changed or s.deleted)
+    targeted = sorted(changed | deleted)
+    size = sync.MAX_TARGETED_IDS
+    chunks = [targeted[n : n + size] for n in range(0, len(targeted), size)]
+    requests = [
+        dg.RunRequest(
+            run_key=key if len(chunks) == 1 else f"{key}:{_digest(chunk)}",
+            job_name="targeted_sync",
+            asset_selection=targeted_keys(field_map, sorted({pair for pair, _ in chunk})),
+            tags={**trigger, IDS_TAG: _ids_tag(system, chunk)},
         )
+        for chunk in chunks
+    ]
     if overflow:
         requests.append(
             dg.RunRequest(
@@ -117,6 +122,19 @@ def _requests(
             )
         )
     return requests
+
+
+def _ids_tag(system: Side, chunk: Sequence[tuple[str, str]]) -> str:
+    """The `sync/ids` tag of (pair, id) pairs, all ids on `system`'s side."""
+    ids: dict[str, dict[Side, list[str]]] = {}
+    for pair, record_id in chunk:
+        ids.setdefault(pair, {}).setdefault(system, []).append(record_id)
+    return ids_tag(ids)
+
+
+def _digest(chunk: Sequence[tuple[str, str]]) -> str:
+    """A short name of one run's (pair, id) pairs, for its run key."""
+    return hashlib.sha256(json.dumps(sorted(chunk)).encode()).hexdigest()[:12]
 
 
 def _graph_of(field_map: FieldMap, pairs: Sequence[str]) -> list[dg.AssetKey]:

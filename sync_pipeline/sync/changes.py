@@ -6,7 +6,10 @@ CRMOffice: `GET /{entity}?updatedSince=&pageSize=`), one page only. The records 
 pair and compared with the pair's shadow (`core.echo`): echoes of our own writes ask for
 nothing. A full page means more changes than a targeted run should carry: the pair then gets an
 incremental run instead (`EntityScan.complete` False). In hooks mode the records a WebCRM hook
-event named are read by id instead (`scan_ids`) and compared the same way.
+event named are read by id instead (`scan_ids`) and compared the same way; the linked records
+known gone (a Delete event, or a GET by id answering 404/410) are kept apart
+(`EntityScan.deleted`): an incremental run reads by modification time and never finds a
+deletion, so the sensor sends those to targeted runs only.
 
 The next high-water mark is the newest modification time read, never past the source's own now
 (its `Date` header), and a probe starts `PROBE_OVERLAP` before it: WebCRM stamps whole seconds,
@@ -19,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,8 +46,10 @@ PROBE_PAGE = 50
 class EntityScan:
     """One probe of one entity: what each pair must sync, the next mark (None: keep the old
     one), whether the page held every change since the mark, a fingerprint of the changed
-    records (id, modification time, values) naming this change set for a run key, and the
-    source's clock when it answered (the first mark of a new cursor)."""
+    records (id, modification time, values) and deletions naming this change set for a run
+    key, the source's clock when it answered (the first mark of a new cursor), and per pair
+    the linked ids on this side known gone (`deleted`: sorted; only `scan_ids` finds them;
+    never also in `changes`)."""
 
     system: Side
     entity: str
@@ -53,10 +58,12 @@ class EntityScan:
     complete: bool
     fingerprint: str
     source_now: datetime
+    deleted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def changed(self) -> dict[str, tuple[str, ...]]:
-        """Per pair with something to sync, its changed ids on this side."""
+        """Per pair with something to sync, its created or updated ids on this side (the
+        deleted ones are in `deleted`)."""
         return {c.pair: c.changed for c in self.changes if c.changed}
 
 
@@ -116,15 +123,19 @@ def scan_ids(
     entity: str,
     ids: Sequence[str],
     deleted: Sequence[str] = (),
+    *,
+    events: Sequence[int] = (),
 ) -> EntityScan:
     """The records of `entity` a hook event named as created or updated (`ids`, one
     `GET /{entity}/{id}` each: `client.get`), split per pair like a probe's page; `deleted`
     (Delete events) are not read. A linked id among `deleted`, or one whose GET answered
-    404/410, asks for a targeted run of its pair: that run reads it by id, and a record gone
-    for sure (its GET answers 404/410 again, `sync.orphans.confirm_orphans`) orphans the link
-    as a full run would. Moves no mark (`high_water` None). Raises `CrmClientError` on any
-    other answer."""
-    records, gone = [], [str(i) for i in deleted]
+    404/410, goes to `EntityScan.deleted` of its pair (an unlinked one asks for nothing): a
+    targeted run reads it by id, and a record gone for sure (its GET answers 404/410 again,
+    `sync.orphans.confirm_orphans`) orphans the link as a full run would. `events` (the ids
+    of the hook events read) go into the fingerprint of a deletion, so a later Delete event
+    of the same record names a new change set. Moves no mark (`high_water` None). Raises
+    `CrmClientError` on any other answer."""
+    records, gone = [], list(dict.fromkeys(str(i) for i in deleted))
     for record_id in dict.fromkeys(str(i) for i in ids if str(i) not in gone):
         try:
             records.append(client.get(entity, record_id))
@@ -136,14 +147,20 @@ def scan_ids(
     scan = _split(store, field_map, system, entity, records, None, True, now)
     if not gone:
         return scan
-    changes, digest = [], hashlib.sha256(scan.fingerprint.encode())
-    for found in scan.changes:
+    found: dict[str, tuple[str, ...]] = {}
+    for pair in scan.changes:
         side_ids = (gone, []) if system == "webcrm" else ([], gone)
-        links = store.links_frame(found.pair, [], status="active", ids=side_ids)
+        links = store.links_frame(pair.pair, [], status="active", ids=side_ids)
         linked = set(links[f"{system}_id"].astype(str)) & set(gone)
-        changes.append(replace(found, changed=tuple(sorted(set(found.changed) | linked))))
-        digest.update(f"{found.pair}:gone:{','.join(sorted(linked))}".encode())
-    return replace(scan, changes=tuple(changes), fingerprint=digest.hexdigest()[:16])
+        if linked:
+            found[pair.pair] = tuple(sorted(linked))
+    if not found:
+        return scan
+    digest = hashlib.sha256(scan.fingerprint.encode())
+    digest.update(f"events:{','.join(map(str, sorted(events)))}".encode())
+    for pair_name, linked_ids in sorted(found.items()):
+        digest.update(f"{pair_name}:gone:{','.join(linked_ids)}".encode())
+    return replace(scan, deleted=found, fingerprint=digest.hexdigest()[:16])
 
 
 def _split(

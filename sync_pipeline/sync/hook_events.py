@@ -8,8 +8,11 @@ sensor's event cursor, oldest first, and per entity:
   compared with the shadows like a probe's page (`core.echo`): echoes ask for nothing. More
   than `HOOK_GETS` ids of one entity in one tick: one probe of the entity since its mark
   instead (`changes.scan_entity`, one request for them all);
-- Delete: a linked record asks for a targeted run of its pair, which orphans the link once a
-  GET by id confirms the record gone (`sync.targeted`); an event alone orphans nothing.
+- Delete: a linked record goes to `EntityScan.deleted` (an unlinked one, or a repeated event,
+  adds nothing), which the sensor always sends to targeted runs, however many (an incremental
+  run never finds a deletion); that run orphans the link once a GET by id confirms the record
+  gone (`sync.targeted`); an event alone orphans nothing. A Delete and an Update of the same
+  record in one tick: the Delete (the record is not read; the targeted run reads it anyway).
 
 Events of an entity whose pairs have a run queued or in flight are held back (the cursor stops
 before the first of them), as the polling path skips probing such an entity: that run's own
@@ -74,6 +77,7 @@ def read_hook_events(
     events, _ = store.events_after(after, limit=limit)
     updated: dict[str, list[str]] = {}
     deleted: dict[str, list[str]] = {}
+    read: dict[str, list[int]] = {}
     counts: dict[str, Counter[str]] = {}
     waiting: list[str] = []
     for event in events:
@@ -84,6 +88,7 @@ def read_hook_events(
             found = deleted if event.event_type == "Delete" else updated
             found.setdefault(event.entity, []).append(event.record_id)
             counts.setdefault(event.entity, Counter())[event.event_type] += 1
+            read.setdefault(event.entity, []).append(event.id)
         after = event.id
     scans, probes = [], []
     for entity in sorted(set(updated) | set(deleted)):
@@ -91,8 +96,9 @@ def read_hook_events(
         if len(ids) > HOOK_GETS:
             probes.append(scan_entity(client, store, field_map, system, entity, marks[entity]))
             ids = []
-        if ids or deleted.get(entity):
+        gone = deleted.get(entity, [])
+        if ids or gone:
             scans.append(
-                scan_ids(client, store, field_map, system, entity, ids, deleted.get(entity, []))
+                scan_ids(client, store, field_map, system, entity, ids, gone, events=read[entity])
             )
     return HookRead(tuple(scans), tuple(probes), after, counts, tuple(waiting))

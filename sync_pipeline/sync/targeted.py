@@ -31,7 +31,8 @@ from sync_pipeline.sync.orphans import GONE_STATUSES
 from sync_pipeline.sync.run_guard import cursor_name
 from sync_pipeline.sync.window import ReadWindow
 
-# A sensor asks for at most this many ids per run (more: a pair-scoped incremental run).
+# A sensor asks for at most this many ids per run (more changed ids: a pair-scoped incremental
+# run instead; more deleted ids: several targeted runs, as an incremental run orphans nothing).
 MAX_TARGETED_IDS = 50
 
 
