@@ -131,11 +131,12 @@ def start_hooks(
     (polling only, nothing started).
 
     Sets `SYNC_HOOKS_SECRET` in `env` to a random one (`secrets.token_urlsafe(32)`) unless set,
-    and `SYNC_WEBCRM_HOOKS=on`; launches `hooks serve` on loopback `port` (default `HOOKS_PORT`,
-    a free port when that is taken) and waits for its `/healthz`; then `hooks unregister` (hooks of an earlier start carry
-    an old secret) and `hooks register --target-url <receiver>`. Prints one line (unless
-    `quiet`), never the secret. RuntimeError (one line) when the receiver does not start or a
-    hooks command fails; the caller stops what `launch` started.
+    and `SYNC_WEBCRM_HOOKS=on`; launches `hooks serve` on loopback `port` (default
+    `HOOKS_PORT`, a free port when that is taken) and waits for its `/healthz`; then `hooks
+    unregister` (hooks of an earlier start carry an old secret) and `hooks register
+    --target-url <receiver>`. Prints one line (unless `quiet`), never the secret.
+    RuntimeError (one line) when the receiver does not start or a hooks command fails; the
+    caller stops what `launch` started.
     """
     if env.get(HOOKS_ENV, "").strip().lower() == "off":
         return None
