@@ -1,12 +1,19 @@
 """`make dev`: the sandbox (state kept in `.sync_state/dev/`) plus `dagster dev` on port 3000,
-with the change sensors on (`SYNC_SENSORS=running`).
+with the change sensors on (`SYNC_SENSORS=running`) and WebCRM hooks on
+(`processes.start_hooks`): `sync-pipeline hooks serve` on loopback (port 8710, a free one when
+taken) stores the sandbox's hook events in the runs' link store
+(`.sync_state/dev/dagster_home/sync_state.sqlite`, or `SYNC_STATE_URL`), and `webcrm_changes`
+reads them. `SYNC_WEBCRM_HOOKS=off` polls only.
 
-Ctrl-C stops both (each runs in its own process group: `dagster dev` ignores SIGTERM alone).
+Ctrl-C stops all three (each runs in its own process group: `dagster dev` ignores SIGTERM
+alone); so does any of them exiting. Logs: `.sync_state/dev/{sandbox,hooks}.log`, dagster dev's
+on the terminal.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +23,7 @@ from sync_pipeline.processes import (
     BIN,
     prepare_dagster_home,
     start_group,
+    start_hooks,
     stop_group,
     stop_on_signals,
     wait_until_serving,
@@ -26,7 +34,8 @@ STATE = Path(".sync_state/dev")
 
 
 def main() -> int:
-    """Start both, wait for Ctrl-C, stop both."""
+    """Start the sandbox, the hook receiver and dagster dev; wait for Ctrl-C or for one to
+    exit (1); stop them all."""
     stop_on_signals()
     home = prepare_dagster_home(STATE / "dagster_home")
     # The change sensors start RUNNING here (near-real-time sync; off by default elsewhere).
@@ -44,20 +53,29 @@ def main() -> int:
         log=STATE / "sandbox.log",
     )
     processes = [sandbox]
+
+    def launch(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        processes.append(start_group(args, env, log=STATE / f"{name}.log"))
+        return processes[-1]
+
     try:
         wait_until_serving(["http://127.0.0.1:8701", "http://127.0.0.1:8702"], sandbox)
         print("Sandbox: WebCRM http://127.0.0.1:8701, CRMOffice http://127.0.0.1:8702")
         env.setdefault(
             "WEBCRM_DEFAULT_ORGANISATION_ID", default_organisation_id("http://127.0.0.1:8701")
         )
+        start_hooks(env, launch)
         dagster = start_group([str(BIN / "dagster"), "dev", "-w", "workspace.yaml"], env)
         processes.append(dagster)
-        print("Dagster UI: http://127.0.0.1:3000 (Ctrl-C stops both)")
+        print("Dagster UI: http://127.0.0.1:3000 (Ctrl-C stops everything)")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         return 1
     except KeyboardInterrupt:
         return 0
+    except RuntimeError as error:
+        print(f"make dev: {error}", file=sys.stderr)
+        return 1
     finally:
         for process in reversed(processes):
             stop_group(process)

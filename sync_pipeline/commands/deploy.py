@@ -5,10 +5,15 @@ gRPC code server serves `sync_pipeline.definitions`; `dagster-webserver` serves 
 GraphQL API; `dagster-daemon` runs the schedules, the change sensors (near-real-time sync, turned
 on here through GraphQL), the run queue, backfills and run retries. The
 instance is `deployment.instance_settings` written as `dagster.yaml`; the sandbox stands in for
-the two CRMs. Everything lives under one folder (`.prod/`); Ctrl-C stops everything.
+the two CRMs. WebCRM hooks are on (`processes.start_hooks`): `sync-pipeline hooks serve` on
+loopback (port 8710, a free one when taken) stores the sandbox's hook events in the PostgreSQL
+link store, and `webcrm_changes` reads them (`SYNC_WEBCRM_HOOKS=on`, a random
+`SYNC_HOOKS_SECRET` per start unless set; `SYNC_WEBCRM_HOOKS=off` polls only). Everything lives
+under one folder (`.prod/`, logs in `logs/<process>.log`); Ctrl-C stops everything.
 
 `--check` starts the same on a fresh `check/` subfolder, lets the daemon run a scheduled
-incremental sync and a backfill (`commands.deploy_check`), prints one line and exits 0 or 1.
+incremental sync, a backfill and a hook-triggered run (`commands.deploy_check`), prints one
+line and exits 0 or 1.
 """
 
 from __future__ import annotations
@@ -29,16 +34,18 @@ from sync_pipeline.demo import default_organisation_id
 from sync_pipeline.local_postgres import LocalPostgres, PostgresUnavailableError
 from sync_pipeline.processes import (
     BIN,
+    HOST,
     free_port,
     port_is_free,
     start_group,
+    start_hooks,
     stop_group,
     stop_on_signals,
     wait_until_serving,
 )
+from sync_pipeline.settings import HOOKS_SAFETY_ENV
 
 SEED = 200
-HOST = "127.0.0.1"
 DATABASES = {"instance": "dagster", "store": "sync_state"}
 START_TIMEOUT = 120.0
 
@@ -140,9 +147,11 @@ def write_instance(home: Path, instance_url: str) -> Path:
     return path
 
 
-def start(folder: Path, processes: Processes, server: LocalPostgres, *, check: bool) -> str:
-    """Start the sandbox, the code server, the webserver and the daemon against `server`;
-    returns the webserver's URL."""
+def start(
+    folder: Path, processes: Processes, server: LocalPostgres, *, check: bool
+) -> tuple[str, dict[str, str]]:
+    """Start the sandbox, the hook receiver, the code server, the webserver and the daemon
+    against `server`; returns the webserver's URL and the env they got."""
     home = (folder / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     write_instance(home, _ensure_database(server, DATABASES["instance"]))
@@ -154,7 +163,10 @@ def start(folder: Path, processes: Processes, server: LocalPostgres, *, check: b
     }
     if check:  # a tick every minute, so the check need not wait a quarter of an hour
         env["SYNC_INCREMENTAL_CRON"] = "* * * * *"
+        # No safety probe during the check's wait: its edit can reach a run only by its hook.
+        env[HOOKS_SAFETY_ENV] = "3600"
     _sandbox(folder, env, processes)
+    start_hooks(env, processes.start, quiet=check)
     grpc_port = free_port()
     processes.start(
         "code_server",
@@ -185,13 +197,13 @@ def start(folder: Path, processes: Processes, server: LocalPostgres, *, check: b
     )
     processes.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env)
     _wait("the webserver", lambda: _http_ready(f"{url}/server_info"), processes)
-    return url
+    return url, env
 
 
 def run_deploy(folder: Path, *, check: bool = False) -> int:
     """Run the deployment until Ctrl-C (exit 0), or with `check` until the check ends (0 when
-    the scheduled run and the backfill succeeded, else 1). 1 with one line when it cannot
-    start."""
+    the scheduled run, the backfill and the hook-triggered run succeeded, else 1). 1 with one
+    line when it cannot start."""
     from sync_pipeline.commands.deploy_check import (
         run_check,
         start_incremental_schedule,
@@ -208,10 +220,10 @@ def run_deploy(folder: Path, *, check: bool = False) -> int:
     processes = Processes(logs)
     try:
         server.start()
-        url = start(folder, processes, server, check=check)
+        url, env = start(folder, processes, server, check=check)
         schedule_id = start_incremental_schedule(url)
         if check:
-            return run_check(url, processes.dead, schedule_id)
+            return run_check(url, processes.dead, schedule_id, env)
         start_sensors(url)
         print(
             f"Dagster UI: {url} (instance {server.url(DATABASES['instance'])}, link store "

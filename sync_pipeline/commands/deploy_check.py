@@ -1,22 +1,24 @@
 """The check of `deploy-local --check`, through the webserver's GraphQL API (the API the UI
 uses; https://docs.dagster.io/api/graphql): the incremental schedule's first tick runs under
 the daemon, then a backfill of job `sync_window` (the pairs' `backfill` assets) over yesterday
-and today.
+and today, then a WebCRM hook (`commands.deploy_check_hooks`).
 
-Both go through the run queue; their runs must succeed and carry the token tags the queue
-limits runs by (`deployment.TOKEN_TAGS`).
+The first two go through the run queue; their runs must succeed and carry the token tags the
+queue limits runs by (`deployment.TOKEN_TAGS`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from sync_pipeline import deployment
+from sync_pipeline.clients import CrmClientError
+from sync_pipeline.store import StoreError
 
 REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": deployment.LOCATION}
 SCHEDULE = "incremental_every_15_minutes"
@@ -113,16 +115,22 @@ def start_sensors(url: str, names: tuple[str, ...] = SENSORS) -> None:
             raise CheckFailedError(f"could not start {name}: {answer.get('message')}")
 
 
-def _wait_for(what: str, poll: Callable[[], Any], alive: Callable[[], str | None]) -> Any:
-    """Call `poll` every 2 s until it returns a value; CheckFailedError after `TIMEOUT` s or
-    when a process of the deployment died."""
-    deadline = time.monotonic() + TIMEOUT
+def wait_for(
+    what: str,
+    poll: Callable[[], Any],
+    alive: Callable[[], str | None],
+    timeout: float = TIMEOUT,
+    every: float = 2.0,
+) -> Any:
+    """Call `poll` every `every` s until it returns a value; CheckFailedError after `timeout`
+    s or when a process of the deployment died."""
+    deadline = time.monotonic() + timeout
     while (value := poll()) is None:
         if (name := alive()) is not None:
             raise CheckFailedError(f"{name} exited while waiting for {what}")
         if time.monotonic() > deadline:
-            raise CheckFailedError(f"{what} did not finish in {TIMEOUT:.0f} s")
-        time.sleep(2.0)
+            raise CheckFailedError(f"{what} did not finish in {timeout:.0f} s")
+        time.sleep(every)
     return value
 
 
@@ -150,7 +158,7 @@ def _scheduled_run(url: str, alive: Callable[[], str | None]) -> dict[str, Any]:
         runs = data["runsOrError"].get("results", [])
         return _finished(runs[-1:])  # the oldest: the first tick
 
-    runs: list[dict[str, Any]] = _wait_for("the scheduled incremental run", poll, alive)
+    runs: list[dict[str, Any]] = wait_for("the scheduled incremental run", poll, alive)
     return runs[0]
 
 
@@ -176,15 +184,21 @@ def _backfill(url: str, alive: Callable[[], str | None]) -> tuple[str, list[dict
         running = backfill["status"] in ("REQUESTED", "CANCELING", "FAILING")
         return None if running or _finished(backfill["runs"]) is None else backfill
 
-    backfill = _wait_for(f"backfill {backfill_id}", poll, alive)
+    backfill = wait_for(f"backfill {backfill_id}", poll, alive)
     if backfill["status"] not in ("COMPLETED", "COMPLETED_SUCCESS"):
         raise CheckFailedError(f"backfill {backfill_id} ended {backfill['status']}")
     return backfill_id, backfill["runs"]
 
 
-def run_check(url: str, alive: Callable[[], str | None], schedule_id: str) -> int:
+def run_check(
+    url: str, alive: Callable[[], str | None], schedule_id: str, env: Mapping[str, str]
+) -> int:
     """The scheduled run, then (the schedule `schedule_id` stopped, so no tick competes for
-    the pairs) the backfill; one summary line; 0 when both succeeded."""
+    the pairs) the backfill, then a WebCRM edit synced through its hook (the deployment's
+    `env`: the sandbox's URLs, the link store); one summary line; 0 when all three succeeded."""
+    # Imported here: that module uses this one's GraphQL helpers.
+    from sync_pipeline.commands.deploy_check_hooks import hook_triggered_run
+
     started = time.monotonic()
     try:
         scheduled = _scheduled_run(url, alive)
@@ -193,7 +207,8 @@ def run_check(url: str, alive: Callable[[], str | None], schedule_id: str) -> in
         scheduled_at = time.monotonic() - started
         backfill_id, runs = _backfill(url, alive)
         _verify(f"backfill {backfill_id}", runs)
-    except (CheckFailedError, httpx.HTTPError) as error:
+        hooked = hook_triggered_run(url, alive, env)
+    except (CheckFailedError, httpx.HTTPError, CrmClientError, StoreError) as error:
         print(f"prod check: FAILED after {time.monotonic() - started:.0f} s: {error}")
         return 1
     tags = {t["key"]: t["value"] for t in scheduled["tags"]}
@@ -202,6 +217,6 @@ def run_check(url: str, alive: Callable[[], str | None], schedule_id: str) -> in
         f"prod check: ok in {time.monotonic() - started:.0f} s: scheduled incremental run "
         f"{scheduled['runId'][:8]} SUCCESS after {scheduled_at:.0f} s; backfill {backfill_id} "
         f"({len(runs)} run(s)) SUCCESS; runs queued under {deployment.TOKEN_TAGS['webcrm']}="
-        f"{token}"
+        f"{token}; {hooked}"
     )
     return 0
