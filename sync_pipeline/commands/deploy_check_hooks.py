@@ -4,11 +4,12 @@ After the scheduled run and the backfill, the check turns `webcrm_changes` on (h
 `processes.start_hooks` set `SYNC_WEBCRM_HOOKS=on`, and the check's safety probe interval,
 `SYNC_HOOKS_SAFETY_SECONDS=3600`, is far beyond the wait), waits until it is idle (its first
 tick, which pins its cursors and probes once, is done; no run is in flight, since a run that
-reads Persons would sync the edit itself; a later tick skipped), edits the last name of a
-linked WebCRM person through the sandbox's API, and waits up to `HOOK_WAIT` seconds until the
-receiver stored the hook event and a run the sensor requested for that person
-(`sync/trigger=webcrm_changes`, the id in `sync/ids`) succeeded. Within that time no probe of
-Persons runs, so the run came from the hook. Dagster GraphQL:
+reads the entity would sync the edit itself; a later tick skipped), edits a mapped field of a
+linked WebCRM record through the sandbox's API (`EditTarget`: the field map's first pair with a
+field, persons by default), and waits up to `HOOK_WAIT` seconds until the receiver stored the
+hook event and a run the sensor requested for that record (`sync/trigger=webcrm_changes`, the
+id in `sync/ids`) succeeded. Within that time no probe of the entity runs, so the run came from
+the hook. Dagster GraphQL:
 https://docs.dagster.io/api/graphql.
 """
 
@@ -18,6 +19,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +39,30 @@ from sync_pipeline.store import LinkStore
 
 HOOK_WAIT = 60.0  # seconds, for the sensor to be idle and again for the hook's run
 SENSOR = SENSORS[0]  # webcrm_changes
-ENTITY, FIELD = "Persons", "PersonLastName"
+
+
+@dataclass(frozen=True)
+class EditTarget:
+    """What the check edits, from the field map: the first pair with a mapped field, its WebCRM
+    entity, that entity's id property and the field's WebCRM property."""
+
+    pair: str
+    entity: str
+    id_prop: str
+    field_prop: str
+
+    @classmethod
+    def of(cls, env: Mapping[str, str]) -> EditTarget:
+        """The target in the field map `env` configures; CheckFailedError when no pair maps a
+        field."""
+        field_map = configured_field_map(env)
+        pair = next((p for p in field_map.pairs.values() if p.fields), None)
+        if pair is None:
+            raise CheckFailedError("no pair maps a field: nothing to edit for the hooks check")
+        entity = pair.webcrm_entity
+        spec = field_map.entities["webcrm"][entity]
+        return cls(pair.name, entity, spec.id, pair.fields[0].prop("webcrm"))
+
 
 IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 SENSOR_TICKS = """
@@ -53,23 +78,25 @@ def hook_triggered_run(url: str, alive: Callable[[], str | None], env: Mapping[s
     triggered (CheckFailedError with one line when none succeeds in `HOOK_WAIT` s)."""
     start_sensors(url, (SENSOR,))
     _wait_until_idle(url, alive)
-    person = _linked_person(env)
+    target = EditTarget.of(env)
+    person = _linked_record(env, target)
     value = f"Hook{secrets.randbelow(10**6)}"
     edited = datetime.now(UTC)
     with open_webcrm(env) as client:
-        client.bulk_upsert(ENTITY, [{"PersonId": int(person), FIELD: value}])
+        client.bulk_upsert(target.entity, [{target.id_prop: int(person), target.field_prop: value}])
     stored: list[bool] = []
 
     def poll() -> dict[str, Any] | None:
-        if not stored and _stored(env, person, edited):
+        if not stored and _stored(env, target, person, edited):
             stored.append(True)
         return _run_for(url, person, edited) if stored else None
 
     try:
-        run = wait_for(f"a hook-triggered run for {ENTITY} {person}", poll, alive, HOOK_WAIT, 1.0)
+        what = f"a hook-triggered run for {target.entity} {person}"
+        run = wait_for(what, poll, alive, HOOK_WAIT, 1.0)
     except CheckFailedError:
         if not stored:
-            what = f"the receiver stored no hook event for {ENTITY} {person}"
+            what = f"the receiver stored no hook event for {target.entity} {person}"
             raise CheckFailedError(f"{what} in {HOOK_WAIT:.0f} s") from None
         raise
     seconds = (datetime.now(UTC) - edited).total_seconds()
@@ -114,23 +141,22 @@ def _runs_in_flight(url: str) -> bool:
     return bool(data["runsOrError"].get("results"))
 
 
-def _linked_person(env: Mapping[str, str]) -> str:
-    """The smallest WebCRM id of an active link of the pair syncing Persons."""
-    pairs = configured_field_map(env).pairs.values()
-    pair = next(p.name for p in pairs if p.webcrm_entity == ENTITY)
+def _linked_record(env: Mapping[str, str], target: EditTarget) -> str:
+    """The smallest WebCRM id of an active link of the target's pair."""
     with LinkStore(env["SYNC_STATE_URL"]) as store:
-        linked = store.linked_webcrm_ids(pair, "active")
+        linked = store.linked_webcrm_ids(target.pair, "active")
     if not linked:
-        raise CheckFailedError(f"no linked {ENTITY} to edit after the backfill")
+        raise CheckFailedError(f"no linked {target.entity} to edit after the backfill")
     return min(linked, key=int)
 
 
-def _stored(env: Mapping[str, str], person: str, edited: datetime) -> bool:
-    """Whether the receiver stored an event of `person` since `edited`."""
+def _stored(env: Mapping[str, str], target: EditTarget, record: str, edited: datetime) -> bool:
+    """Whether the receiver stored an event of `record` since `edited`."""
     with LinkStore(env["SYNC_STATE_URL"]) as store:
         events, _ = store.events_after(0, limit=10_000)
     return any(
-        e.entity == ENTITY and e.record_id == person and e.received_at >= edited for e in events
+        e.entity == target.entity and e.record_id == record and e.received_at >= edited
+        for e in events
     )
 
 
