@@ -242,3 +242,18 @@ def test_state_migrate_refuses_a_store_newer_than_this_code_in_one_line(
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "newer than this sync_pipeline supports" in done.stderr
+
+
+def test_a_sync_run_hands_the_frozen_heap_back_even_when_it_fails() -> None:
+    """`sync` keeps the objects alive before the run out of the collector's passes only while
+    it runs (`gc.freeze`): afterwards, and after a failure, nothing stays frozen."""
+    import gc
+
+    from sync_pipeline.commands.sync import _long_lived_frozen
+
+    with _long_lived_frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), _long_lived_frozen():
+        raise RuntimeError("run failed")
+    assert gc.get_freeze_count() == 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import io
 import os
 import sys
-from collections.abc import Sequence
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -94,6 +95,20 @@ def execute_sync(
     )
 
 
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """Leave the objects that exist before the run (modules, classes, the definitions: about
+    a million, and all live until exit) out of the garbage collector's passes while the run
+    lasts (`gc.freeze`, https://docs.python.org/3/library/gc.html#gc.freeze), then hand them
+    back (`gc.unfreeze`). Each full pass over them cost about 0.1 s, several times a run: the
+    run's own garbage is collected as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _new_store_note() -> str:
     """A line when the link store does not exist yet: the run is an initial load, which is
     right the first time and a sign of a wrong `DAGSTER_HOME`/`SYNC_STATE_URL` or working
@@ -126,7 +141,7 @@ def run_sync(
     new_store = _new_store_note()
     if new_store:
         print(new_store)
-    with _instance() as instance:
+    with _instance() as instance, _long_lived_frozen():
         result = execute_sync(
             defs,
             field_map,
