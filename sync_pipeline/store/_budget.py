@@ -42,13 +42,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from sync_pipeline.store._engine import create_store_engine
 from sync_pipeline.store._migrate import ensure_schema
+from sync_pipeline.store._rows import insert_skipping_conflicts
 from sync_pipeline.store._schema import rate_budgets, rate_grants
 from sync_pipeline.store._time import iso, parse_iso, utc_now
 
@@ -218,12 +217,7 @@ class SharedLimiter:
         if connection.execute(locked.with_for_update()).first() is not None:
             return
         values = {"budget": self.key, "created_at": iso(utc_now())}
-        if connection.dialect.name == "postgresql":
-            connection.execute(pg_insert(rate_budgets).values(**values).on_conflict_do_nothing())
-        else:
-            connection.execute(
-                sqlite_insert(rate_budgets).values(**values).on_conflict_do_nothing()
-            )
+        connection.execute(insert_skipping_conflicts(connection, rate_budgets).values(**values))
         connection.execute(locked.with_for_update()).one()
 
 

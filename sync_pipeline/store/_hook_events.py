@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Insert, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select
 
 from sync_pipeline.core.hook_payload import HookEvent
+from sync_pipeline.store._rows import insert_skipping_conflicts
 from sync_pipeline.store._schema import hook_events
 from sync_pipeline.store._time import iso, parse_iso
 
@@ -52,15 +52,9 @@ def add_events(
         }
         for e in dict.fromkeys(events)
     ]
-    dialect = connection.dialect.name
-    statement: Insert
-    if dialect == "postgresql":
+    statement = insert_skipping_conflicts(connection, hook_events)
+    if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("LOCK TABLE hook_events IN EXCLUSIVE MODE")
-        statement = postgresql.insert(hook_events).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(hook_events).on_conflict_do_nothing()
-    else:
-        raise NotImplementedError(f"hook events need SQLite or PostgreSQL, not {dialect}")
     added = 0
     for row in rows:
         added += connection.execute(statement.values(**row)).rowcount

@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from sync_pipeline.store._rows import among, history_row, to_json
+from sync_pipeline.store._rows import among, history_row, insert_skipping_conflicts, to_json
 from sync_pipeline.store._schema import history, intents, links
 from sync_pipeline.store._time import iso
 from sync_pipeline.store._types import TARGET_SIDE, LinkOutcome, LinkWrite
@@ -86,12 +85,7 @@ def _insert_links(connection: Connection, values: list[dict[str, Any]]) -> list[
     if not values:
         return []
     ordered = sorted(values, key=lambda value: value["crmoffice_id"])
-    skipping = (
-        postgresql.insert(links).on_conflict_do_nothing()
-        if connection.dialect.name == "postgresql"
-        else sqlite.insert(links).on_conflict_do_nothing()
-    )
-    statement = skipping.returning(links.c.webcrm_id)
+    statement = insert_skipping_conflicts(connection, links).returning(links.c.webcrm_id)
     inserted = set(connection.execute(statement, ordered).scalars())
     return [
         ""

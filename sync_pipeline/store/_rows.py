@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import ARRAY, ColumnElement, Connection, Text, any_, bindparam
+from sqlalchemy import ARRAY, ColumnElement, Connection, Insert, Table, Text, any_, bindparam
 
 T = TypeVar("T")
 
@@ -20,6 +20,23 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys
 def to_json(value: Mapping[str, Any]) -> str:
     """Compact JSON text of a mapping, non-ASCII kept as is."""
     return _ENCODER.encode(value)
+
+
+def insert_skipping_conflicts(connection: Connection, table: Table) -> Insert:
+    """`INSERT ... ON CONFLICT DO NOTHING` into `table` in the connection's dialect (SQLite or
+    PostgreSQL: both spell it alike, SQLAlchemy builds it per dialect). The PostgreSQL dialect
+    is imported only on PostgreSQL: a SQLite run never pays for loading it. NotImplementedError
+    on any other backend."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"the link store needs SQLite or PostgreSQL, not {dialect}")
 
 
 def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
