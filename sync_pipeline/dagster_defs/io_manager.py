@@ -6,7 +6,8 @@ steps also check the plan's run id). The location is a local path or any URL fss
 (`file://`, `s3://`, `gs://`, `memory://`, ...; `universal_pathlib`'s `UPath`), so on a
 deployment of several machines a run retried on another one reads what the first attempt wrote.
 Local run folders older than `keep_hours` are pruned; on object storage a lifecycle rule on the
-bucket does that.
+bucket does that. A local folder is handled with `pathlib` alone: fsspec and `UPath` are loaded
+only for a URL (about 0.05 s of every run's start otherwise).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import dagster as dg
-from upath import UPath
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 LOCAL_PROTOCOLS = ("", "file", "local")
 
@@ -32,13 +36,23 @@ class RunValuesIOManager(dg.ConfigurableIOManager):
     base_dir: str
     keep_hours: float = 48.0
 
-    def _root(self) -> UPath:
+    def _is_local(self) -> bool:
+        return urlsplit(self.base_dir).scheme in LOCAL_PROTOCOLS
+
+    def _local_root(self) -> Path:
+        parts = urlsplit(self.base_dir)
+        return Path(parts.path if parts.scheme else self.base_dir)
+
+    def _root(self) -> Path | UPath:
+        """The base folder: a `Path` for a local folder (`file://` URLs included), a `UPath`
+        for any other URL."""
+        if self._is_local():
+            return self._local_root()
+        from upath import UPath
+
         return UPath(self.base_dir)
 
-    def _is_local(self) -> bool:
-        return self._root().protocol in LOCAL_PROTOCOLS
-
-    def _path(self, run_id: str, key: dg.AssetKey) -> UPath:
+    def _path(self, run_id: str, key: dg.AssetKey) -> Path | UPath:
         return self._root() / run_id / ("__".join(key.path) + ".pickle")
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
@@ -50,7 +64,7 @@ class RunValuesIOManager(dg.ConfigurableIOManager):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             return
-        local = Path(path.path)
+        local = Path(str(path))
         if not local.parent.exists():
             self._prune()
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +94,7 @@ class RunValuesIOManager(dg.ConfigurableIOManager):
 
     def _prune(self) -> None:
         """Drop the values of runs older than `keep_hours` (local folders; once per new run)."""
-        base = Path(self._root().path)
+        base = self._local_root()
         if not base.exists():
             return
         cutoff = time.time() - self.keep_hours * 3600
