@@ -229,6 +229,12 @@ def change_sensor(
             )
             marks[AFTER] = str(read.after)
             context.log.info(hooks)
+            for scan in read.scans:
+                for record_id, why in scan.refused.items():
+                    context.log.warning(
+                        f"hook event of {scan.entity} {record_id} skipped: its GET by id was "
+                        f"refused ({why}); the safety probe reads it if it exists and changed"
+                    )
         requests = _requests(field_map, system, scans, tags)
         skip = None
         if not requests:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync_pipeline.clients import CrmClientError
+from sync_pipeline.clients import CrmClientError, RecordRejectedError
 from sync_pipeline.core import FieldMap, Side, prepare_side
 from sync_pipeline.core.echo import PairChanges, pair_changes
 from sync_pipeline.store import LinkStore
@@ -49,7 +49,8 @@ class EntityScan:
     records (id, modification time, values) and deletions naming this change set for a run
     key, the source's clock when it answered (the first mark of a new cursor), and per pair
     the linked ids on this side known gone (`deleted`: sorted; only `scan_ids` finds them;
-    never also in `changes`)."""
+    never also in `changes`), and the ids a GET by id refused for good (`refused`: id -> the
+    API's one-line answer; only `scan_ids`), which ask for nothing."""
 
     system: Side
     entity: str
@@ -59,6 +60,7 @@ class EntityScan:
     fingerprint: str
     source_now: datetime
     deleted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    refused: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> dict[str, tuple[str, ...]]:
@@ -133,18 +135,31 @@ def scan_ids(
     targeted run reads it by id, and a record gone for sure (its GET answers 404/410 again,
     `sync.orphans.confirm_orphans`) orphans the link as a full run would. `events` (the ids
     of the hook events read) go into the fingerprint of a deletion, so a later Delete event
-    of the same record names a new change set. Moves no mark (`high_water` None). Raises
-    `CrmClientError` on any other answer."""
+    of the same record names a new change set. Moves no mark (`high_water` None).
+
+    A GET the API refuses for good (any other 4xx, `RecordRejectedError`: an id it cannot
+    parse, a record we may not read) goes to `EntityScan.refused` and asks for nothing: one
+    bad event must not stop every later one (the sensor logs it; if such a record exists and
+    changed, the safety probe or the next full run reads it). Raises `CrmClientError` when the
+    API does not answer (transport, 5xx and 429 through all retries, credentials): the
+    events are then read again next tick."""
     records, gone = [], list(dict.fromkeys(str(i) for i in deleted))
+    refused: dict[str, str] = {}
     for record_id in dict.fromkeys(str(i) for i in ids if str(i) not in gone):
         try:
             records.append(client.get(entity, record_id))
+        except RecordRejectedError as error:
+            if error.status not in GONE_STATUSES:
+                refused[record_id] = str(error)
+                continue
+            gone.append(record_id)
         except CrmClientError as error:
             if error.status not in GONE_STATUSES:
                 raise
             gone.append(record_id)
     now = client.server_clock.now() or datetime.now(UTC)
     scan = _split(store, field_map, system, entity, records, None, True, now)
+    scan = replace(scan, refused=refused)
     if not gone:
         return scan
     found: dict[str, tuple[str, ...]] = {}

@@ -14,6 +14,7 @@ import dagster as dg
 import httpx
 import pytest
 
+from sync_pipeline.core.hook_payload import HookEvent
 from sync_pipeline.dagster_defs.sensors import AFTER, PROBED
 from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG
 from sync_pipeline.sandbox.server import RunningSandbox
@@ -192,3 +193,21 @@ def test_many_events_of_one_entity_are_read_with_one_probe(hooked: Hooked) -> No
         "persons_contacts": {"webcrm": sorted(str(i) for i in ids)}
     }
     assert _families(hooked, "webcrm") == {"GET /Queries"}
+
+
+def test_an_event_whose_record_the_api_refuses_is_skipped_not_blocking(hooked: Pipeline) -> None:
+    """A stored event naming a record WebCRM refuses to GET for good (400 here: an id it cannot
+    parse) is logged and skipped, and the events after it still sync. Before, every tick raised
+    on it, the event cursor never moved, and no WebCRM change synced again."""
+    person_id, _ = _linked(hooked)
+    _, cursor = _tick(hooked, "webcrm", None)
+    bad = HookEvent("Persons", "99999999999999999999", "Update", datetime.now(UTC))
+    with hooked.store() as store:
+        store.add_hook_events("webcrm", [bad])
+    hooked.sandbox.webcrm.edit("Persons", person_id, {"PersonLastName": "After"})
+    wait_for(lambda: _stored(hooked, "Persons", person_id, "Update"), "the Update event")
+    result, cursor = _tick(hooked, "webcrm", cursor)
+    (request,) = result.run_requests
+    assert json.loads(request.tags[IDS_TAG]) == {"persons_contacts": {"webcrm": [str(person_id)]}}
+    with hooked.store() as store:
+        assert json.loads(str(cursor))[AFTER] == str(store.last_hook_event_id())
