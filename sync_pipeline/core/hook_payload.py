@@ -37,6 +37,9 @@ HOOK_ENTITIES: Mapping[str, str] = {
 # Our receiver listens at RECEIVER_PATH/<secret>; a TargetUrl with this path is one of ours.
 RECEIVER_PATH = "/webcrm/hooks"
 MAX_EVENTS_PER_BODY = 1000
+# WebCRM ids are int32 (vendor spec: `PersonId`, `/{Entity}/{id}` `format: int32`); a larger
+# one would make every GET by id answer 400, failing each sensor tick that reads the event.
+MAX_RECORD_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,8 @@ def _record_id(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("Id must be a positive integer")
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-        raise ValueError("Id must be a positive integer")
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_RECORD_ID:
+        raise ValueError(f"Id must be a positive integer up to {MAX_RECORD_ID}")
     return str(int(text))
 
 

@@ -55,6 +55,8 @@ def test_lenient_forms_parse() -> None:
         b'{"Entity": "Persons", "EventType": "Touch", "Id": 1}',
         b'{"Entity": "Persons", "EventType": "Update", "Id": 0}',
         b'{"Entity": "Persons", "EventType": "Update", "Id": true}',
+        b'{"Entity": "Persons", "EventType": "Update", "Id": 2147483648}',
+        b'{"Entity": "Persons", "EventType": "Update", "Id": "99999999999999999999"}',
         b'{"Entity": "Persons", "EventType": "Update"}',
         b'{"Entity": "Persons", "EventType": "Update", "Id": 1, "EventTime": "2026-11-30T09:40"}',
         b'{"Entity": "Persons", "EventType": "Update", "Id": 1, "EventTime": "yesterday"}',
