@@ -53,9 +53,11 @@ def main() -> int:
         log=STATE / "sandbox.log",
     )
     processes = [sandbox]
+    names = {id(sandbox): f"the sandbox (log: {STATE / 'sandbox.log'})"}
 
     def launch(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         processes.append(start_group(args, env, log=STATE / f"{name}.log"))
+        names[id(processes[-1])] = f"{name} (log: {STATE / f'{name}.log'})"
         return processes[-1]
 
     try:
@@ -67,9 +69,16 @@ def main() -> int:
         start_hooks(env, launch)
         dagster = start_group([str(BIN / "dagster"), "dev", "-w", "workspace.yaml"], env)
         processes.append(dagster)
+        names[id(dagster)] = "dagster dev (its output is above)"
         print("Dagster UI: http://127.0.0.1:3000 (Ctrl-C stops everything)")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
+        gone = next(p for p in processes if p.poll() is not None)
+        print(
+            f"make dev: {names[id(gone)]} exited with code {gone.returncode}: stopping "
+            "everything; start `make dev` again",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 0
