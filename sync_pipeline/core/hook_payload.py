@@ -130,12 +130,19 @@ def target_url(base_url: str, secret: str) -> str:
     """The TargetUrl to register: the receiver's public `base_url` (scheme, host, optional
     prefix path; a trailing RECEIVER_PATH is accepted) + `RECEIVER_PATH/<secret>`.
 
-    Raises ValueError for a base URL that is not absolute http(s) or carries a query.
+    Raises ValueError for a base URL that is not absolute http(s), carries a query, or already
+    carries a receiver URL's path past `RECEIVER_PATH` (a full receiver URL pasted as the base:
+    the hooks would POST to `…/webcrm/hooks/<old>/webcrm/hooks/<secret>` and always get 404).
     """
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ValueError(f"--target-url must be an absolute http(s) URL, not {base_url!r}")
     path = parts.path.rstrip("/").removesuffix(RECEIVER_PATH)
+    if f"{RECEIVER_PATH}/" in f"{path}/":
+        raise ValueError(
+            f"--target-url must be the receiver's base URL (without {RECEIVER_PATH}/...), "
+            f"not {redacted_url(base_url)!r}"
+        )
     return urlunsplit((parts.scheme, parts.netloc, f"{path}{RECEIVER_PATH}/{secret}", "", ""))
 
 

@@ -80,8 +80,18 @@ def test_target_url_carries_the_secret_and_redacts_it() -> None:
     assert redacted_url("https://u:p@x.example/h?key=1") == "https://***@x.example/h?***"
 
 
-@pytest.mark.parametrize("base", ["sync.example.com", "ftp://x.example", "https://x.example/?a=1"])
+@pytest.mark.parametrize(
+    "base",
+    [
+        "sync.example.com",
+        "ftp://x.example",
+        "https://x.example/?a=1",
+        "http://127.0.0.1:8710/webcrm/hooks/abc",
+        "https://x.example/prefix/webcrm/hooks/abc/",
+    ],
+)
 def test_target_url_refuses_what_is_not_an_http_base(base: str) -> None:
-    """A base URL without http(s), a host, or with a query is a ValueError naming --target-url."""
+    """A base URL without http(s), a host, with a query, or a whole receiver URL (its secret
+    segment included) is a ValueError naming --target-url."""
     with pytest.raises(ValueError, match="--target-url"):
         target_url(base, "secret")
