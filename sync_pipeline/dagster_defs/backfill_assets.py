@@ -6,6 +6,7 @@ partition status says exactly which days were re-synced. One step runs the pair'
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -79,27 +80,60 @@ def metadata_of(report: sync.PairSyncReport) -> dict[str, Any]:
     return counts
 
 
-def backfill_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg.AssetsDefinition:
-    """`<pair>/backfill`, after the backfills of the pairs sharing its contacts (if selected)."""
-    sharing = sync.sharing_pairs(pair, field_map)
+StepBody = Callable[[dg.AssetExecutionContext, dict[str, Any]], dg.Output[Any]]
+
+
+def pair_step_asset(
+    pair: PairSpec,
+    field_map: FieldMap,
+    name: str,
+    shared_plans: str,
+    body: StepBody,
+    *,
+    description: str,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    backfill_policy: dg.BackfillPolicy | None = None,
+) -> dg.AssetsDefinition:
+    """A one-step pair asset (`<pair>/backfill`, `<pair>/targeted`): key `<pair>/<name>`, the
+    pair's group and pool, and an input from the same asset of each pair sharing its contacts
+    (read through `shared_plans`: present only when that asset ran in the same run), so it runs
+    after them. `body(context, others)` gets those inputs by name."""
 
     @dg.asset(
-        key=pair_key(pair, BACKFILL),
+        key=pair_key(pair, name),
         group_name=pair.name,
         pool=f"sync_{pair.name}",
-        partitions_def=modification_date,
-        backfill_policy=SINGLE_RUN,
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
         kinds={"webcrm", "crmoffice"},
         ins={
-            f"{o.name}_backfill": dg.AssetIn(pair_key(o, BACKFILL), input_manager_key=shared_plans)
-            for o in sharing
+            f"{o.name}_{name}": dg.AssetIn(pair_key(o, name), input_manager_key=shared_plans)
+            for o in sync.sharing_pairs(pair, field_map)
         },
         required_resource_keys={"webcrm", "crmoffice", "link_store", "sync_policy"},
+        description=description,
+    )
+    def step(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
+        return body(context, others)
+
+    return step
+
+
+def backfill_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg.AssetsDefinition:
+    """`<pair>/backfill`, after the backfills of the pairs sharing its contacts (if selected)."""
+
+    def backfill(context: dg.AssetExecutionContext, others: dict[str, Any]) -> dg.Output[Any]:
+        return run_pair_step(context, pair, field_map, others, partition_window(context))
+
+    return pair_step_asset(
+        pair,
+        field_map,
+        BACKFILL,
+        shared_plans,
+        backfill,
+        partitions_def=modification_date,
+        backfill_policy=SINGLE_RUN,
         description=f"Re-syncs {pair.name} for the records modified on the picked days, both "
         "ways, in one step with the same guards as the sync graph (launch a backfill over "
         "a date range; the partitions filled are the days re-synced).",
     )
-    def backfill(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
-        return run_pair_step(context, pair, field_map, others, partition_window(context))
-
-    return backfill

@@ -15,9 +15,8 @@ from typing import Any
 
 import dagster as dg
 
-from sync_pipeline import sync
 from sync_pipeline.core import SIDES, FieldMap, PairSpec, Side
-from sync_pipeline.dagster_defs.backfill_assets import run_pair_step
+from sync_pipeline.dagster_defs.backfill_assets import pair_step_asset, run_pair_step
 from sync_pipeline.dagster_defs.keys import pair_key
 
 TARGETED = "targeted"
@@ -47,29 +46,23 @@ def tagged_ids(tags: Mapping[str, str], pair: str) -> dict[Side, tuple[str, ...]
 
 def targeted_asset(pair: PairSpec, field_map: FieldMap, shared_plans: str) -> dg.AssetsDefinition:
     """`<pair>/targeted`, after those of the pairs sharing its contacts (when selected)."""
-    sharing = sync.sharing_pairs(pair, field_map)
 
-    @dg.asset(
-        key=pair_key(pair, TARGETED),
-        group_name=pair.name,
-        pool=f"sync_{pair.name}",
-        kinds={"webcrm", "crmoffice"},
-        ins={
-            f"{o.name}_targeted": dg.AssetIn(pair_key(o, TARGETED), input_manager_key=shared_plans)
-            for o in sharing
-        },
-        required_resource_keys={"webcrm", "crmoffice", "link_store", "sync_policy"},
+    def targeted(context: dg.AssetExecutionContext, others: dict[str, Any]) -> dg.Output[Any]:
+        ids = tagged_ids(context.run.tags, pair.name)
+        context.log.info(f"{pair.name}: " + ", ".join(f"{s} {len(i)} ids" for s, i in ids.items()))
+        return run_pair_step(context, pair, field_map, others, None, ids=ids)
+
+    return pair_step_asset(
+        pair,
+        field_map,
+        TARGETED,
+        shared_plans,
+        targeted,
         description=f"Syncs the {pair.name} records a change sensor named (run tag "
         f"`{IDS_TAG}`), both ways, in one step: read by id, planned against their links only, "
         "with the same guards as the sync graph. Moves no cursor; orphans a link only when "
         "its record's GET by id answers 404 (confirmed by a second GET).",
     )
-    def targeted(context: dg.AssetExecutionContext, **others: Any) -> dg.Output[Any]:
-        ids = tagged_ids(context.run.tags, pair.name)
-        context.log.info(f"{pair.name}: " + ", ".join(f"{s} {len(i)} ids" for s, i in ids.items()))
-        return run_pair_step(context, pair, field_map, others, None, ids=ids)
-
-    return targeted
 
 
 def targeted_keys(field_map: FieldMap, pairs: Sequence[str]) -> list[dg.AssetKey]:
