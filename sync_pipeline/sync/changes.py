@@ -26,12 +26,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync_pipeline.clients import CrmClientError, RecordRejectedError
 from sync_pipeline.core import FieldMap, Side, prepare_side
 from sync_pipeline.core.echo import PairChanges, pair_changes
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.extract import entity_columns, high_water, records_frame
-from sync_pipeline.sync.orphans import GONE_STATUSES
+from sync_pipeline.sync.orphans import read_by_id
 from sync_pipeline.sync.run_guard import cursor_name
 
 PROBE_OVERLAP = timedelta(seconds=2)
@@ -143,23 +142,12 @@ def scan_ids(
     changed, the safety probe or the next full run reads it). Raises `CrmClientError` when the
     API does not answer (transport, 5xx and 429 through all retries, credentials): the
     events are then read again next tick."""
-    records, gone = [], list(dict.fromkeys(str(i) for i in deleted))
-    refused: dict[str, str] = {}
-    for record_id in dict.fromkeys(str(i) for i in ids if str(i) not in gone):
-        try:
-            records.append(client.get(entity, record_id))
-        except RecordRejectedError as error:
-            if error.status not in GONE_STATUSES:
-                refused[record_id] = str(error)
-                continue
-            gone.append(record_id)
-        except CrmClientError as error:
-            if error.status not in GONE_STATUSES:
-                raise
-            gone.append(record_id)
+    gone = list(dict.fromkeys(str(i) for i in deleted))
+    read = read_by_id(client, entity, [i for i in ids if str(i) not in gone], keep_refused=True)
+    gone += read.gone
     now = client.server_clock.now() or datetime.now(UTC)
-    scan = _split(store, field_map, system, entity, records, None, True, now)
-    scan = replace(scan, refused=refused)
+    scan = _split(store, field_map, system, entity, read.records, None, True, now)
+    scan = replace(scan, refused=read.refused)
     if not gone:
         return scan
     found: dict[str, tuple[str, ...]] = {}

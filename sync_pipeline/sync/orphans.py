@@ -15,13 +15,13 @@ the plan diffs it as any other link, and the links step marks it active before t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import pandas as pd
 
-from sync_pipeline.clients import CrmClientError
+from sync_pipeline.clients import CrmClientError, RecordRejectedError
 from sync_pipeline.core import SIDES, PairPlan, PairSpec, Side
 
 MAX_LOOKUPS = 100
@@ -73,6 +73,39 @@ def confirm_orphans(
     kept = _missing_sides(orphans, gone["webcrm"], gone["crmoffice"])
     check = OrphanCheck(len(orphans), len(kept), tuple(found), unchecked)
     return replace(plan, orphans=kept), check
+
+
+@dataclass(frozen=True)
+class ReadById:
+    """What `read_by_id` found: the records, the ids the API says do not exist (404/410), and
+    the ids it refused for good (another 4xx) with its one-line answer."""
+
+    records: list[dict[str, Any]]
+    gone: list[str]
+    refused: dict[str, str]
+
+
+def read_by_id(
+    lookup: RecordLookup, entity: str, ids: Sequence[str], *, keep_refused: bool = False
+) -> ReadById:
+    """One `GET /{entity}/{id}` per distinct id, in order. A 404/410 is `gone`; a refusal for
+    good (`RecordRejectedError`) is `refused` with `keep_refused`, else raised at once. Any
+    other failure (transport, 5xx or 429 through every retry, credentials) raises
+    `CrmClientError`."""
+    records: list[dict[str, Any]] = []
+    gone: list[str] = []
+    refused: dict[str, str] = {}
+    for record_id in dict.fromkeys(str(i) for i in ids):
+        try:
+            records.append(lookup.get(entity, record_id))
+        except CrmClientError as error:
+            if error.status in GONE_STATUSES:
+                gone.append(record_id)
+            elif keep_refused and isinstance(error, RecordRejectedError):
+                refused[record_id] = str(error)
+            else:
+                raise
+    return ReadById(records, gone, refused)
 
 
 def _gone(lookup: RecordLookup | None, entity: str, record_id: str) -> bool | None:

@@ -120,7 +120,7 @@ def plan_pair(
         pair.crmoffice_entity,
         sharing_fields,
         link_ids,
-        scope=_read_scope(webcrm, crmoffice),
+        scope=None if link_ids is not None else _read_scope(webcrm, crmoffice),
     )
     held = standing_holds(inputs.holds, inputs.links, names)
     web = with_held_rows(webcrm.frame.valid, held.rows["webcrm"])

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sync_pipeline.clients import CrmClientError
 from sync_pipeline.core import SIDES, FieldMap, PairSpec, Side
 from sync_pipeline.store import LinkStore
 from sync_pipeline.sync.extract import (
@@ -27,7 +26,7 @@ from sync_pipeline.sync.extract import (
     high_water,
     records_frame,
 )
-from sync_pipeline.sync.orphans import GONE_STATUSES
+from sync_pipeline.sync.orphans import read_by_id
 from sync_pipeline.sync.run_guard import cursor_name
 from sync_pipeline.sync.window import ReadWindow
 
@@ -62,13 +61,7 @@ def read_ids(
     name = cursor_name(system, entity)
     states = {pair: store.pair_state(pair, [name]) for pair in pairs}
     read_at = datetime.now(UTC)
-    records = []
-    for record_id in dict.fromkeys(str(i) for i in ids):
-        try:
-            records.append(client.get(entity, record_id))
-        except CrmClientError as error:
-            if error.status not in GONE_STATUSES:
-                raise
+    records = read_by_id(client, entity, ids).records
     columns = entity_columns(field_map, system, entity)
     frame = records_frame(records, columns)
     now = client.server_clock.now() or datetime.now(UTC)
