@@ -36,13 +36,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import yaml
 
 from sync_pipeline import deployment
 from sync_pipeline.dagster_defs.sensors import SENSOR_NAMES
 from sync_pipeline.dagster_defs.targeted_assets import IDS_TAG, TRIGGER_TAG
-from sync_pipeline.processes import BIN, free_port, start_group, stop_group
+from sync_pipeline.processes import BIN, start_group, start_hooks, stop_group
 from sync_pipeline.sandbox.server import RunningSandbox, SandboxSettings, running_sandbox
 from sync_pipeline_tests.bench.config import BenchConfig
 from sync_pipeline_tests.bench.harness import Figures
@@ -241,25 +240,20 @@ def measure_latency(config: BenchConfig) -> Figures:
 
 @contextmanager
 def _hooks(env: dict[str, str], folder: Path) -> Iterator[None]:
-    """`sync-pipeline hooks serve` on a free loopback port, and our hooks registered for it."""
-    port = free_port()
-    cli = str(BIN / "sync-pipeline")
-    receiver = start_group([cli, "hooks", "serve", "--port", str(port)], env, folder / "hooks.log")
+    """The hook receiver on loopback and our hooks registered for it, started as `make dev`
+    starts them (`processes.start_hooks`, which also sets hooks mode in `env`)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def launch(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        started.append(start_group(args, env, folder / f"{name}.log"))
+        return started[-1]
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or receiver.poll() is not None:
-                    raise RuntimeError("the hook receiver did not start (see hooks.log)") from None
-                time.sleep(0.2)
-        register = [cli, "hooks", "register", "--target-url", f"http://127.0.0.1:{port}"]
-        subprocess.run(register, env=env, check=True, capture_output=True)
+        start_hooks(env, launch, quiet=True)
         yield
     finally:
-        stop_group(receiver)
+        for process in started:
+            stop_group(process)
 
 
 def _measure(config: BenchConfig, *, hooks: bool) -> Figures:
@@ -272,7 +266,7 @@ def _measure(config: BenchConfig, *, hooks: bool) -> Figures:
         env = _env(sandbox, folder, organisation)
         links = _linked(sandbox, env, max(2, config.latency_edits))
         if hooks:
-            env |= {"SYNC_WEBCRM_HOOKS": "on", "SYNC_HOOKS_SECRET": HOOKS_SECRET}
+            env["SYNC_HOOKS_SECRET"] = HOOKS_SECRET
             stack.enter_context(_hooks(env, folder))
         edits: list[Edit] = []
         latencies: list[float] = []
