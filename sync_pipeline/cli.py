@@ -13,8 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from sync_pipeline.core import FieldMapError
-from sync_pipeline.settings import SettingsError, configured_field_map, rate_limits
+from sync_pipeline.commands.heap import loaded_frozen, unfrozen_after
 
 
 def _date(text: str) -> date:
@@ -125,9 +124,11 @@ def _check_sync_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse and dispatch; returns the exit code. Output piped into a reader that stops early
-    (`| head`) ends quietly, as the Python docs advise for SIGPIPE."""
+    (`| head`) ends quietly, as the Python docs advise for SIGPIPE. The code a command needs
+    loads frozen out of the garbage collector's passes, handed back when it ends (`heap`)."""
     try:
-        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+        with unfrozen_after():
+            return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -139,6 +140,9 @@ def _dispatch(argv: list[str]) -> int:
         from sync_pipeline.sandbox.command import main as sandbox_main
 
         return sandbox_main(argv[1:])
+    with loaded_frozen():
+        from sync_pipeline.core import FieldMapError
+        from sync_pipeline.settings import SettingsError, configured_field_map, rate_limits
     try:
         pairs = list(configured_field_map(os.environ).pairs)
     except FieldMapError as error:
@@ -153,7 +157,8 @@ def _dispatch(argv: list[str]) -> int:
         except SettingsError as error:
             print(f"sync-pipeline: {error}", file=sys.stderr)
             return 1
-        from sync_pipeline.commands.sync import run_sync
+        with loaded_frozen():
+            from sync_pipeline.commands.sync import run_sync
 
         return run_sync(
             args.pairs or pairs,

@@ -244,16 +244,32 @@ def test_state_migrate_refuses_a_store_newer_than_this_code_in_one_line(
     assert "newer than this sync_pipeline supports" in done.stderr
 
 
-def test_a_sync_run_hands_the_frozen_heap_back_even_when_it_fails() -> None:
-    """`sync` keeps the objects alive before the run out of the collector's passes only while
-    it runs (`gc.freeze`): afterwards, and after a failure, nothing stays frozen."""
+def test_code_loads_frozen_with_the_collector_off_and_is_handed_back_raising_or_not() -> None:
+    """`commands.heap`: no collector pass while the code loads, frozen after (also when the
+    import fails), and nothing left frozen once the command ends."""
     import gc
 
-    from sync_pipeline.commands.sync import _long_lived_frozen
+    from sync_pipeline.commands.heap import loaded_frozen, unfrozen_after
 
-    with _long_lived_frozen():
-        assert gc.get_freeze_count() > 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with unfrozen_after():
+        with loaded_frozen():
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
-    with pytest.raises(RuntimeError), _long_lived_frozen():
-        raise RuntimeError("run failed")
-    assert gc.get_freeze_count() == 0
+    with pytest.raises(ImportError), unfrozen_after(), loaded_frozen():
+        raise ImportError("no such module")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_every_command_hands_the_frozen_heap_back(capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI leaves the collector as it found it after a command that succeeds and after one
+    refused once its code has loaded (tests call `main` in process, many times)."""
+    import gc
+
+    assert main(["docs"]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(SystemExit):
+        main(["sync", "--since", "2024-01-01"])  # refused after the field map loaded
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    capsys.readouterr()

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import fcntl
-import gc
 import io
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 from dagster_shared.telemetry import get_or_set_instance_id
 
+from sync_pipeline.commands.heap import loaded_frozen
 from sync_pipeline.core import FieldMap
 from sync_pipeline.dagster_defs.jobs import pair_selection
 from sync_pipeline.dagster_defs.partitions import MODE_TAG, SINCE_TAG, UNTIL_TAG
@@ -95,20 +95,6 @@ def execute_sync(
     )
 
 
-@contextmanager
-def _long_lived_frozen() -> Iterator[None]:
-    """Leave the objects that exist before the run (modules, classes, the definitions: about
-    a million, and all live until exit) out of the garbage collector's passes while the run
-    lasts (`gc.freeze`, https://docs.python.org/3/library/gc.html#gc.freeze), then hand them
-    back (`gc.unfreeze`). Each full pass over them cost about 0.1 s, several times a run: the
-    run's own garbage is collected as before."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _new_store_note() -> str:
     """A line when the link store does not exist yet: the run is an initial load, which is
     right the first time and a sign of a wrong `DAGSTER_HOME`/`SYNC_STATE_URL` or working
@@ -134,14 +120,18 @@ def run_sync(
 ) -> int:
     """Run, print a table per pair and direction, and return the exit code: 0 every planned
     write applied, 3 the run completed but some records failed (one line on stderr says how
-    many wait for a retry and how many were given up), 1 the run failed."""
-    from sync_pipeline.commands.sync_report import failed_records, failure_line, sync_table
-    from sync_pipeline.definitions import defs, field_map
+    many wait for a retry and how many were given up), 1 the run failed.
+
+    The definitions load frozen out of the collector's passes (`heap.loaded_frozen`): the CLI
+    hands them back when the command ends (`heap.unfrozen_after`)."""
+    with loaded_frozen():
+        from sync_pipeline.commands.sync_report import failed_records, failure_line, sync_table
+        from sync_pipeline.definitions import defs, field_map
 
     new_store = _new_store_note()
     if new_store:
         print(new_store)
-    with _instance() as instance, _long_lived_frozen():
+    with _instance() as instance:
         result = execute_sync(
             defs,
             field_map,
