@@ -30,7 +30,7 @@ from sync_pipeline.core.mapping import (
 )
 from sync_pipeline.core.normalize import canonical_values, match_key, normalize_values
 from sync_pipeline.core.pairplan import PairPlan
-from sync_pipeline.core.plan import plan_pair_sync
+from sync_pipeline.core.plan import empty_plan, plan_pair_sync
 from sync_pipeline.core.schemas import mapped_frame_model
 from sync_pipeline.core.systems import (
     EntitySpec,
@@ -80,6 +80,7 @@ __all__ = [
     "bad_share",
     "canonical_payloads",
     "canonical_values",
+    "empty_plan",
     "empty_side_frame",
     "load_field_map",
     "load_systems",

@@ -18,7 +18,15 @@ from sync_pipeline.core.align import member_mask, positions
 from sync_pipeline.core.create_holds import hold_incomplete_creates
 from sync_pipeline.core.diff import DiffResult, three_way_diff
 from sync_pipeline.core.fieldmap import FieldType, PairSpec
-from sync_pipeline.core.frames import creates_frame, held_frame, links_frame
+from sync_pipeline.core.frames import (
+    conflicts_frame,
+    creates_frame,
+    held_frame,
+    intents_not_applied_frame,
+    links_frame,
+    orphans_frame,
+    updates_frame,
+)
 from sync_pipeline.core.holds import StandingHolds, hold_partners
 from sync_pipeline.core.intents import IntentOutcome, canonical_payloads, reconcile_intents
 from sync_pipeline.core.linked import linked_values, plan_linked, side_input
@@ -215,6 +223,26 @@ def _approved_links(standing: StandingHolds, web: pd.DataFrame, crm: pd.DataFram
             "webcrm_row": pd.Series([-1] * len(links), dtype="int64"),
             "crmoffice_row": pd.Series([-1] * len(links), dtype="int64"),
         }
+    )
+
+
+def empty_plan(pair: PairSpec, *, now: datetime, complete: bool) -> PairPlan:
+    """The plan that does nothing: what `plan_pair_sync` returns for empty side frames, no
+    link, no open intent and no standing hold (a quiet incremental run), made without its
+    frame arithmetic (about 0.04 s a pair); the same frames, columns and dtypes."""
+    fields = pair.field_names
+    return PairPlan(
+        pair=pair.name,
+        fields=fields,
+        planned_at=now,
+        complete=complete,
+        creates={d: creates_frame(fields) for d in DIRECTIONS},
+        updates={d: updates_frame(fields) for d in DIRECTIONS},
+        links=links_frame(fields),
+        conflicts=conflicts_frame(),
+        orphans=orphans_frame(),
+        held=held_frame().assign(kind=""),
+        intents_not_applied=intents_not_applied_frame(),
     )
 
 

@@ -20,6 +20,7 @@ from sync_pipeline.core import (
     Side,
     SideFrame,
     canonical_payloads,
+    empty_plan,
     plan_pair_sync,
     prepare_side,
 )
@@ -122,6 +123,8 @@ def plan_pair(
         link_ids,
         scope=None if link_ids is not None else _read_scope(webcrm, crmoffice),
     )
+    if link_ids is None and _nothing_to_plan(webcrm, crmoffice, inputs):
+        return _nothing_planned(pair, webcrm, crmoffice, inputs, run_id=run_id, now=now)
     held = standing_holds(inputs.holds, inputs.links, names)
     web = with_held_rows(webcrm.frame.valid, held.rows["webcrm"])
     crm = with_held_rows(crmoffice.frame.valid, held.rows["crmoffice"])
@@ -170,6 +173,44 @@ def plan_pair(
     reactivated = tuple(inputs.links.loc[again, "webcrm_id"].astype(str))
     link_plan = LinkPlan(plan, run, reactivated, keep, settled)
     return replace(cut, links=link_plan, orphan_check=check)
+
+
+def _nothing_to_plan(webcrm: SideRows, crmoffice: SideRows, inputs: PlanInputs) -> bool:
+    """Whether the plan is certain to be empty: neither read found a record (valid or
+    quarantined) and the store holds nothing the pair acts on without one: no link in scope,
+    hold (even an open one: the plan weighs held records again), open intent or given-up
+    write, for the pair or the pairs sharing its records. A quiet incremental run of a pair
+    with no open hold."""
+    frames = (webcrm.frame, crmoffice.frame)
+    pending = (inputs.links, inputs.holds, inputs.intents, inputs.given_up)
+    return (
+        all(frame.valid.empty and frame.quarantined.empty for frame in frames)
+        and all(table.empty for table in pending)
+        and all(table.empty for table in inputs.sharing_intents.values())
+        and not inputs.sharing_holds
+        and not inputs.linked_elsewhere
+    )
+
+
+def _nothing_planned(
+    pair: PairSpec,
+    webcrm: SideRows,
+    crmoffice: SideRows,
+    inputs: PlanInputs,
+    *,
+    run_id: str,
+    now: datetime,
+) -> PlannedPair:
+    """`plan_pair`'s result when `_nothing_to_plan`: the empty plan (`core.empty_plan`), cut
+    the same way, so the sinks only move the cursors. About 0.04 s less per pair than the
+    frame arithmetic on empty frames (`test_planning_fast_path.py` holds the two equal)."""
+    plan = empty_plan(pair, now=now, complete=webcrm.complete and crmoffice.complete)
+    crash_point("after_plan")
+    run = PairRun(pair.name, run_id, *_run_of(webcrm, crmoffice))
+    linked = 0 if inputs.links_complete else webcrm.state.linked
+    rows: dict[Side, SideRows] = {"webcrm": webcrm, "crmoffice": crmoffice}
+    cut = _cut(pair, plan, rows, run, linked, {"to_crmoffice": 0, "to_webcrm": 0})
+    return replace(cut, links=LinkPlan(plan, run))
 
 
 def _read_scope(webcrm: SideRows, crmoffice: SideRows) -> LinkIds | None:
