@@ -1,5 +1,6 @@
-"""Where a sink's re-read starts, and which stamps it may trust (`SideRows.changes_since`,
-`SideRows.settled_before`): from when the read began, not from its newest record."""
+"""Where a sink's re-read starts, which stamps it may trust (`SideRows.changes_since`,
+`SideRows.settled_before`) and where the next read starts (`Snapshot.cursor`): from when the
+read began, not from its newest record."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pandas as pd
 
 from sync_pipeline.core import prepare_side
 from sync_pipeline.store import PairBasis, PairState
+from sync_pipeline.sync.extract import Snapshot
 from sync_pipeline.sync.plans import CLOCK_SKEW_MARGIN, SideRows
+from sync_pipeline.sync.window import ReadWindow
 from sync_pipeline_tests.core.maps import sandbox_field_map
 
 FIELD_MAP = sandbox_field_map()
@@ -51,3 +54,23 @@ def test_a_stamp_is_trusted_only_when_its_second_was_over_before_the_read_began(
     assert _read(None, offset=None).settled_before() == READ_AT - CLOCK_SKEW_MARGIN - timedelta(
         seconds=1
     )
+
+
+def _snapshot(high_water: datetime, window: ReadWindow) -> Snapshot:
+    return Snapshot(
+        "webcrm", "Persons", pd.DataFrame(), window, high_water, read_at=READ_AT,
+        clock_offset=OFFSET,
+    )  # fmt: skip
+
+
+def test_the_cursor_stays_where_a_long_read_began() -> None:
+    """A full read of many pages took three minutes (more than the two-minute overlap) and its
+    last page holds a record stamped at its end: the cursor stays where the read began, so the
+    next read still covers an edit made meanwhile to a record of its first page."""
+    newest = datetime(2026, 11, 30, 15, 3, tzinfo=UTC)
+    began = datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC)
+    assert _snapshot(newest, ReadWindow("full", None, None)).cursor == began
+    quiet = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    assert _snapshot(quiet, ReadWindow("incremental", quiet, None)).cursor == began
+    bounded = ReadWindow("window", quiet, datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
+    assert _snapshot(quiet, bounded).cursor == quiet
