@@ -24,6 +24,7 @@ from sync_pipeline.clients.server_clock import ClockReading, ServerClock
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient, query_literal
 from sync_pipeline.clients.webcrm_hooks import Hook
 from sync_pipeline.clients.writers import (
+    ChangedRecords,
     CrmofficeWriter,
     RecordWrite,
     RecordWriter,
@@ -35,6 +36,7 @@ __all__ = [
     "AccessGrant",
     "AuthenticationError",
     "Authenticator",
+    "ChangedRecords",
     "ClientStats",
     "ClockReading",
     "CrmClientError",

@@ -2,8 +2,9 @@
 
 `RecordWriter.write(entity, writes, on_batch)` applies `RecordWrite`s and reports one
 `WriteOutcome` per write, batch by batch, so the caller can persist progress as it goes;
-`RecordWriter.changed_since(entity, since)` re-reads, in one request for the usual handful, which
-records changed since a moment (so a write never overwrites an edit made after our read):
+`RecordWriter.changed_since(entity, since)` re-reads, in one request for the usual handful, the
+records changed since a moment, with their modification times (`ChangedRecords`), so a write never
+overwrites an edit made after our read:
 
 - `WebcrmWriter`: the bulk `PATCH /{entity}` (inserts without `<X>Id`, updates with it), one
   batch per chunk of up to 500 items; an empty value is sent as `""` (vendor spec: PATCH changes
@@ -22,6 +23,7 @@ from typing import Any, Literal, Protocol
 from sync_pipeline.clients.crmoffice import CrmofficeClient, WriteOp, WriteResult
 from sync_pipeline.clients.webcrm import ItemResult, WebcrmClient
 from sync_pipeline.core.known_fields import webcrm_dto
+from sync_pipeline.core.systems import EntitySpec
 
 # WebCRM answers a bulk-PATCH item whose id is gone with "<Entity> with id N was not found."
 _WEBCRM_NOT_FOUND = "not found"
@@ -52,6 +54,15 @@ class WriteOutcome:
     not_found: bool = False
 
 
+@dataclass(frozen=True)
+class ChangedRecords:
+    """What a re-read found, by record id (text): its modification time (None when unreadable:
+    the caller treats the record as changed) and the record as the API answered it."""
+
+    stamps: dict[str, datetime | None]
+    records: dict[str, Mapping[str, Any]]
+
+
 OnBatch = Callable[[int, list[WriteOutcome]], None]
 BeforeBatch = Callable[[], None]
 
@@ -71,24 +82,27 @@ class RecordWriter(Protocol):
         before_batch: BeforeBatch | None = None,
     ) -> None: ...
 
-    def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]: ...
+    def changed_since(self, entity: str, since: datetime) -> ChangedRecords: ...
+
+    def entity_spec(self, entity: str) -> EntitySpec: ...
 
     def counters(self) -> dict[str, int]: ...
 
 
 def _modified(
     records: Iterable[Mapping[str, Any]], id_property: str, updated_property: str
-) -> dict[str, datetime | None]:
-    """id -> modification time (None when unreadable: treated as changed by the caller)."""
-    found: dict[str, datetime | None] = {}
+) -> ChangedRecords:
+    """The records by id, with their modification times (None when unreadable)."""
+    stamps: dict[str, datetime | None] = {}
+    found: dict[str, Mapping[str, Any]] = {}
     for record in records:
+        record_id = str(record.get(id_property))
+        found[record_id] = record
         try:
-            found[str(record.get(id_property))] = datetime.fromisoformat(
-                str(record.get(updated_property))
-            )
+            stamps[record_id] = datetime.fromisoformat(str(record.get(updated_property)))
         except ValueError:
-            found[str(record.get(id_property))] = None
-    return found
+            stamps[record_id] = None
+    return ChangedRecords(stamps, found)
 
 
 class WebcrmWriter:
@@ -128,10 +142,14 @@ class WebcrmWriter:
             before_batch()
         self._client.bulk_upsert(entity, bodies, on_chunk=on_chunk)
 
-    def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]:
+    def changed_since(self, entity: str, since: datetime) -> ChangedRecords:
         """`/Queries` on `<X>UpdatedAt >= since` (whole seconds, widened, never narrowed)."""
         spec = self._client.spec.entity(entity)
         return _modified(self._client.query_updated(entity, since), spec.id, spec.updated_at)
+
+    def entity_spec(self, entity: str) -> EntitySpec:
+        """Where `entity`'s id and modification time live (`systems.yaml`)."""
+        return self._client.spec.entity(entity)
 
 
 def _integer_properties(dto: str | None) -> frozenset[str]:
@@ -196,11 +214,15 @@ class CrmofficeWriter:
             before_each=before_batch,
         )
 
-    def changed_since(self, entity: str, since: datetime) -> dict[str, datetime | None]:
+    def changed_since(self, entity: str, since: datetime) -> ChangedRecords:
         """`GET /{entity}?updatedSince=since` (pages of the entity's page size)."""
         spec = self._client.spec.entity(entity)
         records = self._client.list_all(entity, updated_since=since)
         return _modified(records, spec.id, spec.updated_at)
+
+    def entity_spec(self, entity: str) -> EntitySpec:
+        """Where `entity`'s id and modification time live (`systems.yaml`)."""
+        return self._client.spec.entity(entity)
 
 
 def _crmoffice_outcome(result: WriteResult) -> WriteOutcome:

@@ -12,7 +12,7 @@ at most the batch in flight — and those creates are covered by their intents.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sync_pipeline.clients import (
@@ -24,10 +24,18 @@ from sync_pipeline.clients import (
     WebcrmWriter,
     WriteOutcome,
 )
-from sync_pipeline.core import SOURCE_SIDE, TARGET_SIDE, Direction, PairSpec, text_column
+from sync_pipeline.core import (
+    SOURCE_SIDE,
+    TARGET_SIDE,
+    Direction,
+    PairSpec,
+    prepare_side,
+    text_column,
+)
 from sync_pipeline.store import LinkStore, LinkWrite
 from sync_pipeline.sync.crashpoints import crash_point
-from sync_pipeline.sync.plans import DirectionPlan
+from sync_pipeline.sync.extract import records_frame
+from sync_pipeline.sync.plans import DirectionPlan, field_values
 from sync_pipeline.sync.sink import ApplyReport, Progress, Sink, open_sink, values_of
 
 # The write steps of a pair run in this order; the last one moves the pair's cursors.
@@ -35,7 +43,6 @@ WRITE_ORDER: tuple[Direction, ...] = ("to_crmoffice", "to_webcrm")
 # Updates are written in batches of at most this many records, each batch after one re-read of
 # the records changed in the target since our read (WebCRM: its bulk PATCH chunk).
 REREAD_EVERY = 500
-_UNCHANGED = datetime.min.replace(tzinfo=UTC)  # a marker: not among the re-read changes
 CHANGED_SINCE_READ = "changed in the target after this run read it: left for the next run"
 
 
@@ -158,32 +165,71 @@ class _Reread:
     def __init__(self, since: datetime | None) -> None:
         self.since = since
         self.changed: dict[str, datetime | None] = {}
+        self.records: dict[str, Mapping[str, Any]] = {}
 
     def unchanged(
         self, sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]
     ) -> list[dict[Hashable, Any]]:
         """The rows whose target nobody changed since our read; the others are left for the
         next run, which sees both edits and settles them by the conflict policy (a user's edit
-        made between our read and our write is never overwritten)."""
+        made between our read and our write is never overwritten).
+
+        A target re-read with the stamp we read is unchanged when that stamp's second was over
+        before our read began (`DirectionPlan.target_settled_before`); otherwise an edit after
+        our read may share it (WebCRM stamps whole seconds), and its field values must also
+        equal those we read (`DirectionPlan.target_values`)."""
         if self.since is None:
             return rows
         fresh = writer.changed_since(_entity(sink), self.since)
-        self.changed.update(fresh)
-        stamps = [t for t in fresh.values() if t is not None]
+        self.changed.update(fresh.stamps)
+        self.records.update(fresh.records)
+        stamps = [t for t in fresh.stamps.values() if t is not None]
         self.since = max([self.since, *stamps])
         target_id = f"{TARGET_SIDE[sink.direction]}_id"
-        seen = sink.plan.target_times
-        keep, left = [], []
-        for row in rows:
-            target = str(row[target_id])
-            stamp = self.changed.get(target, _UNCHANGED)
-            if stamp is _UNCHANGED or (stamp is not None and stamp == seen.get(target)):
-                keep.append(row)
-            else:
-                left.append(row)
+        targets = [str(r[target_id]) for r in rows]
+        stamps_read = {t: stamp for t in targets if (stamp := self._stamp_read(sink, t))}
+        settled = sink.plan.target_settled_before
+        ambiguous = {t for t, stamp in stamps_read.items() if settled is None or stamp > settled}
+        values = self._values(sink, writer, ambiguous)
+        keep: list[dict[Hashable, Any]] = []
+        left: list[dict[Hashable, Any]] = []
+        for row, target in zip(rows, targets, strict=True):
+            unchanged = target not in self.changed or (
+                target in stamps_read
+                and (
+                    target not in ambiguous
+                    or _same(values.get(target), sink.plan.target_values.get(target))
+                )
+            )
+            (keep if unchanged else left).append(row)
         source_id = f"{SOURCE_SIDE[sink.direction]}_id"
         sink.miss([(str(r[source_id]), CHANGED_SINCE_READ) for r in left])
         return keep
+
+    def _stamp_read(self, sink: Sink, target: str) -> datetime | None:
+        """The re-read stamp of `target` when it is the one our snapshot read, else None."""
+        stamp = self.changed.get(target)
+        return stamp if stamp is not None and stamp == sink.plan.target_times.get(target) else None
+
+    def _values(
+        self, sink: Sink, writer: RecordWriter, ids: set[str]
+    ) -> dict[str, dict[str, object]]:
+        """Canonical field values of the re-read records `ids` (a record that does not map
+        cleanly is absent: treated as changed)."""
+        if not ids:
+            return {}
+        side = TARGET_SIDE[sink.direction]
+        spec = writer.entity_spec(_entity(sink))
+        props = [f.prop(side) for f in sink.pair.fields]
+        columns = list(dict.fromkeys([spec.id, spec.updated_at, *props]))
+        frame = records_frame([self.records[i] for i in sorted(ids)], columns)
+        valid = prepare_side(frame, sink.pair, side, {side: {_entity(sink): spec}}).valid
+        return field_values(valid, sink.pair, ids)
+
+
+def _same(now: Mapping[str, object] | None, read: Mapping[str, object] | None) -> bool:
+    """Whether a record's field values equal those we read (unknown either way: no)."""
+    return now is not None and read is not None and dict(now) == dict(read)
 
 
 def _write_updates(sink: Sink, writer: RecordWriter, rows: list[dict[Hashable, Any]]) -> None:

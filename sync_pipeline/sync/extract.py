@@ -89,20 +89,22 @@ class Snapshot:
     @property
     def cursor(self) -> datetime | None:
         """Where this read leaves the entity's cursor (the next incremental read starts the
-        overlap before it, `window.read_window`): the newest modification time read or, when
-        the read added up, the source's clock as the read began (less the `Date` header's
-        one-second resolution), whichever is later. Every record stamped before the read began
-        was there to read, bar the overlap's allowance, so a quiet entity's next read starts
-        from this read and not from its last edit: after a burst of writes, a no-op run reads
-        one page per entity again (DESIGN section 6) instead of re-reading the burst until the
-        next edit. None when the read may have missed records (the cursor stays). A read
-        bounded above or by ids saw only part of the entity: its newest time only."""
+        overlap before it, `window.read_window`): when the read added up, the source's clock as
+        the read began (less the `Date` header's one-second resolution), else the newest
+        modification time read. Every record stamped before the read began was there to read,
+        bar the overlap's allowance, so a quiet entity's next read starts from this read and
+        not from its last edit: after a burst of writes, a no-op run reads one page per entity
+        again (DESIGN section 6) instead of re-reading the burst until the next edit. Never
+        the newest time when the read began earlier: a read of many pages is no instant, and
+        one record stamped near its end must not move the cursor past an edit made meanwhile
+        to a record of an earlier page (once the read outlasts the overlap, the next read
+        would miss that edit). None when the read may have missed records (the cursor stays).
+        A read bounded above or by ids saw only part of the entity: its newest time only."""
         if self.read_problem is not None:
             return None
         partial = self.window.until is not None or self.window.ids is not None
         began = None if partial else read_began(self.read_at, self.clock_offset)
-        known = [t for t in (self.high_water, began) if t is not None]
-        return max(known, default=None)
+        return self.high_water if began is None else began
 
 
 def read_began(read_at: datetime | None, clock_offset: timedelta | None) -> datetime | None:

@@ -26,17 +26,21 @@ from sync_pipeline.core import (
 )
 from sync_pipeline.store import LinkIds, LinkStore, PairBasis, PlanInputs
 from sync_pipeline.sync.crashpoints import crash_point
-from sync_pipeline.sync.extract import Snapshot, read_began
+from sync_pipeline.sync.extract import Snapshot
 from sync_pipeline.sync.holds import holds_to_keep, standing_holds, with_held_rows
 from sync_pipeline.sync.orphans import RecordLookup, confirm_orphans, seen_again
-from sync_pipeline.sync.plans import DirectionPlan, LinkPlan, PlannedPair, SideRows
+from sync_pipeline.sync.plans import (
+    DirectionPlan,
+    LinkPlan,
+    PlannedPair,
+    SideRows,
+    field_values,
+)
 from sync_pipeline.sync.run_guard import PairRun, cursor_name
 
 INTENT_COLUMNS = ("intent_id", "direction", "source_id", "created_at")
 # The `Date` header's resolution (RFC 9110 section 5.6.7: whole seconds).
 DATE_RESOLUTION = timedelta(seconds=1)
-# How far a system's clock may run behind ours when only our clock says when we read.
-CLOCK_SKEW_MARGIN = timedelta(minutes=2)
 # Clock skew allowed between an intent (our clock) and the record it made (the API's clock).
 INTENT_TOLERANCE = timedelta(seconds=120)
 
@@ -262,6 +266,9 @@ def _cut(
         source, target = SOURCE_SIDE[direction], TARGET_SIDE[direction]
         creates, updates = plan.creates[direction], plan.updates[direction]
         written = pd.concat([creates["source_id"], updates[f"{source}_id"]])
+        seen = _times(rows[target].frame.valid, updates[f"{target}_id"])
+        settled = rows[target].settled_before()
+        unsettled = {i for i, t in seen.items() if settled is None or t > settled}
         cut[direction] = DirectionPlan(
             pair.name,
             direction,
@@ -270,27 +277,13 @@ def _cut(
             updates,
             _times(rows[source].frame.valid, written),
             _conflicts(plan, source),
-            _times(rows[target].frame.valid, updates[f"{target}_id"]),
-            _changes_since(rows[target]),
+            seen,
+            rows[target].changes_since(),
             given_up[direction],
+            settled,
+            field_values(rows[target].frame.valid, pair, unsettled),
         )
     return PlannedPair(plan, cut["to_crmoffice"], cut["to_webcrm"], LinkPlan(plan, run), linked)
-
-
-def _changes_since(rows: SideRows) -> datetime | None:
-    """Changes after a snapshot are stamped at or after its newest record (the server's clock
-    only moves on); an empty snapshot has none, so when the read began on the source's clock
-    (`extract.read_began`), or, with no offset measured, our read time less a skew margin.
-
-    (An incremental read of a quiet entity is empty: with our clock less the margin, a record
-    our previous run wrote less than two minutes ago looked changed since this run's read and
-    its update was left for the next run, again and again.)"""
-    if rows.high_water is not None:
-        return rows.high_water
-    began = read_began(rows.read_at, rows.clock_offset)
-    if began is not None:
-        return began
-    return None if rows.read_at is None else rows.read_at - CLOCK_SKEW_MARGIN
 
 
 def _times(frame: pd.DataFrame, ids: pd.Series) -> dict[str, datetime]:

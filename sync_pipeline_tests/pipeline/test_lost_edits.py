@@ -71,3 +71,45 @@ def test_an_edit_between_read_and_write_is_kept_and_settled_as_a_conflict(
     assert contact(sandbox, contact_id)["givenName"] == "Annie"
     history = pipeline.store().history_frame(pair="persons_contacts", webcrm_id=str(person_id))
     assert "conflict" in set(history["kind"])
+
+
+@pytest.mark.parametrize("target", ["crmoffice", "webcrm"])
+def test_an_edit_stamped_like_the_record_we_read_is_still_kept(
+    pipeline: Pipeline, target: str
+) -> None:
+    """WebCRM stamps whole seconds: a user's edit after our read, in the second the record read
+    was stamped, carries the stamp we read. The re-read then compares values, and our write
+    leaves the record out (the stamp is placed with the sandbox's `at`, after the read began)."""
+    sandbox = pipeline.sandbox
+    person_id = sandbox.webcrm.insert("Persons", {**PERSON, "PersonFirstName": "Anna"})
+    pipeline.sync("persons_contacts")
+    contact_id = partner(pipeline.store(), "persons_contacts", person_id)
+    earlier = datetime.now(UTC) - timedelta(seconds=5)
+    # A stamp no read of this run can have begun a whole second after: the record's second
+    # is not over when we read it, however slow the machine.
+    stamp = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    if target == "crmoffice":
+        sandbox.webcrm.edit("Persons", person_id, {"PersonFirstName": "Anne"}, at=earlier)
+        sandbox.crmoffice.edit("contacts", contact_id, {"givenName": "Anna"}, at=stamp)
+        direction = "to_crmoffice"
+
+        def user_edit() -> None:
+            sandbox.crmoffice.edit("contacts", contact_id, {"givenName": "Annie"}, at=stamp)
+    else:
+        sandbox.crmoffice.edit("contacts", contact_id, {"givenName": "Anne"}, at=earlier)
+        sandbox.webcrm.edit("Persons", person_id, {"PersonFirstName": "Anna"}, at=stamp)
+        direction = "to_webcrm"
+
+        def user_edit() -> None:
+            sandbox.webcrm.edit("Persons", person_id, {"PersonFirstName": "Annie"}, at=stamp)
+
+    with before_writes(direction, user_edit):
+        pipeline.sync("persons_contacts")
+    names = (
+        person(sandbox, person_id)["PersonFirstName"],
+        contact(sandbox, contact_id)["givenName"],
+    )
+    assert "Annie" in names, f"the user's edit was overwritten: {names}"
+    pipeline.sync("persons_contacts")
+    assert person(sandbox, person_id)["PersonFirstName"] == "Annie"
+    assert contact(sandbox, contact_id)["givenName"] == "Annie"
