@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import backoff
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
 BUSY_TIMEOUT_MS = 30_000
@@ -55,14 +57,34 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # and too weak: a deferred transaction that later writes can fail without waiting).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "foreign_keys=ON",
-        f"busy_timeout={BUSY_TIMEOUT_MS}",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _use_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _contended(error: Exception) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+@backoff.on_exception(
+    backoff.expo,
+    sqlite3.OperationalError,
+    max_time=BUSY_TIMEOUT_MS / 1000,
+    giveup=lambda error: not _contended(error),
+    factor=0.01,
+    max_value=0.5,
+    logger=None,
+)
+def _use_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode=WAL`, tried again (for up to the busy timeout) while another
+    connection writes: switching a new database's journal mode needs its exclusive lock, and
+    SQLite answers "database is locked" at once, without waiting on the busy timeout, when
+    waiting could deadlock (https://www.sqlite.org/c3ref/busy_handler.html). Several processes
+    opening a new store together (`make dev` starts three) met it: one creates the schema while
+    another switches to WAL. Once a database is in WAL mode the pragma is a no-op."""
+    cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def _on_sqlite_begin(connection: Connection) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -30,3 +32,34 @@ def test_concurrent_first_opens_all_succeed(store_url: str) -> None:
         rows = connection.execute(text("SELECT key, value FROM meta")).all()
     engine.dispose()
     assert [tuple(row) for row in rows] == [("schema_version", str(SCHEMA_VERSION))]
+
+
+def test_a_new_store_opened_while_another_connection_writes_waits_for_it(
+    sqlite_url: str,
+) -> None:
+    """Switching a new database to WAL needs its exclusive lock, and SQLite refuses at once
+    ("database is locked", no busy timeout) while another connection writes: the open waits
+    for the writer instead of failing."""
+    path = sqlite_url.removeprefix("sqlite:///")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE earlier_writer (x)")
+    opened: list[int] = []
+    failed: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            with LinkStore(sqlite_url) as store:
+                opened.append(store.schema_version)
+        except BaseException as error:  # reported below, with its message
+            failed.append(error)
+
+    thread = threading.Thread(target=open_store)
+    thread.start()
+    thread.join(0.5)
+    writer.execute("COMMIT")
+    writer.close()
+    thread.join(30)
+    assert not failed, f"opening failed: {failed[0]}"
+    assert opened == [SCHEMA_VERSION]
