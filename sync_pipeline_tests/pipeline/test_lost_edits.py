@@ -35,6 +35,28 @@ def before_writes(direction: str, act: Callable[[], None]) -> Iterator[None]:
     assert done, f"no {direction} updates were written"
 
 
+def _user_edit_kept_then_settled(
+    pipeline: Pipeline,
+    direction: str,
+    user_edit: Callable[[], None],
+    person_id: int,
+    contact_id: str,
+) -> None:
+    """Sync with `user_edit` made just before the `direction` sink writes: the edit (Annie)
+    survives that run, and the next run brings both sides to it."""
+    sandbox = pipeline.sandbox
+    with before_writes(direction, user_edit):
+        pipeline.sync("persons_contacts")
+    names = (
+        person(sandbox, person_id)["PersonFirstName"],
+        contact(sandbox, contact_id)["givenName"],
+    )
+    assert "Annie" in names, f"the user's edit was overwritten: {names}"
+    pipeline.sync("persons_contacts")
+    assert person(sandbox, person_id)["PersonFirstName"] == "Annie"
+    assert contact(sandbox, contact_id)["givenName"] == "Annie"
+
+
 @pytest.mark.parametrize("target", ["crmoffice", "webcrm"])
 def test_an_edit_between_read_and_write_is_kept_and_settled_as_a_conflict(
     pipeline: Pipeline, target: str
@@ -59,16 +81,7 @@ def test_an_edit_between_read_and_write_is_kept_and_settled_as_a_conflict(
         def user_edit() -> None:
             sandbox.webcrm.edit("Persons", person_id, {"PersonFirstName": "Annie"})
 
-    with before_writes(direction, user_edit):
-        pipeline.sync("persons_contacts")
-    names = (
-        person(sandbox, person_id)["PersonFirstName"],
-        contact(sandbox, contact_id)["givenName"],
-    )
-    assert "Annie" in names, f"the user's edit was overwritten: {names}"
-    pipeline.sync("persons_contacts")
-    assert person(sandbox, person_id)["PersonFirstName"] == "Annie"
-    assert contact(sandbox, contact_id)["givenName"] == "Annie"
+    _user_edit_kept_then_settled(pipeline, direction, user_edit, person_id, contact_id)
     history = pipeline.store().history_frame(pair="persons_contacts", webcrm_id=str(person_id))
     assert "conflict" in set(history["kind"])
 
@@ -103,13 +116,4 @@ def test_an_edit_stamped_like_the_record_we_read_is_still_kept(
         def user_edit() -> None:
             sandbox.webcrm.edit("Persons", person_id, {"PersonFirstName": "Annie"}, at=stamp)
 
-    with before_writes(direction, user_edit):
-        pipeline.sync("persons_contacts")
-    names = (
-        person(sandbox, person_id)["PersonFirstName"],
-        contact(sandbox, contact_id)["givenName"],
-    )
-    assert "Annie" in names, f"the user's edit was overwritten: {names}"
-    pipeline.sync("persons_contacts")
-    assert person(sandbox, person_id)["PersonFirstName"] == "Annie"
-    assert contact(sandbox, contact_id)["givenName"] == "Annie"
+    _user_edit_kept_then_settled(pipeline, direction, user_edit, person_id, contact_id)
