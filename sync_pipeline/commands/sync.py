@@ -122,16 +122,18 @@ def run_sync(
     write applied, 3 the run completed but some records failed (one line on stderr says how
     many wait for a retry and how many were given up), 1 the run failed.
 
-    The definitions load frozen out of the collector's passes (`heap.loaded_frozen`): the CLI
-    hands them back when the command ends (`heap.unfrozen_after`)."""
+    The definitions and the instance (its storage modules) load frozen out of the
+    collector's passes (`heap.loaded_frozen`): the CLI hands them back when the command ends
+    (`heap.unfrozen_after`)."""
     with loaded_frozen():
         from sync_pipeline.commands.sync_report import failed_records, failure_line, sync_table
         from sync_pipeline.definitions import defs, field_map
 
+        instance = _instance()
     new_store = _new_store_note()
     if new_store:
         print(new_store)
-    with _instance() as instance:
+    with instance:
         result = execute_sync(
             defs,
             field_map,
